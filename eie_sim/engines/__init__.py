@@ -1,0 +1,1 @@
+"""Engines: one subpackage per accelerator. Engines only count; energy is priced afterwards."""

@@ -1,0 +1,141 @@
+"""What both EIE engines share: the model's timing constants, the counter catalogue, the
+per-layer record they return, and the on-chip memory check.
+
+Timing constants (docs/MODEL.md §Timing). A single broadcast activation with ``k`` entries per
+PE finishes in ``8 + k`` cycles: found (broadcast) at cycle 1, visible in the queue and popped
+by the pointer read unit at 2, first entry issued at 3, sparse-matrix SRAM at 4, three
+arithmetic stages at 5-7, accumulator write at 8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from eie_sim.config import EIEConfig
+from eie_sim.errors import CapacityError
+from eie_sim.formats.interleaved_csc import InterleavedCSC, encode
+from eie_sim.layer import QuantizedLayer
+
+#: Cycle in which the LNZD makes its first selection (cycle 0 starts the layer).
+SCAN_START_CYCLE = 1
+#: A pushed queue entry can be popped this many cycles after the push.
+QUEUE_VISIBLE_DELAY = 1
+#: First entry issue follows the pop (pointer read) by this many cycles.
+POP_TO_ISSUE = 1
+#: The accumulator write of an entry lands this many cycles after its issue.
+ISSUE_TO_WRITE = 5
+
+#: Every counter an EIE engine reports: name -> (unit, description).
+COUNTERS: dict[str, tuple[str, str]] = {
+    "ccu.broadcast": ("activations", "activations broadcast to all PEs (bias column included)"),
+    "ccu.stall": ("cycles", "cycles the broadcast waited because some activation queue was full"),
+    "lnzd.select": ("activations", "non-zero activations selected by the LNZD quadtree"),
+    "lnzd.advance": ("cycles", "cycles the LNZD moved to the next group without a selection"),
+    "pe.src_regfile.read": ("16-bit words", "source activations read by non-zero detection"),
+    "pe.src_regfile.write": ("16-bit words", "source activations loaded from activation SRAM"),
+    "pe.act_sram.read": ("16-bit words", "activations read from the activation SRAM"),
+    "pe.act_sram.write": ("16-bit words", "output activations spilled to the activation SRAM"),
+    "pe.act_queue.push": ("entries", "activation queue pushes (one per PE per broadcast)"),
+    "pe.act_queue.pop": ("entries", "activation queue pops"),
+    "pe.ptr_sram.read": ("pointers", "column pointers read (p_j from one bank, p_j+1 from the other)"),
+    "pe.spmat_sram.read": ("SRAM rows", "sparse-matrix SRAM row reads (a row holds 8 entries)"),
+    "pe.weight_decoder.lookup": ("entries", "codebook lookups (padding entries included)"),
+    "pe.arith.mac": ("operations", "16-bit multiply-accumulates (real entries)"),
+    "pe.arith.padding": ("entries", "padding entries passed through without a write"),
+    "pe.arith.bypass": ("operations", "accumulator reads replaced by the bypass path"),
+    "pe.dest_regfile.read": ("16-bit words", "accumulator reads (MACs without bypass, spills)"),
+    "pe.dest_regfile.write": ("16-bit words", "accumulator writes"),
+}
+
+
+def zero_counts() -> dict[str, int]:
+    return dict.fromkeys(COUNTERS, 0)
+
+
+@dataclass(eq=False)
+class LayerRun:
+    """What an engine returns for one layer (raw counts and cycle statistics, no energy).
+
+    Attributes
+    ----------
+    cycles : int
+        Layer latency in clock cycles (all passes, batch swaps included).
+    pass_cycles : list of int
+        Cycles of each output pass.
+    counts : dict of str to int
+        One counter per (unit, action), see :data:`COUNTERS`.
+    pe_busy, pe_stall, pe_idle : numpy.ndarray of int64, shape (N,)
+        Per-PE cycles: issuing entries (empty column slices count one cycle); waiting for an
+        activation that a full queue elsewhere held back; waiting otherwise (scan, pipeline
+        fill and drain). They sum to ``cycles`` for every PE.
+    outputs : numpy.ndarray of int16, shape (n_out,)
+        Output activations (pre-ReLU).
+    """
+
+    cycles: int
+    pass_cycles: list[int]
+    counts: dict[str, int]
+    pe_busy: np.ndarray
+    pe_stall: np.ndarray
+    pe_idle: np.ndarray
+    outputs: np.ndarray
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """Per-PE on-chip storage a layer needs (bytes) against the configured capacity."""
+
+    spmat_bytes_needed: int
+    spmat_bytes_available: int
+    ptr_bytes_needed: int
+    ptr_bytes_available: int
+    act_sram_bytes_needed: int
+    act_sram_bytes_available: int
+
+    def warnings(self) -> list[str]:
+        """Overflows the paper's own evaluation would also have (pointer / activation SRAM)."""
+        out = []
+        if self.ptr_bytes_needed > self.ptr_bytes_available:
+            out.append(f"pointer SRAM needs {self.ptr_bytes_needed} B per PE, "
+                       f"{self.ptr_bytes_available} B configured")
+        if self.act_sram_bytes_needed > self.act_sram_bytes_available:
+            out.append(f"activation SRAM needs {self.act_sram_bytes_needed} B per PE, "
+                       f"{self.act_sram_bytes_available} B configured")
+        return out
+
+
+def prepare(layer: QuantizedLayer, config: EIEConfig) -> InterleavedCSC:
+    """Encode ``layer`` for ``config`` (the SRAM contents both engines read)."""
+    col_ptr, rows, idx = layer.augmented_csc()
+    return encode(col_ptr, rows, idx, layer.n_out, num_pes=config.num_pes,
+                  rows_per_pass=config.act_regfile_entries,
+                  relative_index_bits=config.relative_index_bits)
+
+
+def memory_use(layer: QuantizedLayer, config: EIEConfig, enc: InterleavedCSC) -> MemoryUse:
+    n = config.num_pes
+    spmat = int(enc.entries_per_pe().max(initial=0)) * config.entry_bits
+    ptr_words = enc.passes * (enc.n_cols + 1)
+    spill_in = layer.n_in > n * config.act_regfile_entries
+    spill_out = enc.passes > 1
+    act_words = (-(-layer.n_in // n) if spill_in else 0) + (-(-layer.n_out // n) if spill_out else 0)
+    return MemoryUse(
+        spmat_bytes_needed=-(-spmat // 8),
+        spmat_bytes_available=config.spmat_sram_bytes,
+        ptr_bytes_needed=-(-ptr_words * config.ptr_bits // 8),
+        ptr_bytes_available=config.ptr_sram_bytes,
+        act_sram_bytes_needed=2 * act_words,
+        act_sram_bytes_available=config.act_sram_bytes,
+    )
+
+
+def check_capacity(layer: QuantizedLayer, config: EIEConfig, mem: MemoryUse) -> None:
+    """Refuse a layer whose compressed weights exceed the sparse-matrix SRAM (with the numbers)."""
+    if config.sram_capacity == "enforce" and mem.spmat_bytes_needed > mem.spmat_bytes_available:
+        raise CapacityError(
+            f"layer {layer.name!r} needs {mem.spmat_bytes_needed} B of sparse-matrix SRAM per PE "
+            f"at {config.num_pes} PEs, {mem.spmat_bytes_available} B available; allowed: more "
+            "PEs, a larger spmat_sram_bytes, or sram_capacity 'unbounded'"
+        )

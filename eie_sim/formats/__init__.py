@@ -1,0 +1,1 @@
+"""Storage formats: fixed point, EIE's interleaved CSC."""

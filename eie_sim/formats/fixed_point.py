@@ -1,0 +1,83 @@
+"""16-bit fixed-point arithmetic of the EIE datapath (paper: "16-bit fixed-point arithmetic").
+
+Numbers are two's-complement ``int16`` with a per-quantity count of fractional bits:
+
+* activations: Q7.8 by default (``ACT_FRAC_BITS = 8``: 1 sign, 7 integer, 8 fraction bits,
+  range [-128, 128), step 1/256). Post-ReLU activations of the FC layers we model are O(1..10);
+  7 integer bits leave headroom for accumulation, 8 fraction bits keep the step below 0.4 %.
+* shared weights (codebook entries): a per-layer number of fraction bits chosen so that the
+  largest centroid fits (see :func:`frac_bits_for`), at most 15.
+
+The arithmetic unit computes ``acc = sat16(acc + round_shift(w * a, weight_frac_bits))``:
+
+* the product of two int16 is exact in 32 bits;
+* ``round_shift`` rounds half up (adds ``2**(f-1)`` then shifts right arithmetically), which
+  brings the product back to the activation format;
+* the sum saturates to the int16 range at every addition (a saturating 16-bit accumulator),
+  so the order of additions matters; every engine and the reference add a row's terms in
+  broadcast order (increasing input index, bias last).
+
+All functions accept numpy arrays or Python ints and are exact (integer-only).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+INT16_MIN = -(1 << 15)
+INT16_MAX = (1 << 15) - 1
+ACT_FRAC_BITS = 8
+MAX_FRAC_BITS = 15
+
+
+def quantize(x: np.ndarray | float, frac_bits: int) -> np.ndarray:
+    """Round real values to int16 fixed point with ``frac_bits`` fraction bits (saturating).
+
+    Parameters
+    ----------
+    x : array_like of float
+        Real values.
+    frac_bits : int
+        Fraction bits of the target format, 0..15.
+
+    Returns
+    -------
+    numpy.ndarray of int16
+        ``clip(round(x * 2**frac_bits))``; rounding is half away from zero (numpy ``rint``
+        rounds half to even; we use floor(x+0.5) for a platform-independent result).
+    """
+    scaled = np.floor(np.asarray(x, dtype=np.float64) * (1 << frac_bits) + 0.5)
+    return np.clip(scaled, INT16_MIN, INT16_MAX).astype(np.int16)
+
+
+def to_float(q: np.ndarray | int, frac_bits: int) -> np.ndarray:
+    """Real value of int16 fixed-point numbers with ``frac_bits`` fraction bits."""
+    return np.asarray(q, dtype=np.float64) / (1 << frac_bits)
+
+
+def round_shift(product: np.ndarray | int, shift: int) -> np.ndarray | int:
+    """Arithmetic right shift by ``shift`` bits, rounding half up. Exact on int64 or int."""
+    if shift == 0:
+        return product
+    return (product + (1 << (shift - 1))) >> shift
+
+
+def saturate16(x: np.ndarray | int) -> np.ndarray | int:
+    """Clamp to the int16 range; keeps the input's type (int stays int)."""
+    if isinstance(x, (int, np.integer)):
+        return INT16_MIN if x < INT16_MIN else INT16_MAX if x > INT16_MAX else int(x)
+    return np.clip(x, INT16_MIN, INT16_MAX)
+
+
+def frac_bits_for(max_abs: float, *, max_frac_bits: int = MAX_FRAC_BITS) -> int:
+    """Largest number of fraction bits (<= ``max_frac_bits``) whose int16 range holds ``max_abs``.
+
+    This is per-layer dynamic fixed point: the binary point of the shared weights moves per
+    layer so that the largest codebook entry is representable without saturation.
+    """
+    if not np.isfinite(max_abs):
+        raise ValueError(f"max_abs must be finite, got {max_abs}")
+    for f in range(max_frac_bits, -1, -1):
+        if max_abs * (1 << f) <= INT16_MAX:
+            return f
+    return 0

@@ -1,0 +1,252 @@
+"""A pruned, weight-shared, fixed-point FC layer: the input every EIE engine and the reference share.
+
+The layer computes ``b = W a + bias`` with ``W`` of shape ``(n_out, n_in)``. It is held in
+compressed sparse column (CSC) form: memory grows with the non-zeros, never with
+``n_out * n_in``. Each non-zero is a 4-bit index into a 16-entry codebook of int16 shared
+weights with ``weight_frac_bits`` fraction bits; index 0 means zero and is never stored.
+
+The bias is EIE's extra column (DESIGN.md §2b): it is broadcast after the last input with the
+activation value ``2**weight_frac_bits`` (1.0 in the weight format), so each product
+``bias_codebook[i] * 2**f >> f`` equals the bias exactly. Bias values therefore live in the
+*activation* format (``act_frac_bits``) in a second 16-entry codebook that the weight decoder
+uses for that column. This is why weights have at most 14 fraction bits: 2**14 still fits the
+16-bit activation register.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from eie_sim.compress.weight_sharing import kmeans_codebook
+from eie_sim.errors import WorkloadError
+from eie_sim.formats.fixed_point import ACT_FRAC_BITS, frac_bits_for, quantize, to_float
+
+CODEBOOK_SIZE = 16
+MAX_WEIGHT_FRAC_BITS = 14
+
+
+@dataclass(frozen=True, eq=False)
+class QuantizedLayer:
+    """A compressed FC layer (CSC, 4-bit codebook indices, int16 codebooks).
+
+    Attributes
+    ----------
+    name : str
+        Label used in results.
+    n_in, n_out : int
+        Inputs (columns) and outputs (rows).
+    col_ptr : numpy.ndarray of int64, shape (n_in + 1,)
+        Column ``j`` holds entries ``col_ptr[j]:col_ptr[j+1]``.
+    row_idx : numpy.ndarray of int32, shape (nnz,)
+        Row of each entry, strictly increasing within a column.
+    weight_idx : numpy.ndarray of uint8, shape (nnz,)
+        Codebook index of each entry, 1..15.
+    codebook : numpy.ndarray of int16, shape (16,)
+        Shared weights with ``weight_frac_bits`` fraction bits; ``codebook[0] == 0``.
+    weight_frac_bits : int
+        Fraction bits of the shared weights, 0..14.
+    bias_idx : numpy.ndarray of uint8, shape (n_out,), or None
+        Bias codebook index per output (0 = no bias for that row); None = layer has no bias.
+    bias_codebook : numpy.ndarray of int16, shape (16,), or None
+        Bias values in the activation format; entry 0 is zero.
+    act_frac_bits : int
+        Fraction bits of the input and output activations (default 8: Q7.8).
+    """
+
+    name: str
+    n_in: int
+    n_out: int
+    col_ptr: np.ndarray
+    row_idx: np.ndarray
+    weight_idx: np.ndarray
+    codebook: np.ndarray
+    weight_frac_bits: int
+    bias_idx: np.ndarray | None = None
+    bias_codebook: np.ndarray | None = None
+    act_frac_bits: int = ACT_FRAC_BITS
+
+    def __post_init__(self) -> None:
+        def bad(msg: str) -> WorkloadError:
+            return WorkloadError(f"layer {self.name!r}: {msg}")
+
+        if self.n_in < 1 or self.n_out < 1:
+            raise bad(f"shape must be at least 1 x 1, got {self.n_in} inputs x {self.n_out} outputs")
+        if self.col_ptr.shape != (self.n_in + 1,) or self.col_ptr[0] != 0:
+            raise bad(f"col_ptr must have n_in + 1 = {self.n_in + 1} entries starting at 0")
+        if np.any(np.diff(self.col_ptr) < 0) or self.col_ptr[-1] != self.row_idx.size:
+            raise bad("col_ptr must be non-decreasing and end at the number of non-zeros")
+        if self.weight_idx.shape != self.row_idx.shape:
+            raise bad("row_idx and weight_idx must have the same length")
+        if self.row_idx.size and (self.row_idx.min() < 0 or self.row_idx.max() >= self.n_out):
+            raise bad(f"row indices must be in [0, {self.n_out})")
+        if self.weight_idx.size and (self.weight_idx.min() < 1 or self.weight_idx.max() > 15):
+            raise bad("weight indices must be in 1..15 (0 is the zero/padding code)")
+        if self.codebook.shape != (CODEBOOK_SIZE,) or self.codebook[0] != 0:
+            raise bad("codebook must have 16 int16 entries with codebook[0] == 0")
+        if not 0 <= self.weight_frac_bits <= MAX_WEIGHT_FRAC_BITS:
+            raise bad(f"weight_frac_bits must be in 0..{MAX_WEIGHT_FRAC_BITS}")
+        if not 0 <= self.act_frac_bits <= 15:
+            raise bad("act_frac_bits must be in 0..15")
+        if (self.bias_idx is None) != (self.bias_codebook is None):
+            raise bad("bias_idx and bias_codebook must be given together")
+        if self.bias_idx is not None:
+            if self.bias_idx.shape != (self.n_out,):
+                raise bad(f"bias_idx must have n_out = {self.n_out} entries")
+            if self.bias_codebook.shape != (CODEBOOK_SIZE,) or self.bias_codebook[0] != 0:
+                raise bad("bias_codebook must have 16 int16 entries with entry 0 == 0")
+        # Rows strictly increasing within each column.
+        if self.row_idx.size > 1:
+            step = np.diff(self.row_idx.astype(np.int64))
+            starts = self.col_ptr[1:-1]
+            inner = np.ones(step.size, dtype=bool)
+            inner[starts[(starts > 0) & (starts < self.row_idx.size)] - 1] = False
+            if np.any(step[inner] <= 0):
+                raise bad("row indices must be strictly increasing within each column")
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def nnz(self) -> int:
+        """Stored non-zero weights (bias excluded)."""
+        return int(self.row_idx.size)
+
+    @property
+    def weight_density(self) -> float:
+        """Fraction of non-zero weights, nnz / (n_in * n_out)."""
+        return self.nnz / (self.n_in * self.n_out)
+
+    @property
+    def has_bias(self) -> bool:
+        return self.bias_idx is not None
+
+    def augmented_csc(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CSC with the bias appended as column ``n_in`` (its indices refer to the bias codebook).
+
+        Returns ``(col_ptr, row_idx, idx)`` with ``n_in + 1`` columns when the layer has a bias,
+        otherwise the weight CSC unchanged.
+        """
+        if not self.has_bias:
+            return self.col_ptr, self.row_idx, self.weight_idx
+        brows = np.flatnonzero(self.bias_idx).astype(np.int32)
+        col_ptr = np.append(self.col_ptr, self.col_ptr[-1] + brows.size)
+        return (
+            col_ptr,
+            np.concatenate([self.row_idx, brows]),
+            np.concatenate([self.weight_idx, self.bias_idx[brows]]),
+        )
+
+    def bias_activation(self) -> int:
+        """Raw activation broadcast with the bias column: 1.0 in the weight format."""
+        return 1 << self.weight_frac_bits
+
+    def bias_values(self) -> np.ndarray:
+        """Bias per output as int16 in the activation format (zeros when there is no bias)."""
+        if not self.has_bias:
+            return np.zeros(self.n_out, dtype=np.int16)
+        return self.bias_codebook[self.bias_idx]
+
+    def weights_float(self) -> np.ndarray:
+        """Dense float64 ``(n_out, n_in)`` matrix of the shared weights. For small layers only."""
+        w = np.zeros((self.n_out, self.n_in))
+        cols = np.repeat(np.arange(self.n_in), np.diff(self.col_ptr))
+        w[self.row_idx, cols] = to_float(self.codebook[self.weight_idx], self.weight_frac_bits)
+        return w
+
+    # ------------------------------------------------------------------ builders
+    @classmethod
+    def from_sparse(
+        cls,
+        name: str,
+        n_in: int,
+        n_out: int,
+        col_ptr: np.ndarray,
+        row_idx: np.ndarray,
+        values: np.ndarray,
+        bias: np.ndarray | None = None,
+        *,
+        act_frac_bits: int = ACT_FRAC_BITS,
+    ) -> QuantizedLayer:
+        """Quantize a pruned float layer given in CSC form (values may contain no zeros).
+
+        The weight format's fraction bits are the most that hold the largest weight; the
+        non-zero weights are rounded to it and k-means-clustered to 15 shared values. A float
+        ``bias`` of length ``n_out`` is rounded to the activation format and clustered to 15
+        shared values as well (rows whose bias rounds to zero store nothing).
+        """
+        values = np.asarray(values, dtype=np.float64)
+        if values.size and not np.all(np.isfinite(values)):
+            raise WorkloadError(f"layer {name!r}: weights contain NaN or infinity")
+        max_abs = float(np.max(np.abs(values))) if values.size else 0.0
+        wfb = frac_bits_for(max_abs, max_frac_bits=MAX_WEIGHT_FRAC_BITS)
+        wq = quantize(values, wfb)
+        # A weight that rounds to zero in the chosen format is pruned by quantization.
+        keep = wq != 0
+        if not np.all(keep):
+            counts = np.bincount(
+                np.repeat(np.arange(n_in), np.diff(col_ptr))[keep], minlength=n_in
+            )
+            col_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            row_idx = np.asarray(row_idx)[keep]
+            wq = wq[keep]
+        codebook, idx = kmeans_codebook(wq)
+        bias_idx = bias_codebook = None
+        if bias is not None:
+            bias = np.asarray(bias, dtype=np.float64)
+            if bias.shape != (n_out,):
+                raise WorkloadError(f"layer {name!r}: bias must have {n_out} entries")
+            if not np.all(np.isfinite(bias)):
+                raise WorkloadError(f"layer {name!r}: bias contains NaN or infinity")
+            bq = quantize(bias, act_frac_bits)
+            nz = bq != 0
+            bias_codebook, bidx = kmeans_codebook(bq[nz])
+            bias_idx = np.zeros(n_out, dtype=np.uint8)
+            bias_idx[nz] = bidx
+        return cls(
+            name=name,
+            n_in=n_in,
+            n_out=n_out,
+            col_ptr=np.asarray(col_ptr, dtype=np.int64),
+            row_idx=np.asarray(row_idx, dtype=np.int32),
+            weight_idx=idx,
+            codebook=codebook,
+            weight_frac_bits=wfb,
+            bias_idx=bias_idx,
+            bias_codebook=bias_codebook,
+            act_frac_bits=act_frac_bits,
+        )
+
+    @classmethod
+    def from_dense(
+        cls,
+        name: str,
+        weights: np.ndarray,
+        bias: np.ndarray | None = None,
+        *,
+        act_frac_bits: int = ACT_FRAC_BITS,
+    ) -> QuantizedLayer:
+        """Quantize an already pruned dense ``(n_out, n_in)`` float matrix (zeros = pruned)."""
+        w = np.asarray(weights, dtype=np.float64)
+        if w.ndim != 2:
+            raise WorkloadError(f"layer {name!r}: weights must be 2-D (outputs, inputs), got {w.shape}")
+        if not np.all(np.isfinite(w)):
+            raise WorkloadError(f"layer {name!r}: weights contain NaN or infinity")
+        n_out, n_in = w.shape
+        wt = w.T  # column-major walk: (input j, output i)
+        cols, rows = np.nonzero(wt)
+        col_ptr = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=n_in))])
+        return cls.from_sparse(
+            name, n_in, n_out, col_ptr, rows, wt[cols, rows], bias, act_frac_bits=act_frac_bits
+        )
+
+    def with_bias_value(self, bias_raw: int) -> QuantizedLayer:
+        """Copy of this layer with one bias value (activation-format int16) on every output."""
+        codebook = np.zeros(CODEBOOK_SIZE, dtype=np.int16)
+        codebook[1:] = bias_raw
+        idx = np.full(self.n_out, 1 if bias_raw != 0 else 0, dtype=np.uint8)
+        return QuantizedLayer(
+            name=self.name, n_in=self.n_in, n_out=self.n_out, col_ptr=self.col_ptr,
+            row_idx=self.row_idx, weight_idx=self.weight_idx, codebook=self.codebook,
+            weight_frac_bits=self.weight_frac_bits, bias_idx=idx, bias_codebook=codebook,
+            act_frac_bits=self.act_frac_bits,
+        )

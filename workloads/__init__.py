@@ -1,0 +1,101 @@
+"""Named workloads: the EIE paper's benchmark layers, chained networks, synthetic layers.
+
+A :class:`Workload` is a sequence of compressed layers and the first layer's input. When
+``chained`` is true each later layer takes the previous layer's *simulated* output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from eie_sim.errors import WorkloadError
+from eie_sim.layer import QuantizedLayer
+from eie_sim.reference import reference_forward
+from workloads.paper import DEFAULT_SEED, NETWORKS, TABLE_III, layer_spec
+from workloads.synthetic import LayerSpec, build_layer
+
+
+@dataclass(frozen=True, eq=False)
+class Workload:
+    """Layers to simulate, in order, and the first layer's int16 input activations."""
+
+    name: str
+    layers: tuple[QuantizedLayer, ...]
+    inputs: np.ndarray
+    chained: bool = False
+    description: str = ""
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.layers:
+            raise WorkloadError(f"workload {self.name!r} has no layers")
+        if self.inputs.shape != (self.layers[0].n_in,):
+            raise WorkloadError(
+                f"workload {self.name!r}: input has {self.inputs.size} activations, "
+                f"first layer takes {self.layers[0].n_in}")
+        for a, b in zip(self.layers, self.layers[1:]):
+            if self.chained and a.n_out != b.n_in:
+                raise WorkloadError(
+                    f"workload {self.name!r}: {a.name} gives {a.n_out} outputs but {b.name} "
+                    f"takes {b.n_in} inputs")
+
+
+def single_layer(spec: LayerSpec, *, description: str = "") -> Workload:
+    layer, x = build_layer(spec)
+    return Workload(name=spec.name, layers=(layer,), inputs=x, description=description)
+
+
+def network(name: str, seed: int = DEFAULT_SEED) -> Workload:
+    """A chained FC stack of Table III; each bias calibrated on the actual previous output."""
+    layers, x0, x = [], None, None
+    for layer_name in NETWORKS[name]:
+        layer, x_in = build_layer(layer_spec(layer_name, seed), x)
+        layers.append(layer)
+        x0 = x_in if x0 is None else x0
+        x = reference_forward(layer, x_in)
+    return Workload(name=name, layers=tuple(layers), inputs=x0, chained=True,
+                    description=f"{name} FC6 -> ReLU -> FC7 -> ReLU -> FC8, chained")
+
+
+def _describe(name: str) -> str:
+    n_in, n_out, wd, ad, _ = TABLE_III[name]
+    return f"{n_in} x {n_out}, weight density {wd:.0%}, activation density {ad:.1%} (Table III)"
+
+
+_REGISTRY: dict[str, tuple[Callable[[int], Workload], str]] = {
+    **{n: ((lambda s, n=n: single_layer(layer_spec(n, s), description=_describe(n))),
+           _describe(n)) for n in TABLE_III},
+    "alexnet": ((lambda s: network("alexnet", s)),
+                "AlexNet FC6 -> ReLU -> FC7 -> ReLU -> FC8, each layer fed the previous output"),
+    "vgg": ((lambda s: network("vgg", s)),
+            "VGG-16 FC6 -> ReLU -> FC7 -> ReLU -> FC8, each layer fed the previous output"),
+}
+
+
+def register(name: str, builder: Callable[[int], Workload], description: str) -> None:
+    """Add a named workload (``builder(seed) -> Workload``)."""
+    _REGISTRY[name] = (builder, description)
+
+
+def workload_names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def describe(name: str) -> str:
+    return _REGISTRY[name][1]
+
+
+def get_workload(name: str, seed: int | None = None) -> Workload:
+    """Build the named workload; ``seed`` overrides the default seed (same seed, same layers)."""
+    if name not in _REGISTRY:
+        raise WorkloadError(f"unknown workload {name!r}; allowed: {', '.join(_REGISTRY)}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise WorkloadError(f"seed must be an integer >= 0, got {seed!r}")
+    return _REGISTRY[name][0](DEFAULT_SEED if seed is None else seed)
+
+
+__all__ = ["LayerSpec", "Workload", "build_layer", "get_workload", "network", "register",
+           "single_layer", "workload_names", "describe"]
