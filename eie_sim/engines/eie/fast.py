@@ -142,7 +142,6 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: Inte
 
     # Per-entry decoding (rows) and per-slice padding / first-entry facts.
     rows, cols = decode_rows(enc)
-    seg_of = lambda k_idx, p_idx, c_idx: (k_idx * passes + p_idx) * n_cols + c_idx  # noqa: E731
     pad = np.bincount(np.repeat(np.arange(n * passes * n_cols), entries.reshape(-1)),
                       weights=(enc.v == 0), minlength=n * passes * n_cols)
     pad = pad.astype(np.int64).reshape(n, passes, n_cols)
@@ -219,8 +218,7 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: Inte
     active_col[columns] = True
     outputs = _outputs(layer, x.astype(np.int64), enc, rows, cols, active_col)
     if progress is not None:
-        progress(layer.n_in)
-    del seg_of
+        progress(layer.n_in * passes)
     return LayerRun(cycles=cycles, pass_cycles=pass_cycles, counts=counts,
                     pe_busy=busy.astype(np.int64), pe_stall=stall.astype(np.int64),
                     pe_idle=idle.astype(np.int64), outputs=outputs)

@@ -18,7 +18,7 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: Inte
               progress=None) -> LayerRun:
     """Simulate ``layer`` on input ``x`` (int16); ``enc`` is its encoding for ``config``.
 
-    ``progress(n)``, if given, is called as input activations are scanned.
+    ``progress(n)``, if given, is called as input activations are scanned (every pass).
     """
     env = simpy.Environment()
     counts = zero_counts()
@@ -43,7 +43,7 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: Inte
                 q.open()
             procs = [env.process(pe.run_pass(p, start)) for pe in pes]
             procs.append(env.process(ccu.scan(x, config.input_relu, bias_act, layer.n_in,
-                                              progress if p == 0 else None)))
+                                              progress)))
             yield env.all_of(procs)
             done = max(ccu.last_slot_cycle, drain_cycle(pes))
             for pe in pes:
