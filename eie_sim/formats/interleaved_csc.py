@@ -104,41 +104,53 @@ def encode(
     n_cols = col_ptr.size - 1
     n = num_pes
     passes = num_passes(n_out, n, rows_per_pass)
+    groups = n * passes
     zmax = (1 << relative_index_bits) - 1
     span = zmax + 1
-    rows = np.asarray(row_idx, dtype=np.int64)
-    cols = np.repeat(np.arange(n_cols, dtype=np.int64), np.diff(col_ptr))
-    local = rows // n
-    pe = rows - local * n
-    pas = local // rows_per_pass
-    lrow = local - pas * rows_per_pass
-    group = pe * passes + pas
-    key_dtype = np.int16 if n * passes < (1 << 15) else np.int64
+    # int32 per-entry arithmetic (rows, columns < 2**31) halves memory traffic.
+    local, pe = np.divmod(np.asarray(row_idx, dtype=np.int32), np.int32(n))
+    if passes == 1:
+        group, lrow = pe, local
+    else:
+        pas, lrow = np.divmod(local, np.int32(rows_per_pass))
+        group = pe * np.int32(passes) + pas
+    # Stable radix sort on the smallest key type keeps (column, row) order within a group.
+    key_dtype = np.uint8 if groups <= 1 << 8 else np.uint16 if groups <= 1 << 16 else np.int64
     order = np.argsort(group.astype(key_dtype), kind="stable")
-    group, cols, lrow = group[order], cols[order], lrow[order]
+    per_group = np.bincount(group, minlength=groups)
+    seg_dtype = np.int32 if groups * n_cols < 1 << 31 else np.int64
+    seg = np.repeat(np.arange(0, groups * n_cols, n_cols, dtype=seg_dtype), per_group)
+    seg += np.repeat(np.arange(n_cols, dtype=np.int32), np.diff(col_ptr))[order]
+    lrow = lrow[order]
     vals = np.asarray(idx, dtype=np.uint8)[order]
 
-    # Zeros before each entry within its (PE, pass, column) slice.
-    seg = group * n_cols + cols
+    # Zeros before each entry within its (PE, pass, column) slice ``seg``.
     prev = np.empty_like(lrow)
     prev[0:1] = -1
-    prev[1:] = np.where(seg[1:] == seg[:-1], lrow[:-1], -1)
+    same = seg[1:] == seg[:-1]
+    prev[1:] = np.where(same, lrow[:-1], -1)
     gap = lrow - prev - 1
-    npad = gap // span
-    zreal = gap - npad * span
+    npad, zreal = np.divmod(gap, np.int32(span))
 
     # Entry counts per (PE, pass, column) -> pointers.
-    per_seg = np.bincount(seg, weights=npad + 1, minlength=n * passes * n_cols)
-    per_seg = per_seg.astype(np.int64).reshape(n, passes * n_cols)
+    padded = npad > 0
+    per_seg = np.bincount(seg, minlength=groups * n_cols)
+    if padded.any():
+        per_seg += np.bincount(seg[padded], weights=npad[padded],
+                               minlength=groups * n_cols).astype(np.int64)
     ptr = np.zeros((n, passes * n_cols + 1), dtype=np.int64)
-    np.cumsum(per_seg, axis=1, out=ptr[:, 1:])
+    np.cumsum(per_seg.reshape(n, passes * n_cols), axis=1, out=ptr[:, 1:])
     pe_offset = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(ptr[:, -1], out=pe_offset[1:])
 
     total = int(pe_offset[-1])
     v = np.zeros(total, dtype=np.uint8)
     z = np.full(total, zmax, dtype=np.uint8)
-    pos = np.arange(vals.size, dtype=np.int64) + np.cumsum(npad)
+    # Position of each real entry: after all earlier entries and its own padding (in place).
+    pos = npad if total < 1 << 31 else npad.astype(np.int64)
+    pos += 1
+    np.cumsum(pos, out=pos)
+    pos -= 1
     v[pos] = vals
     z[pos] = zreal.astype(np.uint8)
     return InterleavedCSC(
