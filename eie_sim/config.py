@@ -124,6 +124,12 @@ class EIEConfig(ArchConfig):
     input_relu: bool = param(True, "-",
                              "broadcast only activations > 0 (input-side ReLU, authors' "
                              "simulator); false broadcasts every non-zero")
+    weights_from: Literal["sram", "dram"] = param(
+        "sram", "-",
+        "'sram': weights resident in the sparse-matrix SRAM; 'dram': the columns of broadcast "
+        "activations stream from DRAM at dram_bandwidth_gbps", choices=("sram", "dram"))
+    dram_bandwidth_gbps: float = param(25.6, "GB/s", "DRAM bandwidth for weight streaming",
+                                       lo=1e-6)
     sram_capacity: Literal["enforce", "unbounded"] = param(
         "enforce", "-",
         "'enforce' refuses a layer whose weights exceed the sparse-matrix SRAM; 'unbounded' "
@@ -155,6 +161,11 @@ class EIEConfig(ArchConfig):
     def entries_per_sram_row(self) -> int:
         """Entries delivered by one sparse-matrix SRAM row read (8 in the paper)."""
         return self.spmat_sram_width_bits // self.entry_bits
+
+    @property
+    def dram_bytes_per_cycle(self) -> float:
+        """DRAM bandwidth in bytes per clock cycle."""
+        return self.dram_bandwidth_gbps * 1e3 / self.clock_mhz
 
     @property
     def queue_capacity(self) -> int:

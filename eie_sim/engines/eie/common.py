@@ -9,6 +9,7 @@ arithmetic stages at 5-7, accumulator write at 8.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,13 +42,33 @@ COUNTERS: dict[str, tuple[str, str]] = {
     "pe.act_queue.pop": ("entries", "activation queue pops"),
     "pe.ptr_sram.read": ("pointers", "column pointers read (p_j from one bank, p_j+1 from the other)"),
     "pe.spmat_sram.read": ("SRAM rows", "sparse-matrix SRAM row reads (a row holds 8 entries)"),
+    "pe.spmat_sram.write": ("SRAM rows", "rows written by the DRAM weight stream"),
     "pe.weight_decoder.lookup": ("entries", "codebook lookups (padding entries included)"),
     "pe.arith.mac": ("operations", "16-bit multiply-accumulates (real entries)"),
     "pe.arith.padding": ("entries", "padding entries passed through without a write"),
     "pe.arith.bypass": ("operations", "accumulator reads replaced by the bypass path"),
     "pe.dest_regfile.read": ("16-bit words", "accumulator reads (MACs without bypass, spills)"),
     "pe.dest_regfile.write": ("16-bit words", "accumulator writes"),
+    "dram.read_bytes": ("bytes", "weight bytes streamed from DRAM (weights_from: dram)"),
+    "dram.write_bytes": ("bytes", "bytes written to DRAM"),
 }
+
+
+def stream_ready_cycle(cumulative_bytes: float, bytes_per_cycle: float) -> int:
+    """First cycle in which entries whose data ends at ``cumulative_bytes`` of a pass's DRAM
+    stream can issue: the stream moves ``bytes_per_cycle`` per cycle from cycle 1, so the data is
+    complete at the end of cycle ``ceil(cumulative / bytes_per_cycle)``."""
+    return math.ceil(cumulative_bytes / bytes_per_cycle) + 1
+
+
+def slice_bytes(entries, entry_bits: int):
+    """Bytes of a column slice of ``entries`` entries (whole bytes per slice)."""
+    return -(-(entries * entry_bits) // 8)
+
+
+def slice_rows(entries, entry_bits: int, width_bits: int):
+    """SRAM rows a streamed column slice of ``entries`` entries is written into."""
+    return -(-(entries * entry_bits) // width_bits)
 
 
 def zero_counts() -> dict[str, int]:
@@ -133,9 +154,12 @@ def memory_use(layer: QuantizedLayer, config: EIEConfig, enc: InterleavedCSC) ->
 
 def check_capacity(layer: QuantizedLayer, config: EIEConfig, mem: MemoryUse) -> None:
     """Refuse a layer whose compressed weights exceed the sparse-matrix SRAM (with the numbers)."""
+    if config.weights_from == "dram":
+        return  # the sparse-matrix SRAM is the stream's buffer
     if config.sram_capacity == "enforce" and mem.spmat_bytes_needed > mem.spmat_bytes_available:
         raise CapacityError(
             f"layer {layer.name!r} needs {mem.spmat_bytes_needed} B of sparse-matrix SRAM per PE "
             f"at {config.num_pes} PEs, {mem.spmat_bytes_available} B available; allowed: more "
-            "PEs, a larger spmat_sram_bytes, or sram_capacity 'unbounded'"
+            "PEs, a larger spmat_sram_bytes, weights_from 'dram' (--weights-from dram) or "
+            "sram_capacity 'unbounded'"
         )

@@ -26,6 +26,8 @@ from eie_sim.engines.eie.common import (
     QUEUE_VISIBLE_DELAY,
     SCAN_START_CYCLE,
     LayerRun,
+    slice_bytes,
+    slice_rows,
     zero_counts,
 )
 from eie_sim.formats.fixed_point import INT16_MAX, INT16_MIN, round_shift
@@ -66,8 +68,12 @@ def scan_schedule(x: np.ndarray, config: EIEConfig, has_bias: bool, n_in: int):
     return columns.astype(np.int64), adv, tail, int(advance.sum())
 
 
-def _recurrence(work: np.ndarray, adv: np.ndarray, capacity: int):
-    """Push cycles ``P`` (passes, B) and first/last issue cycles ``S``, ``F`` (passes, N, B)."""
+def _recurrence(work: np.ndarray, adv: np.ndarray, capacity: int, ready: np.ndarray | None):
+    """Push cycles ``P`` (passes, B) and first/last issue cycles ``S``, ``F`` (passes, N, B).
+
+    ``ready`` (passes, B), if given, is the first cycle each broadcast's weights can issue
+    (DRAM stream): ``S = max(F + 1, P + 2, ready)``.
+    """
     passes, n, b_total = work.shape
     push = np.empty((passes, b_total), dtype=np.int64)
     first = np.empty((passes, n, b_total), dtype=np.int64)
@@ -85,8 +91,11 @@ def _recurrence(work: np.ndarray, adv: np.ndarray, capacity: int):
         w = work[:, :, lo:hi]
         u = np.cumsum(w, axis=2)
         u_before = u - w
+        earliest = p + PUSH_TO_ISSUE
+        if ready is not None:
+            earliest = np.maximum(earliest, ready[:, lo:hi])
         h = np.maximum(f_prev[:, :, None],
-                       np.maximum.accumulate(p[:, None, :] + PUSH_TO_ISSUE - 1 - u_before, axis=2))
+                       np.maximum.accumulate(earliest[:, None, :] - 1 - u_before, axis=2))
         f = h + u
         push[:, lo:hi] = p
         last[:, :, lo:hi] = f
@@ -149,7 +158,15 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: Inte
     if b_total:
         e_b = entries[:, :, columns].transpose(1, 0, 2)  # (passes, N, B)
         work = np.maximum(e_b, 1)
-        push, first, last = _recurrence(work, adv, config.queue_capacity)
+        ready = None
+        if config.weights_from == "dram":
+            per_column = slice_bytes(e_b, config.entry_bits).sum(axis=1)  # (passes, B)
+            fetched = np.cumsum(per_column, axis=1)
+            ready = np.ceil(fetched / config.dram_bytes_per_cycle).astype(np.int64) + 1
+            counts["dram.read_bytes"] = int(fetched[:, -1].sum())
+            counts["pe.spmat_sram.write"] = int(
+                slice_rows(e_b, config.entry_bits, config.spmat_sram_width_bits).sum())
+        push, first, last = _recurrence(work, adv, config.queue_capacity, ready)
         attempt = np.concatenate([np.zeros((passes, 1), np.int64), push[:, :-1]], axis=1)
         attempt = attempt + 1 + adv[None, :]
         scan_last = push[:, -1] + tail
@@ -157,7 +174,8 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: Inte
         done = np.maximum(scan_last, drain)
         f_before = np.concatenate([np.full((passes, n, 1), -1, np.int64), last[:, :, :-1]], axis=2)
         unblocked = np.maximum(f_before + 1, attempt[:, None, :] + PUSH_TO_ISSUE)
-        stall = (first - unblocked).sum(axis=(0, 2))
+        held = np.maximum(f_before + 1, push[:, None, :] + PUSH_TO_ISSUE)
+        stall = (held - unblocked).sum(axis=(0, 2))
         busy = work.sum(axis=(0, 2))
         counts["ccu.stall"] = int((push - attempt).sum())
     else:

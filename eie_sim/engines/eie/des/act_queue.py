@@ -71,26 +71,30 @@ class ActivationQueue:
             waiter, self._waiter = self._waiter, None
             waiter.succeed()
 
-    def get(self):
-        """SimPy sub-process: wait for a visible head entry, pop it in the current cycle.
+    def wait_head(self):
+        """SimPy sub-process: wait until the head entry can be popped (it is visible).
 
-        Returns ``(attempt_cycle, column, value)``, or None once the queue is closed and empty.
+        Returns ``(push_cycle, attempt_cycle, column, value)`` without popping it, or None once
+        the queue is closed and empty.
         """
         env = self.env
         while True:
             if self._items:
                 visible_at = self._items[0][0] + QUEUE_VISIBLE_DELAY
                 if visible_at <= env.now:
-                    break
+                    return self._items[0]
                 yield env.timeout(visible_at - env.now)
             elif self._closed:
                 return None
             else:
                 self._waiter = env.event()
                 yield self._waiter
-        _, attempt, column, value = self._items.popleft()
-        self.last_pop_cycle = env.now
+
+    def pop(self) -> tuple[int, int, int, int]:
+        """Pop the (visible) head entry in the current cycle."""
+        item = self._items.popleft()
+        self.last_pop_cycle = self.env.now
         self.counts["pe.act_queue.pop"] += 1
-        event, self._pop_event = self._pop_event, env.event()
+        event, self._pop_event = self._pop_event, self.env.event()
         event.succeed()
-        return attempt, column, value
+        return item

@@ -9,9 +9,11 @@ from eie_sim.config import EIEConfig
 from eie_sim.engines.eie.common import LayerRun, zero_counts
 from eie_sim.engines.eie.des.act_queue import ActivationQueue
 from eie_sim.engines.eie.des.ccu import CentralControlUnit
+from eie_sim.engines.eie.des.dram import DramStream
 from eie_sim.engines.eie.des.pe import ProcessingElement, drain_cycle
 from eie_sim.formats.interleaved_csc import InterleavedCSC
 from eie_sim.layer import QuantizedLayer
+from eie_sim.reference import broadcast_mask
 
 
 def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: InterleavedCSC,
@@ -31,6 +33,11 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: Inte
     outputs = np.zeros(layer.n_out, dtype=np.int16)
     pass_cycles: list[int] = []
     bias_act = layer.bias_activation() if layer.has_bias else None
+    entries = enc.entry_counts()
+    # The DRAM stream prefetches, in order, the columns the LNZD will select.
+    streamed_columns = [int(j) for j in np.flatnonzero(broadcast_mask(x, config.input_relu))]
+    if layer.has_bias:
+        streamed_columns.append(layer.n_in)
 
     def layer_process():
         for p in range(enc.passes):
@@ -41,7 +48,13 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: Inte
             start = env.now
             for q in queues:
                 q.open()
-            procs = [env.process(pe.run_pass(p, start)) for pe in pes]
+            stream = None
+            if config.weights_from == "dram":
+                stream = DramStream(env, entries[:, p, :], streamed_columns, config.entry_bits,
+                                    config.spmat_sram_width_bits, config.dram_bytes_per_cycle,
+                                    counts)
+                env.process(stream.run(start))
+            procs = [env.process(pe.run_pass(p, start, stream)) for pe in pes]
             procs.append(env.process(ccu.scan(x, config.input_relu, bias_act, layer.n_in,
                                               progress)))
             yield env.all_of(procs)

@@ -17,6 +17,7 @@ import simpy
 from eie_sim.config import EIEConfig
 from eie_sim.engines.eie.common import ISSUE_TO_WRITE, POP_TO_ISSUE, QUEUE_VISIBLE_DELAY
 from eie_sim.engines.eie.des.act_queue import ActivationQueue
+from eie_sim.engines.eie.des.dram import DramStream
 from eie_sim.formats.fixed_point import INT16_MAX, INT16_MIN
 
 
@@ -173,22 +174,33 @@ class ProcessingElement:
         first = pass_index * self.rows_per_pass
         return max(0, min(self.rows_owned - first, self.rows_per_pass))
 
-    def run_pass(self, pass_index: int, start_cycle: int):
-        """SimPy process: consume broadcasts until the CCU closes the queue."""
+    def run_pass(self, pass_index: int, start_cycle: int, stream: DramStream | None = None):
+        """SimPy process: consume broadcasts until the CCU closes the queue.
+
+        With a DRAM ``stream`` the pointer read (and pop) waits until the column's weights
+        have arrived.
+        """
         env = self.env
         self.act_rw.load_sources()
         self.arith.reset(self.pass_rows(pass_index))
         last_issue = start_cycle - 1  # F: last issue cycle so far
         while True:
-            item = yield from self.queue.get()
-            if item is None:
+            head = yield from self.queue.wait_head()
+            if head is None:
                 break
-            attempt, column, activation = item
+            if stream is not None:
+                arrived = stream.arrival(head[2])
+                if not arrived.processed:
+                    yield arrived
+            push, attempt, column, activation = self.queue.pop()
             first_issue = env.now + POP_TO_ISSUE
-            # Cycles waited for this activation: those a full queue elsewhere caused are stall.
-            unblocked = max(last_issue + 1, attempt + QUEUE_VISIBLE_DELAY + POP_TO_ISSUE)
-            self.stall += first_issue - unblocked
-            self.idle += unblocked - (last_issue + 1)
+            # Waiting for this activation: the part a full queue elsewhere caused is stall;
+            # the scan, the pipeline and DRAM are idle.
+            delay = QUEUE_VISIBLE_DELAY + POP_TO_ISSUE
+            unblocked = max(last_issue + 1, attempt + delay)
+            held = max(last_issue + 1, push + delay)
+            self.stall += held - unblocked
+            self.idle += (unblocked - (last_issue + 1)) + (first_issue - held)
             start, end = self.ptr_unit.read(pass_index, column)
             row = -1
             cycle = first_issue
