@@ -173,7 +173,63 @@ class EIEConfig(ArchConfig):
         return self.act_queue_depth - 1 if self.act_queue_model == "circular" else self.act_queue_depth
 
 
-ARCHS: dict[str, type[ArchConfig]] = {"eie": EIEConfig}
+@dataclass(frozen=True)
+class DenseConfig(ArchConfig):
+    """The dense baseline: EIE's PEs, queues and clock without sparsity or weight sharing.
+
+    Every activation is broadcast (no leading non-zero detection) and every 16-bit weight is
+    read and multiplied. Defaults match the 64-PE EIE: same PEs, clock, queues, register files
+    and the same per-PE SRAM budget (128 KB + 32 KB) as the weight SRAM.
+    """
+
+    arch: ClassVar[str] = "dense"
+
+    num_pes: int = param(64, "PEs", "processing elements; PE k owns rows i with i mod N == k",
+                         lo=1, hi=4096)
+    clock_mhz: float = param(800.0, "MHz", "clock frequency", lo=1e-3)
+    act_queue_depth: int = param(8, "slots", "activation queue (FIFO) slots per PE", lo=1,
+                                 hi=1 << 20)
+    act_queue_model: Literal["circular", "counter"] = param(
+        "circular", "-", "FIFO full rule, as for EIE", choices=("circular", "counter"))
+    act_regfile_entries: int = param(64, "16-bit words",
+                                     "source and destination activation register file size per PE",
+                                     lo=1, hi=1 << 16)
+    act_sram_bytes: int = param(2048, "bytes", "activation SRAM per PE", lo=0)
+    weight_sram_bytes: int = param(160 * 1024, "bytes",
+                                   "weight SRAM per PE (EIE's sparse-matrix + pointer SRAM)", lo=1)
+    weight_sram_width_bits: int = param(64, "bits", "weight SRAM row width (4 weights)", lo=16,
+                                        hi=4096)
+    weights_from: Literal["auto", "sram", "dram"] = param(
+        "auto", "-", "'auto': DRAM when the weights do not fit the weight SRAM; 'sram' refuses "
+        "them; 'dram' always streams", choices=("auto", "sram", "dram"))
+    dram_bandwidth_gbps: float = param(25.6, "GB/s", "DRAM bandwidth for weight streaming",
+                                       lo=1e-6)
+    input_relu: bool = param(True, "-", "negative input activations are zeroed (still multiplied)")
+    batch_swap_cycles: int = param(0, "cycles", "stall between activation batches and passes",
+                                   lo=0)
+
+    def _check(self) -> None:
+        if self.act_queue_model == "circular" and self.act_queue_depth < 2:
+            raise ConfigError(
+                f"act_queue_depth {self.act_queue_depth} holds no entry with the circular FIFO; "
+                "allowed: depth >= 2, or act_queue_model 'counter' for depth >= 1")
+        if self.weight_sram_width_bits % 16:
+            raise ConfigError("weight_sram_width_bits must be a multiple of 16 (16-bit weights)")
+
+    @property
+    def weights_per_sram_row(self) -> int:
+        return self.weight_sram_width_bits // 16
+
+    @property
+    def dram_bytes_per_cycle(self) -> float:
+        return self.dram_bandwidth_gbps * 1e3 / self.clock_mhz
+
+    @property
+    def queue_capacity(self) -> int:
+        return self.act_queue_depth - 1 if self.act_queue_model == "circular" else self.act_queue_depth
+
+
+ARCHS: dict[str, type[ArchConfig]] = {"eie": EIEConfig, "dense": DenseConfig}
 
 
 def load_config(path: str | Path, arch: str | None = None) -> ArchConfig:

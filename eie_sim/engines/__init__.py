@@ -1,1 +1,9 @@
 """Engines: one subpackage per accelerator. Engines only count; energy is priced afterwards."""
+
+
+def all_counters() -> dict[str, tuple[str, str]]:
+    """Every counter any engine reports: name -> (unit, description)."""
+    from eie_sim.engines.dense.common import COUNTERS as DENSE
+    from eie_sim.engines.eie.common import COUNTERS as EIE
+
+    return {**EIE, **DENSE}

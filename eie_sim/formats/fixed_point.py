@@ -81,3 +81,45 @@ def frac_bits_for(max_abs: float, *, max_frac_bits: int = MAX_FRAC_BITS) -> int:
         if max_abs * (1 << f) <= INT16_MAX:
             return f
     return 0
+
+
+def accumulate_saturating(rows: np.ndarray, order: np.ndarray, terms: np.ndarray,
+                          n: int) -> np.ndarray:
+    """``out[r] = sat16(...sat16(sat16(0 + t1) + t2)...)`` over each row's terms in ``order``.
+
+    Vectorised: where no partial sum of a row can leave the int16 range (its positive terms sum
+    to at most INT16_MAX and its negative terms to at least INT16_MIN) the result is the plain
+    sum; only the other rows are replayed in order, one term per row per step.
+
+    Parameters
+    ----------
+    rows : numpy.ndarray of int
+        Output index of each term.
+    order : numpy.ndarray of int
+        Accumulation order of the terms within a row (e.g. the input column).
+    terms : numpy.ndarray of int64
+        Values to add.
+    n : int
+        Number of outputs.
+
+    Returns
+    -------
+    numpy.ndarray of int16
+    """
+    pos = np.bincount(rows, weights=np.maximum(terms, 0), minlength=n)
+    neg = np.bincount(rows, weights=np.minimum(terms, 0), minlength=n)
+    out = np.bincount(rows, weights=terms, minlength=n).astype(np.int64)
+    risky = (pos > INT16_MAX) | (neg < INT16_MIN)
+    if risky.any():
+        sel = risky[rows]
+        rr, oo, tt = rows[sel], order[sel], terms[sel]
+        idx = np.lexsort((oo, rr))
+        rr, tt = rr[idx], tt[idx]
+        starts = np.flatnonzero(np.r_[True, rr[1:] != rr[:-1]])
+        rank = np.arange(rr.size) - np.repeat(starts, np.diff(np.r_[starts, rr.size]))
+        acc = np.zeros(n, dtype=np.int64)
+        for k in range(int(rank.max()) + 1):
+            at = rank == k
+            acc[rr[at]] = np.clip(acc[rr[at]] + tt[at], INT16_MIN, INT16_MAX)
+        out[risky] = acc[risky]
+    return out.astype(np.int16)

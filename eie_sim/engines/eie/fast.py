@@ -17,6 +17,8 @@ array axis. Counters and the output vector are computed in bulk from the encodin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from eie_sim.config import EIEConfig
@@ -30,7 +32,7 @@ from eie_sim.engines.eie.common import (
     slice_rows,
     zero_counts,
 )
-from eie_sim.formats.fixed_point import INT16_MAX, INT16_MIN, round_shift
+from eie_sim.formats.fixed_point import accumulate_saturating, round_shift
 from eie_sim.formats.interleaved_csc import InterleavedCSC, decode_rows
 from eie_sim.layer import QuantizedLayer
 from eie_sim.reference import broadcast_mask
@@ -68,7 +70,7 @@ def scan_schedule(x: np.ndarray, config: EIEConfig, has_bias: bool, n_in: int):
     return columns.astype(np.int64), adv, tail, int(advance.sum())
 
 
-def _recurrence(work: np.ndarray, adv: np.ndarray, capacity: int, ready: np.ndarray | None):
+def broadcast_recurrence(work: np.ndarray, adv: np.ndarray, capacity: int, ready: np.ndarray | None):
     """Push cycles ``P`` (passes, B) and first/last issue cycles ``S``, ``F`` (passes, N, B).
 
     ``ready`` (passes, B), if given, is the first cycle each broadcast's weights can issue
@@ -104,9 +106,48 @@ def _recurrence(work: np.ndarray, adv: np.ndarray, capacity: int, ready: np.ndar
     return push, first, last
 
 
+@dataclass
+class Schedule:
+    """Cycle-level outcome of one layer's broadcasts (all passes).
+
+    ``first``/``last`` (passes, N, B): issue cycles; ``done`` (passes,): last cycle of each pass;
+    ``busy``/``stall`` (N,): per-PE cycles; ``ccu_stall``: broadcast hold cycles.
+    """
+
+    first: np.ndarray
+    last: np.ndarray
+    done: np.ndarray
+    busy: np.ndarray
+    stall: np.ndarray
+    ccu_stall: int
+
+
+def schedule(work: np.ndarray, adv: np.ndarray, tail: int, capacity: int,
+             ready: np.ndarray | None) -> Schedule:
+    """Run the recurrence and derive pass ends and per-PE busy / stall cycles."""
+    passes, n, _ = work.shape
+    push, first, last = broadcast_recurrence(work, adv, capacity, ready)
+    attempt = np.concatenate([np.zeros((passes, 1), np.int64), push[:, :-1]], axis=1)
+    attempt = attempt + 1 + adv[None, :]
+    done = np.maximum(push[:, -1] + tail, last[:, :, -1].max(axis=1) + ISSUE_TO_WRITE)
+    f_before = np.concatenate([np.full((passes, n, 1), -1, np.int64), last[:, :, :-1]], axis=2)
+    unblocked = np.maximum(f_before + 1, attempt[:, None, :] + PUSH_TO_ISSUE)
+    held = np.maximum(f_before + 1, push[:, None, :] + PUSH_TO_ISSUE)
+    return Schedule(first=first, last=last, done=done, busy=work.sum(axis=(0, 2)),
+                    stall=(held - unblocked).sum(axis=(0, 2)),
+                    ccu_stall=int((push - attempt).sum()))
+
+
+def stream_ready(per_column_bytes: np.ndarray, bytes_per_cycle: float) -> tuple[np.ndarray, int]:
+    """Ready cycles (passes, B) of a DRAM stream of ``per_column_bytes`` (passes, B), and bytes."""
+    fetched = np.cumsum(per_column_bytes, axis=1)
+    ready = np.ceil(fetched / bytes_per_cycle).astype(np.int64) + 1
+    return ready, int(fetched[:, -1].sum())
+
+
 def _outputs(layer: QuantizedLayer, x: np.ndarray, enc: InterleavedCSC, rows: np.ndarray,
              cols: np.ndarray, active_col: np.ndarray) -> np.ndarray:
-    """Output vector from the encoded entries: bulk sums, ordered replay where saturation may bite."""
+    """Output vector from the encoded entries (decoded rows, codebooks, broadcast columns)."""
     take = (enc.v != 0) & active_col[cols]
     r, c, v = rows[take], cols[take], enc.v[take].astype(np.int64)
     act = np.zeros(enc.n_cols, dtype=np.int64)
@@ -117,26 +158,7 @@ def _outputs(layer: QuantizedLayer, x: np.ndarray, enc: InterleavedCSC, rows: np
         is_bias = c == layer.n_in
         weights[is_bias] = layer.bias_codebook.astype(np.int64)[v[is_bias]]
     prod = round_shift(weights * act[c], layer.weight_frac_bits)
-    pos = np.bincount(r, weights=np.maximum(prod, 0), minlength=layer.n_out)
-    neg = np.bincount(r, weights=np.minimum(prod, 0), minlength=layer.n_out)
-    total = np.bincount(r, weights=prod, minlength=layer.n_out)
-    out = total.astype(np.int64)
-    risky = (pos > INT16_MAX) | (neg < INT16_MIN)
-    if risky.any():
-        # Saturating accumulation is order dependent: replay those rows in broadcast order,
-        # one term per row per step.
-        sel = risky[r]
-        rr, cc, pp = r[sel], c[sel], prod[sel]
-        order = np.lexsort((cc, rr))
-        rr, pp = rr[order], pp[order]
-        starts = np.flatnonzero(np.r_[True, rr[1:] != rr[:-1]])
-        rank = np.arange(rr.size) - np.repeat(starts, np.diff(np.r_[starts, rr.size]))
-        acc = np.zeros(layer.n_out, dtype=np.int64)
-        for k in range(int(rank.max()) + 1):
-            at = rank == k
-            acc[rr[at]] = np.clip(acc[rr[at]] + pp[at], INT16_MIN, INT16_MAX)
-        out[risky] = acc[risky]
-    return out.astype(np.int16)
+    return accumulate_saturating(r, c, prod, layer.n_out)
 
 
 def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: InterleavedCSC,
@@ -160,24 +182,13 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: Inte
         work = np.maximum(e_b, 1)
         ready = None
         if config.weights_from == "dram":
-            per_column = slice_bytes(e_b, config.entry_bits).sum(axis=1)  # (passes, B)
-            fetched = np.cumsum(per_column, axis=1)
-            ready = np.ceil(fetched / config.dram_bytes_per_cycle).astype(np.int64) + 1
-            counts["dram.read_bytes"] = int(fetched[:, -1].sum())
+            ready, counts["dram.read_bytes"] = stream_ready(
+                slice_bytes(e_b, config.entry_bits).sum(axis=1), config.dram_bytes_per_cycle)
             counts["pe.spmat_sram.write"] = int(
                 slice_rows(e_b, config.entry_bits, config.spmat_sram_width_bits).sum())
-        push, first, last = _recurrence(work, adv, config.queue_capacity, ready)
-        attempt = np.concatenate([np.zeros((passes, 1), np.int64), push[:, :-1]], axis=1)
-        attempt = attempt + 1 + adv[None, :]
-        scan_last = push[:, -1] + tail
-        drain = last[:, :, -1].max(axis=1) + ISSUE_TO_WRITE
-        done = np.maximum(scan_last, drain)
-        f_before = np.concatenate([np.full((passes, n, 1), -1, np.int64), last[:, :, :-1]], axis=2)
-        unblocked = np.maximum(f_before + 1, attempt[:, None, :] + PUSH_TO_ISSUE)
-        held = np.maximum(f_before + 1, push[:, None, :] + PUSH_TO_ISSUE)
-        stall = (held - unblocked).sum(axis=(0, 2))
-        busy = work.sum(axis=(0, 2))
-        counts["ccu.stall"] = int((push - attempt).sum())
+        sched = schedule(work, adv, tail, config.queue_capacity, ready)
+        first, last, done, stall, busy = sched.first, sched.last, sched.done, sched.stall, sched.busy
+        counts["ccu.stall"] = sched.ccu_stall
     else:
         done = np.full(passes, SCAN_START_CYCLE - 1 + tail, dtype=np.int64)
         stall = busy = np.zeros(n, dtype=np.int64)
@@ -226,7 +237,8 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: Inte
             both = nonempty[:, :, 1:] & nonempty[:, :, :-1]
             fp = first_pos[:, :, 1:][both]
             lp = last_pos[:, :, :-1][both]
-            adjacent = (first.transpose(1, 0, 2)[:, :, 1:] == last.transpose(1, 0, 2)[:, :, :-1] + 1)
+            first_k, last_k = first.transpose(1, 0, 2), last.transpose(1, 0, 2)
+            adjacent = first_k[:, :, 1:] == last_k[:, :, :-1] + 1
             bypass = int(np.sum(adjacent[both] & (enc.v[fp] != 0) & (rows[fp] == rows[lp])))
     counts["pe.spmat_sram.read"] = spmat_reads
     counts["pe.arith.bypass"] = bypass

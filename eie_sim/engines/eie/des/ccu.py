@@ -89,13 +89,15 @@ class CentralControlUnit:
     """
 
     def __init__(self, env: simpy.Environment, queues: list[ActivationQueue],
-                 counts: dict[str, int], *, batch_activations: int, batch_swap_cycles: int) -> None:
+                 counts: dict[str, int], *, batch_activations: int, batch_swap_cycles: int,
+                 detect_nonzeros: bool = True) -> None:
         self.env = env
         self.queues = queues
         self.counts = counts
         self.lnzd = LeadingNonZeroDetect(len(queues))
         self.batch_activations = batch_activations
         self.batch_swap_cycles = batch_swap_cycles
+        self.detect_nonzeros = detect_nonzeros  # False: the dense baseline broadcasts everything
         self.last_slot_cycle = -1
 
     def scan(self, x: np.ndarray, input_relu: bool, bias_activation: int | None, bias_column: int,
@@ -111,6 +113,12 @@ class CentralControlUnit:
                 yield env.timeout(self.batch_swap_cycles)
             lanes = xs[g0: g0 + n]
             self.counts["pe.src_regfile.read"] += len(lanes)
+            if not self.detect_nonzeros:
+                for lane, v in enumerate(lanes):
+                    yield from self._broadcast(g0 + lane, max(v, 0) if input_relu else v)
+                if progress is not None:
+                    progress(len(lanes))
+                continue
             nonzero = [(v > 0 if input_relu else v != 0) for v in lanes]
             nonzero += [False] * (n - len(lanes))
             for lane in self.lnzd.select(nonzero):

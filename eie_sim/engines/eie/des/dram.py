@@ -31,12 +31,12 @@ class DramStream:
     bytes_per_cycle : float
         DRAM bandwidth.
     counts : dict
-        Shared counters (``dram.read_bytes``, ``pe.spmat_sram.write``).
+        Shared counters (``dram.read_bytes`` and ``write_counter``, the buffer SRAM's writes).
     """
 
     def __init__(self, env: simpy.Environment, entries: np.ndarray, columns: list[int],
                  entry_bits: int, width_bits: int, bytes_per_cycle: float,
-                 counts: dict[str, int]) -> None:
+                 counts: dict[str, int], write_counter: str = "pe.spmat_sram.write") -> None:
         self.env = env
         self.entries = entries
         self.columns = columns
@@ -44,6 +44,7 @@ class DramStream:
         self.width_bits = width_bits
         self.bytes_per_cycle = bytes_per_cycle
         self.counts = counts
+        self.write_counter = write_counter
         self._arrived = {c: env.event() for c in columns}
 
     def arrival(self, column: int) -> simpy.Event:
@@ -57,7 +58,7 @@ class DramStream:
         for column in self.columns:
             e = self.entries[:, column]
             fetched += int(slice_bytes(e, self.entry_bits).sum())
-            self.counts["pe.spmat_sram.write"] += int(slice_rows(e, self.entry_bits,
+            self.counts[self.write_counter] += int(slice_rows(e, self.entry_bits,
                                                                  self.width_bits).sum())
             ready = start_cycle + stream_ready_cycle(fetched, self.bytes_per_cycle)
             if ready - 1 > env.now:

@@ -146,26 +146,31 @@ class ActivationReadWrite:
 class ProcessingElement:
     """PE ``index`` of ``N``: owns rows ``i`` with ``i mod N == index``."""
 
-    def __init__(self, env: simpy.Environment, index: int, config: EIEConfig, queue: ActivationQueue,
-                 enc, layer, counts: dict[str, int]) -> None:
-        self.env = env
-        self.index = index
-        self.queue = queue
+    def __init__(self, env: simpy.Environment, index: int, config: EIEConfig,
+                 queue: ActivationQueue, enc, layer, counts: dict[str, int]) -> None:
         n = config.num_pes
+        self._init_common(env, index, n, queue, layer, counts, passes=enc.passes,
+                          rows_per_pass=enc.rows_per_pass,
+                          inputs_in_sram=layer.n_in > n * config.act_regfile_entries)
         v, z = enc.pe_entries(index)
-        self.rows_owned = len(range(index, layer.n_out, n))
-        self.rows_per_pass = enc.rows_per_pass
         self.ptr_unit = PointerReadUnit(enc.ptr[index], enc.n_cols, counts)
         self.spmat_unit = SparseMatrixReadUnit(v, z, config.entries_per_sram_row, counts)
         self.decoder = WeightDecoder(layer.codebook, layer.bias_codebook,
                                      layer.n_in if layer.has_bias else -1, counts)
+
+    def _init_common(self, env: simpy.Environment, index: int, n: int, queue: ActivationQueue,
+                     layer, counts: dict[str, int], *, passes: int, rows_per_pass: int,
+                     inputs_in_sram: bool) -> None:
+        """The queue, accumulators, activation read/write unit and statistics of any PE."""
+        self.env = env
+        self.index = index
+        self.queue = queue
+        self.rows_owned = len(range(index, layer.n_out, n))
+        self.rows_per_pass = rows_per_pass
         self.arith = ArithmeticUnit(0, layer.weight_frac_bits, counts)
         self.act_rw = ActivationReadWrite(
-            inputs_owned=len(range(index, layer.n_in, n)),
-            inputs_in_sram=layer.n_in > n * config.act_regfile_entries,
-            outputs_in_sram=enc.passes > 1,
-            counts=counts,
-        )
+            inputs_owned=len(range(index, layer.n_in, n)), inputs_in_sram=inputs_in_sram,
+            outputs_in_sram=passes > 1, counts=counts)
         self.busy = self.stall = self.idle = 0
         self.last_issue = -1
 
@@ -201,21 +206,29 @@ class ProcessingElement:
             held = max(last_issue + 1, push + delay)
             self.stall += held - unblocked
             self.idle += (unblocked - (last_issue + 1)) + (first_issue - held)
-            start, end = self.ptr_unit.read(pass_index, column)
-            row = -1
-            cycle = first_issue
-            for address in range(start, end):
-                v, z = self.spmat_unit.read(address)
-                row += z + 1
-                weight = self.decoder.decode(v, column)
-                self.arith.issue(cycle, row, weight, activation, v == 0)
-                cycle += 1
-            work = max(1, end - start)
+            work = self.process_column(pass_index, column, activation, first_issue)
             self.busy += work
             last_issue = first_issue + work - 1
             # The pointer read of the next activation overlaps this slice's last entry.
             yield env.timeout(work)
         self.last_issue = last_issue
+
+    def process_column(self, pass_index: int, column: int, activation: int,
+                       first_issue: int) -> int:
+        """Issue this PE's slice of ``column``, one entry per cycle from ``first_issue``.
+
+        Returns the cycles the slice occupies the PE: ``max(1, entries)``.
+        """
+        start, end = self.ptr_unit.read(pass_index, column)
+        row = -1
+        cycle = first_issue
+        for address in range(start, end):
+            v, z = self.spmat_unit.read(address)
+            row += z + 1
+            weight = self.decoder.decode(v, column)
+            self.arith.issue(cycle, row, weight, activation, v == 0)
+            cycle += 1
+        return max(1, end - start)
 
     def finish_pass(self, pass_index: int, outputs: np.ndarray, n: int, done_cycle: int) -> None:
         """Drain: count idle cycles to the end of the pass, store this PE's outputs."""

@@ -1,0 +1,72 @@
+"""Counters and memory figures of the dense baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eie_sim.config import DenseConfig
+from eie_sim.errors import CapacityError
+from eie_sim.formats.interleaved_csc import num_passes
+from eie_sim.layer import QuantizedLayer
+
+COUNTERS: dict[str, tuple[str, str]] = {
+    "ccu.broadcast": ("activations", "activations broadcast (every input, plus the bias column)"),
+    "ccu.stall": ("cycles", "cycles the broadcast waited because some activation queue was full"),
+    "pe.src_regfile.read": ("16-bit words", "source activations read for broadcast"),
+    "pe.src_regfile.write": ("16-bit words", "source activations loaded from activation SRAM"),
+    "pe.act_sram.read": ("16-bit words", "activations read from the activation SRAM"),
+    "pe.act_sram.write": ("16-bit words", "output activations spilled to the activation SRAM"),
+    "pe.act_queue.push": ("entries", "activation queue pushes"),
+    "pe.act_queue.pop": ("entries", "activation queue pops"),
+    "pe.weight_sram.read": ("SRAM rows", "weight SRAM row reads (a row holds 4 weights)"),
+    "pe.weight_sram.write": ("SRAM rows", "rows written by the DRAM weight stream"),
+    "pe.arith.mac": ("operations", "16-bit multiply-accumulates (every weight, every activation)"),
+    "pe.arith.bypass": ("operations", "accumulator reads replaced by the bypass path"),
+    "pe.dest_regfile.read": ("16-bit words", "accumulator reads (MACs without bypass, spills)"),
+    "pe.dest_regfile.write": ("16-bit words", "accumulator writes"),
+    "dram.read_bytes": ("bytes", "weight bytes streamed from DRAM"),
+    "dram.write_bytes": ("bytes", "bytes written to DRAM"),
+}
+
+
+def zero_counts() -> dict[str, int]:
+    return dict.fromkeys(COUNTERS, 0)
+
+
+def rows_per_pass(layer: QuantizedLayer, config: DenseConfig) -> np.ndarray:
+    """Rows of PE k in pass p, shape (passes, N)."""
+    n, r = config.num_pes, config.act_regfile_entries
+    passes = num_passes(layer.n_out, n, r)
+    owned = np.array([len(range(k, layer.n_out, n)) for k in range(n)], dtype=np.int64)
+    starts = np.arange(passes, dtype=np.int64)[:, None] * r
+    return np.clip(owned[None, :] - starts, 0, r)
+
+
+def n_columns(layer: QuantizedLayer) -> int:
+    return layer.n_in + int(layer.has_bias)
+
+
+def weight_bytes_per_pe(layer: QuantizedLayer, config: DenseConfig) -> int:
+    """16-bit weights (bias included) the most loaded PE stores."""
+    return 2 * -(-layer.n_out // config.num_pes) * n_columns(layer)
+
+
+def streams_weights(layer: QuantizedLayer, config: DenseConfig) -> bool:
+    """True when the weights come from DRAM (``weights_from`` and the SRAM size decide)."""
+    need = weight_bytes_per_pe(layer, config)
+    if config.weights_from == "sram" and need > config.weight_sram_bytes:
+        raise CapacityError(
+            f"layer {layer.name!r} needs {need} B of weight SRAM per PE on the dense baseline at "
+            f"{config.num_pes} PEs, {config.weight_sram_bytes} B available; allowed: "
+            "weights_from 'auto' or 'dram', more PEs, or a larger weight_sram_bytes")
+    return config.weights_from == "dram" or (config.weights_from == "auto"
+                                             and need > config.weight_sram_bytes)
+
+
+def column_weights(layer: QuantizedLayer, column: int) -> tuple[np.ndarray, np.ndarray]:
+    """Non-zero ``(rows, int16 weights)`` of a column; the bias column gives the bias values."""
+    if column == layer.n_in:
+        rows = np.flatnonzero(layer.bias_idx)
+        return rows, layer.bias_codebook[layer.bias_idx[rows]]
+    s, e = layer.col_ptr[column], layer.col_ptr[column + 1]
+    return layer.row_idx[s:e], layer.codebook[layer.weight_idx[s:e]]
