@@ -10,8 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from eie_sim.config import EIEConfig, load_config
-from eie_sim.errors import ConfigError, EieSimError
+from eie_sim.config import ARCHS, load_config
+from eie_sim.errors import CapacityError, ConfigError, EieSimError
 from eie_sim.result import RunResult, check_writable, write_atomic
 
 PROG = "eie-sim"
@@ -55,7 +55,31 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--seed", type=_positive_int, metavar="S",
                      help="seed (default: the workload's own; 0 for synthetic layers)")
     arch = run.add_argument_group("architecture")
-    arch.add_argument("--arch", default="eie", choices=["eie"], help="accelerator (default eie)")
+    _arch_arguments(arch)
+    run.add_argument("--engine", default="fast", choices=["fast", "des"],
+                     help="fast (vectorised, default) or des (SimPy); they agree exactly")
+    run.add_argument("--json", metavar="PATH", help="also write the result as JSON")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    cmp = sub.add_parser("compare", help="EIE vs the dense baseline side by side")
+    cmp.add_argument("--workload", required=True, metavar="NAME", help="named workload")
+    cmp.add_argument("--seed", type=_positive_int, metavar="S", help="workload seed")
+    cmp.add_argument("--pes", type=_positive_int, metavar="N", help="PEs of both (default 64)")
+    cmp.add_argument("--clock-mhz", type=_float, metavar="F", help="clock of both (default 800)")
+    cmp.add_argument("--dram-gbps", type=_float, metavar="B",
+                     help="DRAM bandwidth of both, GB/s (default 25.6)")
+    cmp.add_argument("--energy", default="45nm", metavar="TABLE",
+                     help="energy table: 45nm (default), 7nm or a YAML file")
+    cmp.add_argument("--engine", default="fast", choices=["fast", "des"])
+    cmp.add_argument("--json", metavar="PATH", help="also write both results as JSON")
+
+    sub.add_parser("workloads", help="list the named workloads")
+    return parser
+
+
+def _arch_arguments(arch) -> None:
+    arch.add_argument("--arch", default="eie", choices=list(ARCHS),
+                      help="accelerator: eie (default) or dense (the baseline)")
     arch.add_argument("--config", metavar="YAML", help="architecture config file")
     arch.add_argument("--pes", type=_positive_int, metavar="N", help="number of PEs (default 64)")
     arch.add_argument("--queue-depth", type=_positive_int, metavar="D",
@@ -64,24 +88,28 @@ def build_parser() -> argparse.ArgumentParser:
                       help="FIFO full rule (default circular: holds depth-1)")
     arch.add_argument("--clock-mhz", type=_float, metavar="F", help="clock (default 800)")
     arch.add_argument("--sram-capacity", choices=["enforce", "unbounded"],
-                      help="refuse layers whose weights exceed the SRAM (default enforce)")
-    run.add_argument("--engine", default="fast", choices=["fast", "des"],
-                     help="fast (vectorised, default) or des (SimPy); they agree exactly")
-    run.add_argument("--json", metavar="PATH", help="also write the result as JSON")
-    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+                      help="eie: refuse layers whose weights exceed the SRAM (default enforce)")
+    arch.add_argument("--weights-from", choices=["auto", "sram", "dram"],
+                      help="weights resident in SRAM or streamed from DRAM "
+                           "(eie default sram; dense default auto)")
+    arch.add_argument("--dram-gbps", type=_float, metavar="B",
+                      help="DRAM bandwidth for weight streaming, GB/s (default 25.6)")
+    arch.add_argument("--energy", default="45nm", metavar="TABLE",
+                      help="energy table: 45nm (default), 7nm or a YAML file")
 
-    sub.add_parser("workloads", help="list the named workloads")
-    return parser
 
-
-def _arch_config(args) -> EIEConfig:
-    config = load_config(args.config, args.arch) if args.config else EIEConfig()
+def _arch_config(args):
+    config = load_config(args.config, args.arch) if args.config else ARCHS[args.arch]()
+    if config.arch != args.arch:
+        raise EieSimError(f"--config describes arch {config.arch!r} but --arch is {args.arch!r}")
     changes = {
         "num_pes": args.pes,
         "act_queue_depth": args.queue_depth,
         "act_queue_model": args.queue_model,
         "clock_mhz": args.clock_mhz,
         "sram_capacity": args.sram_capacity,
+        "weights_from": args.weights_from,
+        "dram_bandwidth_gbps": args.dram_gbps,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
     return config.replace(**changes) if changes else config
@@ -117,8 +145,8 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 def format_run(result: RunResult) -> str:
     cfg = result.config
     lines = [f"workload {result.workload} on {result.arch} ({cfg.get('num_pes')} PEs, "
-             f"{cfg.get('clock_mhz'):g} MHz, queue depth {cfg.get('act_queue_depth')}), "
-             f"engine {result.engine}", ""]
+             f"{cfg.get('clock_mhz'):g} MHz, queue depth {cfg.get('act_queue_depth')}, weights "
+             f"from {cfg.get('weights_from')}), engine {result.engine}", ""]
     rows = [[lr.name, f"{lr.n_in}x{lr.n_out}", f"{lr.weight_density:.1%}",
              f"{lr.activation_density:.1%}", f"{lr.cycles:,}", f"{lr.time_us:.2f}",
              f"{lr.load_balance_efficiency:.1%}", f"{lr.pe_utilization:.1%}",
@@ -127,6 +155,19 @@ def format_run(result: RunResult) -> str:
                  "yes" if result.outputs_match_reference else "NO"])
     lines.append(_table(rows, ["layer", "size", "weights", "acts", "cycles", "time_us",
                                "load_bal", "util", "matches_ref"]))
+    if result.layers[0].energy is not None:
+        lines += ["", f"energy ({result.layers[0].energy.table} table)"]
+        erows = [[lr.name, f"{lr.energy.total_pj / 1e6:.3f}", f"{lr.energy.dynamic_pj / 1e6:.3f}",
+                  f"{lr.energy.leakage_pj / 1e6:.3f}", f"{lr.energy.power_mw:.1f}"]
+                 for lr in result.layers]
+        total = result.energy
+        erows.append(["total", f"{total.total_pj / 1e6:.3f}", f"{total.dynamic_pj / 1e6:.3f}",
+                      f"{total.leakage_pj / 1e6:.3f}", f"{total.power_mw:.1f}"])
+        lines.append(_table(erows, ["layer", "energy_uJ", "dynamic_uJ", "leakage_uJ", "power_mW"]))
+    traffic = result.traffic_bytes
+    lines += ["", "memory traffic (bytes, all layers)"]
+    lines.append(_table([[lvl, f"{d['read']:,.0f}", f"{d['write']:,.0f}"]
+                         for lvl, d in traffic.items()], ["level", "read", "write"]))
     lines += ["", "per-unit activity (unit.action: count per layer)"]
     names = list(result.layers[0].counts)
     act_rows = [[k, *(f"{lr.counts[k]:,}" for lr in result.layers)] for k in names]
@@ -145,10 +186,74 @@ def cmd_run(args) -> int:
     config = _arch_config(args)
     workload = _workload(args)
     show = not args.no_progress and sys.stderr.isatty()
-    result = simulate(config, workload, engine=args.engine, progress=show)
+    result = simulate(config, workload, engine=args.engine, progress=show, energy=args.energy)
     print(format_run(result))
     if args.json:
         write_atomic(args.json, result.to_json())
+    return 0
+
+
+def _dram_bytes(result: RunResult) -> float:
+    return result.traffic_bytes.get("dram", {}).get("read", 0) + \
+        result.traffic_bytes.get("dram", {}).get("write", 0)
+
+
+def _sram_bytes(result: RunResult) -> float:
+    levels = ("spmat_sram", "ptr_sram", "act_sram", "weight_sram")
+    return sum(d["read"] + d["write"] for lvl, d in result.traffic_bytes.items() if lvl in levels)
+
+
+def format_compare(results: dict[str, RunResult]) -> str:
+    base = results["dense"]
+    header = ["arch", "cycles", "time_us", "energy_uJ", "power_mW", "dram_MB", "sram_MB",
+              "speedup_vs_dense", "energy_vs_dense"]
+    rows = []
+    for name, r in results.items():
+        e = r.energy
+        rows.append([name, f"{r.cycles:,}", f"{r.time_us:.2f}", f"{e.total_pj / 1e6:.3f}",
+                     f"{e.power_mw:.1f}", f"{_dram_bytes(r) / 1e6:.3f}",
+                     f"{_sram_bytes(r) / 1e6:.3f}", f"{base.time_us / r.time_us:.2f}x",
+                     f"{base.energy.total_pj / e.total_pj:.2f}x"])
+    lines = [f"workload {base.workload}: EIE vs dense baseline, {base.config['num_pes']} PEs, "
+             f"{base.config['clock_mhz']:g} MHz, {base.energy.table} energy table", "",
+             _table(rows, header), "", "per layer (time_us / energy_uJ)"]
+    names = list(results)
+    lrows = []
+    for i, layer in enumerate(base.layers):
+        lrows.append([layer.name, *(f"{results[a].layers[i].time_us:.2f} / "
+                                    f"{results[a].layers[i].energy.total_pj / 1e6:.3f}"
+                                    for a in names)])
+    lines.append(_table(lrows, ["layer", *names]))
+    return "\n".join(lines)
+
+
+def cmd_compare(args) -> int:
+    import json
+
+    from workloads import get_workload
+
+    from eie_sim.simulate import simulate
+
+    if args.json:
+        check_writable(args.json)
+    workload = get_workload(args.workload, args.seed)
+    common = {k: v for k, v in {"num_pes": args.pes, "clock_mhz": args.clock_mhz,
+                                "dram_bandwidth_gbps": args.dram_gbps}.items() if v is not None}
+    results = {}
+    for arch in ("eie", "dense"):
+        config = ARCHS[arch]().replace(**common)
+        if arch == "eie":
+            # EIE streams from DRAM only when its compressed weights do not fit on chip.
+            try:
+                results[arch] = simulate(config, workload, engine=args.engine, energy=args.energy)
+                continue
+            except CapacityError:
+                config = config.replace(weights_from="dram")
+        results[arch] = simulate(config, workload, engine=args.engine, energy=args.energy)
+    print(format_compare(results))
+    if args.json:
+        write_atomic(args.json, json.dumps({a: r.to_dict(outputs=False)
+                                            for a, r in results.items()}, indent=2) + "\n")
     return 0
 
 
@@ -169,13 +274,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
-        return {"run": cmd_run, "workloads": cmd_workloads}[args.command](args)
+        commands = {"run": cmd_run, "compare": cmd_compare, "workloads": cmd_workloads}
+        return commands[args.command](args)
     except (EieSimError, ConfigError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from eie_sim.energy.pricing import EnergyReport
 from eie_sim.errors import EieSimError
+from eie_sim.traffic import add_traffic
 
 SCHEMA_VERSION = 1
 
@@ -69,6 +71,8 @@ class LayerResult:
     act_frac_bits: int = 8
     memory: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    energy: EnergyReport | None = None
+    traffic_bytes: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def load_balance_efficiency(self) -> float:
@@ -106,7 +110,11 @@ class LayerResult:
             "outputs_match_reference": self.outputs_match_reference,
             "outputs_sha256": hashlib.sha256(self.outputs.astype("<i2").tobytes()).hexdigest(),
             "act_frac_bits": self.act_frac_bits,
+            "traffic_bytes": self.traffic_bytes,
         }
+        if self.energy is not None:
+            d["energy_pj"] = self.energy.to_dict()
+            d["power_mw"] = self.energy.power_mw
         if outputs:
             d["outputs"] = self.outputs.tolist()
         return d
@@ -143,13 +151,37 @@ class RunResult:
     def outputs_match_reference(self) -> bool:
         return all(layer.outputs_match_reference for layer in self.layers)
 
+    @property
+    def energy(self) -> EnergyReport | None:
+        """Energy of all layers (None when the run was not priced)."""
+        reports = [layer.energy for layer in self.layers]
+        if not reports or any(r is None for r in reports):
+            return None
+        total = reports[0]
+        for r in reports[1:]:
+            total = total + r
+        return total
+
+    @property
+    def traffic_bytes(self) -> dict[str, dict[str, float]]:
+        total: dict[str, dict[str, float]] = {}
+        for layer in self.layers:
+            total = add_traffic(total, layer.traffic_bytes)
+        return total
+
     def totals(self) -> dict[str, Any]:
-        return {
+        out = {
             "cycles": self.cycles,
             "time_us": self.time_us,
             "counts": self.counts,
+            "traffic_bytes": self.traffic_bytes,
             "outputs_match_reference": self.outputs_match_reference,
         }
+        energy = self.energy
+        if energy is not None:
+            out["energy_pj"] = energy.to_dict()
+            out["power_mw"] = energy.power_mw
+        return out
 
     def to_dict(self, *, outputs: bool = True) -> dict[str, Any]:
         return {

@@ -1,32 +1,78 @@
-"""The one facade: ``simulate(arch, workload, *, engine=...)`` for every engine.
+"""The one facade: ``simulate(arch, workload, *, engine=..., energy=...)`` for every engine.
 
-Engines register in :data:`ENGINES` (arch name, engine name) -> implementation; each returns
-the same :class:`~eie_sim.result.RunResult`.
+Architecture families register in :data:`FAMILIES`: how a layer is prepared for the hardware
+(encoding, memory checks), the engines that run it (all returning the same
+:class:`~eie_sim.engines.eie.common.LayerRun`), and the unit geometry and traffic map used to
+price and report it. Engines only count; :func:`eie_sim.energy.price` prices the counts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
-from eie_sim.config import ArchConfig, EIEConfig
+from eie_sim.config import ArchConfig, DenseConfig, EIEConfig
+from eie_sim.energy import EnergyTable, load_table, price
+from eie_sim.engines.dense import common as dense_common
+from eie_sim.engines.dense import des as dense_des
+from eie_sim.engines.dense import fast as dense_fast
+from eie_sim.engines.eie import common as eie_common
 from eie_sim.engines.eie import des as eie_des
 from eie_sim.engines.eie import fast as eie_fast
-from eie_sim.engines.eie.common import check_capacity, memory_use, prepare
 from eie_sim.errors import ConfigError, WorkloadError
 from eie_sim.formats.interleaved_csc import num_passes
 from eie_sim.layer import QuantizedLayer
 from eie_sim.reference import broadcast_mask, reference_forward
 from eie_sim.result import LayerResult, RunResult
+from eie_sim.traffic import traffic
 
 EngineName = Literal["fast", "des"]
 
-#: (arch, engine) -> run_layer(layer, x, config, enc, progress) for the EIE family.
-ENGINES: dict[tuple[str, str], Callable] = {
-    ("eie", "des"): eie_des.run_layer,
-    ("eie", "fast"): eie_fast.run_layer,
+
+@dataclass(frozen=True)
+class Family:
+    """One accelerator family: prepare a layer, run it, price and report it.
+
+    ``prepare(layer, config) -> (state, memory, warnings)``; each engine is
+    ``run(layer, x, config, state, progress) -> LayerRun``.
+    """
+
+    prepare: Callable[[QuantizedLayer, Any], tuple[Any, dict, list[str]]]
+    engines: dict[str, Callable]
+    geometry: Callable[[Any], dict]
+    traffic_map: Callable[[Any], dict]
+
+
+def _prepare_eie(layer: QuantizedLayer, config: EIEConfig):
+    enc = eie_common.prepare(layer, config)
+    mem = eie_common.memory_use(layer, config, enc)
+    eie_common.check_capacity(layer, config, mem)
+    return enc, dict(mem.__dict__), mem.warnings()
+
+
+def _prepare_dense(layer: QuantizedLayer, config: DenseConfig):
+    streamed = dense_common.streams_weights(layer, config)
+    mem = {"weight_bytes_needed": dense_common.weight_bytes_per_pe(layer, config),
+           "weight_bytes_available": config.weight_sram_bytes, "weights_streamed": int(streamed)}
+    return None, mem, []
+
+
+FAMILIES: dict[str, Family] = {
+    "eie": Family(
+        prepare=_prepare_eie,
+        engines={"des": eie_des.run_layer, "fast": eie_fast.run_layer},
+        geometry=eie_common.geometry, traffic_map=eie_common.traffic_map),
+    "dense": Family(
+        prepare=_prepare_dense,
+        engines={"des": lambda layer, x, cfg, _state, progress:
+                 dense_des.run_layer(layer, x, cfg, progress),
+                 "fast": lambda layer, x, cfg, _state, progress:
+                 dense_fast.run_layer(layer, x, cfg, progress)},
+        geometry=dense_common.geometry, traffic_map=dense_common.traffic_map),
 }
 
 
@@ -60,6 +106,7 @@ def simulate(
     engine: EngineName = "fast",
     inputs: np.ndarray | None = None,
     seed: int | None = None,
+    energy: str | Path | EnergyTable | None = "45nm",
     progress: bool | Callable[[int], None] = False,
 ) -> RunResult:
     """Simulate ``workload`` on ``arch``.
@@ -67,7 +114,7 @@ def simulate(
     Parameters
     ----------
     arch : ArchConfig
-        For example ``EIEConfig(num_pes=64)``.
+        For example ``EIEConfig(num_pes=64)`` or ``DenseConfig()``.
     workload : str, Workload or QuantizedLayer
         A registered workload name, a built workload, or a single layer (then ``inputs``).
     engine : {"fast", "des"}
@@ -76,6 +123,9 @@ def simulate(
         Input activations of the first layer (overrides the workload's).
     seed : int, optional
         Seed for a named workload (default: the workload's own).
+    energy : str, path or EnergyTable, optional
+        Energy table used to price the counts: ``"45nm"`` (default), ``"7nm"``, a YAML file,
+        or None to skip pricing.
     progress : bool or callable
         True shows a progress bar on stderr; a callable receives scanned-activation counts.
 
@@ -85,16 +135,15 @@ def simulate(
     """
     if not isinstance(arch, ArchConfig):
         raise ConfigError(f"arch must be an architecture config, got {type(arch).__name__}")
-    key = (arch.arch, engine)
-    if key not in ENGINES:
-        allowed = sorted(e for a, e in ENGINES if a == arch.arch)
+    family = FAMILIES.get(arch.arch)
+    if family is None:
+        raise ConfigError(f"no engines for arch {arch.arch!r}; allowed: {', '.join(FAMILIES)}")
+    if engine not in family.engines:
         raise ConfigError(f"unknown engine {engine!r} for arch {arch.arch!r}; allowed: "
-                          f"{', '.join(allowed)}")
+                          f"{', '.join(sorted(family.engines))}")
+    table = load_table(energy) if energy is not None else None
     wl = _as_workload(workload, inputs, seed)
-    if isinstance(arch, EIEConfig):
-        layers = _run_eie(arch, wl, ENGINES[key], progress)
-    else:  # pragma: no cover - other families register their own runner
-        raise ConfigError(f"arch {arch.arch!r} has no runner")
+    layers = _run_layers(arch, family, family.engines[engine], wl, table, progress)
     return RunResult(workload=wl.name, arch=arch.arch, engine=engine, config=arch.to_dict(),
                      layers=layers, info=dict(wl.info))
 
@@ -110,10 +159,11 @@ def _progress_bar(progress, total: int):
     return bar.update, bar
 
 
-def _run_eie(config: EIEConfig, wl, run_layer, progress) -> list[LayerResult]:
+def _run_layers(config, family: Family, run_layer, wl, table, progress) -> list[LayerResult]:
     total = sum(layer.n_in * num_passes(layer.n_out, config.num_pes, config.act_regfile_entries)
                 for layer in wl.layers)
     update, bar = _progress_bar(progress, total)
+    geometry = family.geometry(config)
     results = []
     x = np.asarray(wl.inputs)
     try:
@@ -124,21 +174,21 @@ def _run_eie(config: EIEConfig, wl, run_layer, progress) -> list[LayerResult]:
                 raise WorkloadError(f"workload {wl.name!r} has several layers but is not chained")
             if x.shape != (layer.n_in,):
                 raise WorkloadError(f"layer {layer.name!r} takes {layer.n_in} inputs, got {x.size}")
-            enc = prepare(layer, config)
-            mem = memory_use(layer, config, enc)
-            check_capacity(layer, config, mem)
-            run = run_layer(layer, x, config, enc, update)
+            state, memory, warnings = family.prepare(layer, config)
+            run = run_layer(layer, x, config, state, update)
             expected = reference_forward(layer, x, input_relu=config.input_relu)
+            time_us = run.cycles / config.clock_mhz
             results.append(LayerResult(
                 name=layer.name, n_in=layer.n_in, n_out=layer.n_out, cycles=run.cycles,
-                time_us=run.cycles / config.clock_mhz, pass_cycles=run.pass_cycles,
+                time_us=time_us, pass_cycles=run.pass_cycles,
                 pe_busy_cycles=run.pe_busy, pe_stall_cycles=run.pe_stall,
                 pe_idle_cycles=run.pe_idle, counts=run.counts, outputs=run.outputs,
                 outputs_match_reference=bool(np.array_equal(run.outputs, expected)),
                 weight_density=layer.weight_density,
                 activation_density=float(broadcast_mask(x, config.input_relu).mean()),
-                act_frac_bits=layer.act_frac_bits,
-                memory=dict(mem.__dict__), warnings=mem.warnings(),
+                act_frac_bits=layer.act_frac_bits, memory=memory, warnings=warnings,
+                energy=price(run.counts, table, geometry, time_us) if table else None,
+                traffic_bytes=traffic(run.counts, family.traffic_map(config)),
             ))
     finally:
         if bar is not None:

@@ -70,3 +70,32 @@ def column_weights(layer: QuantizedLayer, column: int) -> tuple[np.ndarray, np.n
         return rows, layer.bias_codebook[layer.bias_idx[rows]]
     s, e = layer.col_ptr[column], layer.col_ptr[column + 1]
     return layer.row_idx[s:e], layer.codebook[layer.weight_idx[s:e]]
+
+
+def geometry(config: DenseConfig) -> dict:
+    """Instances and SRAM shapes of the dense baseline's units, for pricing."""
+    from eie_sim.energy import UnitGeometry as G
+
+    n = config.num_pes
+    return {
+        "ccu": G(1), "dram": G(1),
+        "pe.src_regfile": G(n), "pe.dest_regfile": G(n), "pe.act_queue": G(n), "pe.arith": G(n),
+        "pe.act_sram": G(n, config.act_sram_bytes, 16),
+        "pe.weight_sram": G(n, config.weight_sram_bytes, config.weight_sram_width_bits),
+    }
+
+
+def traffic_map(config: DenseConfig) -> dict[str, tuple[str, str, float]]:
+    """counter -> (memory level, 'read' | 'write', bytes per count)."""
+    row = config.weight_sram_width_bits / 8
+    return {
+        "dram.read_bytes": ("dram", "read", 1), "dram.write_bytes": ("dram", "write", 1),
+        "pe.weight_sram.read": ("weight_sram", "read", row),
+        "pe.weight_sram.write": ("weight_sram", "write", row),
+        "pe.act_sram.read": ("act_sram", "read", 2), "pe.act_sram.write": ("act_sram", "write", 2),
+        "pe.src_regfile.read": ("act_regfile", "read", 2),
+        "pe.src_regfile.write": ("act_regfile", "write", 2),
+        "pe.dest_regfile.read": ("act_regfile", "read", 2),
+        "pe.dest_regfile.write": ("act_regfile", "write", 2),
+        "pe.act_queue.push": ("act_queue", "write", 4), "pe.act_queue.pop": ("act_queue", "read", 4),
+    }

@@ -163,3 +163,36 @@ def check_capacity(layer: QuantizedLayer, config: EIEConfig, mem: MemoryUse) -> 
             "PEs, a larger spmat_sram_bytes, weights_from 'dram' (--weights-from dram) or "
             "sram_capacity 'unbounded'"
         )
+
+
+def geometry(config: EIEConfig) -> dict:
+    """Instances and SRAM shapes of the EIE units, for pricing (pointer SRAM = 2 banks per PE)."""
+    from eie_sim.energy import UnitGeometry as G
+
+    n = config.num_pes
+    return {
+        "ccu": G(1), "lnzd": G(1), "dram": G(1),
+        "pe.src_regfile": G(n), "pe.dest_regfile": G(n), "pe.act_queue": G(n),
+        "pe.weight_decoder": G(n), "pe.arith": G(n),
+        "pe.act_sram": G(n, config.act_sram_bytes, 16),
+        "pe.ptr_sram": G(2 * n, config.ptr_sram_bytes / 2, config.ptr_bits),
+        "pe.spmat_sram": G(n, config.spmat_sram_bytes, config.spmat_sram_width_bits),
+    }
+
+
+def traffic_map(config: EIEConfig) -> dict[str, tuple[str, str, float]]:
+    """counter -> (memory level, 'read' | 'write', bytes per count)."""
+    row = config.spmat_sram_width_bits / 8
+    return {
+        "dram.read_bytes": ("dram", "read", 1), "dram.write_bytes": ("dram", "write", 1),
+        "pe.spmat_sram.read": ("spmat_sram", "read", row),
+        "pe.spmat_sram.write": ("spmat_sram", "write", row),
+        "pe.ptr_sram.read": ("ptr_sram", "read", config.ptr_bits / 8),
+        "pe.act_sram.read": ("act_sram", "read", 2), "pe.act_sram.write": ("act_sram", "write", 2),
+        "pe.src_regfile.read": ("act_regfile", "read", 2),
+        "pe.src_regfile.write": ("act_regfile", "write", 2),
+        "pe.dest_regfile.read": ("act_regfile", "read", 2),
+        "pe.dest_regfile.write": ("act_regfile", "write", 2),
+        "pe.weight_decoder.lookup": ("codebook", "read", 2),
+        "pe.act_queue.push": ("act_queue", "write", 4), "pe.act_queue.pop": ("act_queue", "read", 4),
+    }

@@ -17,7 +17,7 @@ from eie_sim.reference import broadcast_mask
 
 
 def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: InterleavedCSC,
-              progress=None) -> LayerRun:
+              progress=None) -> LayerRun:  # noqa: D417
     """Simulate ``layer`` on input ``x`` (int16); ``enc`` is its encoding for ``config``.
 
     ``progress(n)``, if given, is called as input activations are scanned (every pass).
