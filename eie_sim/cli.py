@@ -50,14 +50,27 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--outputs", type=_positive_int, metavar="M", help="synthetic layer outputs")
     src.add_argument("--weight-density", type=_float, metavar="D", help="in [0, 1]")
     src.add_argument("--activation-density", type=_float, metavar="D", help="in [0, 1]")
-    src.add_argument("--output-density", type=_float, metavar="D", default=0.5,
-                     help="bias target: fraction of outputs > 0 (default 0.5)")
-    src.add_argument("--seed", type=_positive_int, metavar="S",
-                     help="seed (default: the workload's own; 0 for synthetic layers)")
+    src.add_argument(
+        "--output-density",
+        type=_float,
+        metavar="D",
+        default=0.5,
+        help="bias target: fraction of outputs > 0 (default 0.5)",
+    )
+    src.add_argument(
+        "--seed",
+        type=_positive_int,
+        metavar="S",
+        help="seed (default: the workload's own; 0 for synthetic layers)",
+    )
     arch = run.add_argument_group("architecture")
     _arch_arguments(arch)
-    run.add_argument("--engine", default="fast", choices=["fast", "des"],
-                     help="fast (vectorised, default) or des (SimPy); they agree exactly")
+    run.add_argument(
+        "--engine",
+        default="fast",
+        choices=["fast", "des"],
+        help="fast (vectorised, default) or des (SimPy); they agree exactly",
+    )
     run.add_argument("--json", metavar="PATH", help="also write the result as JSON")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -66,10 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--seed", type=_positive_int, metavar="S", help="workload seed")
     cmp.add_argument("--pes", type=_positive_int, metavar="N", help="PEs of both (default 64)")
     cmp.add_argument("--clock-mhz", type=_float, metavar="F", help="clock of both (default 800)")
-    cmp.add_argument("--dram-gbps", type=_float, metavar="B",
-                     help="DRAM bandwidth of both, GB/s (default 25.6)")
-    cmp.add_argument("--energy", default="45nm", metavar="TABLE",
-                     help="energy table: 45nm (default), 7nm or a YAML file")
+    cmp.add_argument(
+        "--dram-gbps", type=_float, metavar="B", help="DRAM bandwidth of both, GB/s (default 25.6)"
+    )
+    cmp.add_argument(
+        "--energy",
+        default="45nm",
+        metavar="TABLE",
+        help="energy table: 45nm (default), 7nm or a YAML file",
+    )
     cmp.add_argument("--engine", default="fast", choices=["fast", "des"])
     cmp.add_argument("--json", metavar="PATH", help="also write both results as JSON")
 
@@ -78,24 +96,46 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _arch_arguments(arch) -> None:
-    arch.add_argument("--arch", default="eie", choices=list(ARCHS),
-                      help="accelerator: eie (default) or dense (the baseline)")
+    arch.add_argument(
+        "--arch",
+        default="eie",
+        choices=list(ARCHS),
+        help="accelerator: eie (default) or dense (the baseline)",
+    )
     arch.add_argument("--config", metavar="YAML", help="architecture config file")
     arch.add_argument("--pes", type=_positive_int, metavar="N", help="number of PEs (default 64)")
-    arch.add_argument("--queue-depth", type=_positive_int, metavar="D",
-                      help="activation queue slots (default 8)")
-    arch.add_argument("--queue-model", choices=["circular", "counter"],
-                      help="FIFO full rule (default circular: holds depth-1)")
+    arch.add_argument(
+        "--queue-depth", type=_positive_int, metavar="D", help="activation queue slots (default 8)"
+    )
+    arch.add_argument(
+        "--queue-model",
+        choices=["circular", "counter"],
+        help="FIFO full rule (default circular: holds depth-1)",
+    )
     arch.add_argument("--clock-mhz", type=_float, metavar="F", help="clock (default 800)")
-    arch.add_argument("--sram-capacity", choices=["enforce", "unbounded"],
-                      help="eie: refuse layers whose weights exceed the SRAM (default enforce)")
-    arch.add_argument("--weights-from", choices=["auto", "sram", "dram"],
-                      help="weights resident in SRAM or streamed from DRAM "
-                           "(eie default sram; dense default auto)")
-    arch.add_argument("--dram-gbps", type=_float, metavar="B",
-                      help="DRAM bandwidth for weight streaming, GB/s (default 25.6)")
-    arch.add_argument("--energy", default="45nm", metavar="TABLE",
-                      help="energy table: 45nm (default), 7nm or a YAML file")
+    arch.add_argument(
+        "--sram-capacity",
+        choices=["enforce", "unbounded"],
+        help="eie: refuse layers whose weights exceed the SRAM (default enforce)",
+    )
+    arch.add_argument(
+        "--weights-from",
+        choices=["auto", "sram", "dram"],
+        help="weights resident in SRAM or streamed from DRAM "
+        "(eie default sram; dense default auto)",
+    )
+    arch.add_argument(
+        "--dram-gbps",
+        type=_float,
+        metavar="B",
+        help="DRAM bandwidth for weight streaming, GB/s (default 25.6)",
+    )
+    arch.add_argument(
+        "--energy",
+        default="45nm",
+        metavar="TABLE",
+        help="energy table: 45nm (default), 7nm or a YAML file",
+    )
 
 
 def _arch_config(args):
@@ -121,53 +161,122 @@ def _workload(args):
     synthetic = [args.inputs, args.outputs, args.weight_density, args.activation_density]
     if args.workload is not None:
         if any(v is not None for v in synthetic):
-            raise EieSimError("give either --workload or a synthetic layer "
-                              "(--inputs/--outputs/--weight-density/--activation-density), not both")
+            raise EieSimError(
+                "give either --workload or a synthetic layer "
+                "(--inputs/--outputs/--weight-density/--activation-density), not both"
+            )
         return get_workload(args.workload, args.seed)
     if any(v is None for v in synthetic):
-        raise EieSimError("no workload: give --workload NAME, or all of --inputs, --outputs, "
-                          "--weight-density and --activation-density")
+        raise EieSimError(
+            "no workload: give --workload NAME, or all of --inputs, --outputs, "
+            "--weight-density and --activation-density"
+        )
     spec = LayerSpec(
-        name=f"synthetic-{args.inputs}x{args.outputs}", inputs=args.inputs, outputs=args.outputs,
-        weight_density=args.weight_density, activation_density=args.activation_density,
-        seed=0 if args.seed is None else args.seed, output_density=args.output_density)
+        name=f"synthetic-{args.inputs}x{args.outputs}",
+        inputs=args.inputs,
+        outputs=args.outputs,
+        weight_density=args.weight_density,
+        activation_density=args.activation_density,
+        seed=0 if args.seed is None else args.seed,
+        output_density=args.output_density,
+    )
     return single_layer(spec, description="synthetic layer")
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
     def fmt(r):
-        return "  ".join(str(c).rjust(w) if i else str(c).ljust(w)
-                         for i, (c, w) in enumerate(zip(r, widths)))
+        return "  ".join(
+            str(c).rjust(w) if i else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)])
 
 
 def format_run(result: RunResult) -> str:
     cfg = result.config
-    lines = [f"workload {result.workload} on {result.arch} ({cfg.get('num_pes')} PEs, "
-             f"{cfg.get('clock_mhz'):g} MHz, queue depth {cfg.get('act_queue_depth')}, weights "
-             f"from {cfg.get('weights_from')}), engine {result.engine}", ""]
-    rows = [[lr.name, f"{lr.n_in}x{lr.n_out}", f"{lr.weight_density:.1%}",
-             f"{lr.activation_density:.1%}", f"{lr.cycles:,}", f"{lr.time_us:.2f}",
-             f"{lr.load_balance_efficiency:.1%}", f"{lr.pe_utilization:.1%}",
-             "yes" if lr.outputs_match_reference else "NO"] for lr in result.layers]
-    rows.append(["total", "", "", "", f"{result.cycles:,}", f"{result.time_us:.2f}", "", "",
-                 "yes" if result.outputs_match_reference else "NO"])
-    lines.append(_table(rows, ["layer", "size", "weights", "acts", "cycles", "time_us",
-                               "load_bal", "util", "matches_ref"]))
+    lines = [
+        f"workload {result.workload} on {result.arch} ({cfg.get('num_pes')} PEs, "
+        f"{cfg.get('clock_mhz'):g} MHz, queue depth {cfg.get('act_queue_depth')}, weights "
+        f"from {cfg.get('weights_from')}), engine {result.engine}",
+        "",
+    ]
+    rows = [
+        [
+            lr.name,
+            f"{lr.n_in}x{lr.n_out}",
+            f"{lr.weight_density:.1%}",
+            f"{lr.activation_density:.1%}",
+            f"{lr.cycles:,}",
+            f"{lr.time_us:.2f}",
+            f"{lr.load_balance_efficiency:.1%}",
+            f"{lr.pe_utilization:.1%}",
+            "yes" if lr.outputs_match_reference else "NO",
+        ]
+        for lr in result.layers
+    ]
+    rows.append(
+        [
+            "total",
+            "",
+            "",
+            "",
+            f"{result.cycles:,}",
+            f"{result.time_us:.2f}",
+            "",
+            "",
+            "yes" if result.outputs_match_reference else "NO",
+        ]
+    )
+    lines.append(
+        _table(
+            rows,
+            [
+                "layer",
+                "size",
+                "weights",
+                "acts",
+                "cycles",
+                "time_us",
+                "load_bal",
+                "util",
+                "matches_ref",
+            ],
+        )
+    )
     if result.layers[0].energy is not None:
         lines += ["", f"energy ({result.layers[0].energy.table} table)"]
-        erows = [[lr.name, f"{lr.energy.total_pj / 1e6:.3f}", f"{lr.energy.dynamic_pj / 1e6:.3f}",
-                  f"{lr.energy.leakage_pj / 1e6:.3f}", f"{lr.energy.power_mw:.1f}"]
-                 for lr in result.layers]
+        erows = [
+            [
+                lr.name,
+                f"{lr.energy.total_pj / 1e6:.3f}",
+                f"{lr.energy.dynamic_pj / 1e6:.3f}",
+                f"{lr.energy.leakage_pj / 1e6:.3f}",
+                f"{lr.energy.power_mw:.1f}",
+            ]
+            for lr in result.layers
+        ]
         total = result.energy
-        erows.append(["total", f"{total.total_pj / 1e6:.3f}", f"{total.dynamic_pj / 1e6:.3f}",
-                      f"{total.leakage_pj / 1e6:.3f}", f"{total.power_mw:.1f}"])
+        erows.append(
+            [
+                "total",
+                f"{total.total_pj / 1e6:.3f}",
+                f"{total.dynamic_pj / 1e6:.3f}",
+                f"{total.leakage_pj / 1e6:.3f}",
+                f"{total.power_mw:.1f}",
+            ]
+        )
         lines.append(_table(erows, ["layer", "energy_uJ", "dynamic_uJ", "leakage_uJ", "power_mW"]))
     traffic = result.traffic_bytes
     lines += ["", "memory traffic (bytes, all layers)"]
-    lines.append(_table([[lvl, f"{d['read']:,.0f}", f"{d['write']:,.0f}"]
-                         for lvl, d in traffic.items()], ["level", "read", "write"]))
+    lines.append(
+        _table(
+            [[lvl, f"{d['read']:,.0f}", f"{d['write']:,.0f}"] for lvl, d in traffic.items()],
+            ["level", "read", "write"],
+        )
+    )
     lines += ["", "per-unit activity (unit.action: count per layer)"]
     names = list(result.layers[0].counts)
     act_rows = [[k, *(f"{lr.counts[k]:,}" for lr in result.layers)] for k in names]
@@ -194,8 +303,9 @@ def cmd_run(args) -> int:
 
 
 def _dram_bytes(result: RunResult) -> float:
-    return result.traffic_bytes.get("dram", {}).get("read", 0) + \
-        result.traffic_bytes.get("dram", {}).get("write", 0)
+    return result.traffic_bytes.get("dram", {}).get("read", 0) + result.traffic_bytes.get(
+        "dram", {}
+    ).get("write", 0)
 
 
 def _sram_bytes(result: RunResult) -> float:
@@ -205,24 +315,54 @@ def _sram_bytes(result: RunResult) -> float:
 
 def format_compare(results: dict[str, RunResult]) -> str:
     base = results["dense"]
-    header = ["arch", "cycles", "time_us", "energy_uJ", "power_mW", "dram_MB", "sram_MB",
-              "speedup_vs_dense", "energy_vs_dense"]
+    header = [
+        "arch",
+        "cycles",
+        "time_us",
+        "energy_uJ",
+        "power_mW",
+        "dram_MB",
+        "sram_MB",
+        "speedup_vs_dense",
+        "energy_vs_dense",
+    ]
     rows = []
     for name, r in results.items():
         e = r.energy
-        rows.append([name, f"{r.cycles:,}", f"{r.time_us:.2f}", f"{e.total_pj / 1e6:.3f}",
-                     f"{e.power_mw:.1f}", f"{_dram_bytes(r) / 1e6:.3f}",
-                     f"{_sram_bytes(r) / 1e6:.3f}", f"{base.time_us / r.time_us:.2f}x",
-                     f"{base.energy.total_pj / e.total_pj:.2f}x"])
-    lines = [f"workload {base.workload}: EIE vs dense baseline, {base.config['num_pes']} PEs, "
-             f"{base.config['clock_mhz']:g} MHz, {base.energy.table} energy table", "",
-             _table(rows, header), "", "per layer (time_us / energy_uJ)"]
+        rows.append(
+            [
+                name,
+                f"{r.cycles:,}",
+                f"{r.time_us:.2f}",
+                f"{e.total_pj / 1e6:.3f}",
+                f"{e.power_mw:.1f}",
+                f"{_dram_bytes(r) / 1e6:.3f}",
+                f"{_sram_bytes(r) / 1e6:.3f}",
+                f"{base.time_us / r.time_us:.2f}x",
+                f"{base.energy.total_pj / e.total_pj:.2f}x",
+            ]
+        )
+    lines = [
+        f"workload {base.workload}: EIE vs dense baseline, {base.config['num_pes']} PEs, "
+        f"{base.config['clock_mhz']:g} MHz, {base.energy.table} energy table",
+        "",
+        _table(rows, header),
+        "",
+        "per layer (time_us / energy_uJ)",
+    ]
     names = list(results)
     lrows = []
     for i, layer in enumerate(base.layers):
-        lrows.append([layer.name, *(f"{results[a].layers[i].time_us:.2f} / "
-                                    f"{results[a].layers[i].energy.total_pj / 1e6:.3f}"
-                                    for a in names)])
+        lrows.append(
+            [
+                layer.name,
+                *(
+                    f"{results[a].layers[i].time_us:.2f} / "
+                    f"{results[a].layers[i].energy.total_pj / 1e6:.3f}"
+                    for a in names
+                ),
+            ]
+        )
     lines.append(_table(lrows, ["layer", *names]))
     return "\n".join(lines)
 
@@ -230,15 +370,21 @@ def format_compare(results: dict[str, RunResult]) -> str:
 def cmd_compare(args) -> int:
     import json
 
-    from workloads import get_workload
-
     from eie_sim.simulate import simulate
+    from workloads import get_workload
 
     if args.json:
         check_writable(args.json)
     workload = get_workload(args.workload, args.seed)
-    common = {k: v for k, v in {"num_pes": args.pes, "clock_mhz": args.clock_mhz,
-                                "dram_bandwidth_gbps": args.dram_gbps}.items() if v is not None}
+    common = {
+        k: v
+        for k, v in {
+            "num_pes": args.pes,
+            "clock_mhz": args.clock_mhz,
+            "dram_bandwidth_gbps": args.dram_gbps,
+        }.items()
+        if v is not None
+    }
     results = {}
     for arch in ("eie", "dense"):
         config = ARCHS[arch]().replace(**common)
@@ -252,8 +398,10 @@ def cmd_compare(args) -> int:
         results[arch] = simulate(config, workload, engine=args.engine, energy=args.energy)
     print(format_compare(results))
     if args.json:
-        write_atomic(args.json, json.dumps({a: r.to_dict(outputs=False)
-                                            for a, r in results.items()}, indent=2) + "\n")
+        write_atomic(
+            args.json,
+            json.dumps({a: r.to_dict(outputs=False) for a, r in results.items()}, indent=2) + "\n",
+        )
     return 0
 
 

@@ -18,11 +18,19 @@ import yaml
 from eie_sim.errors import ConfigError
 
 
-def param(default: Any, unit: str, doc: str, *, lo: float | None = None,
-          hi: float | None = None, choices: tuple | None = None) -> Any:
+def param(
+    default: Any,
+    unit: str,
+    doc: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple | None = None,
+) -> Any:
     """A config field with its unit, range and description."""
-    return field(default=default,
-                 metadata={"unit": unit, "doc": doc, "lo": lo, "hi": hi, "choices": choices})
+    return field(
+        default=default, metadata={"unit": unit, "doc": doc, "lo": lo, "hi": hi, "choices": choices}
+    )
 
 
 @dataclass(frozen=True)
@@ -81,15 +89,18 @@ class ArchConfig:
         unknown = sorted(set(data) - set(names))
         if unknown:
             raise ConfigError(
-                f"unknown {cls.arch} config key(s) {', '.join(unknown)}; allowed: {', '.join(names)}"
+                f"unknown {cls.arch} config key(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(names)}"
             )
         return cls(**data)
 
     @classmethod
     def describe(cls) -> list[tuple[str, Any, str, str]]:
         """(name, default, unit, description) of every field, for docs and ``--help``."""
-        return [(f.name, f.default, f.metadata["unit"], f.metadata["doc"])
-                for f in dataclasses.fields(cls)]
+        return [
+            (f.name, f.default, f.metadata["unit"], f.metadata["doc"])
+            for f in dataclasses.fields(cls)
+        ]
 
 
 @dataclass(frozen=True)
@@ -98,46 +109,62 @@ class EIEConfig(ArchConfig):
 
     arch: ClassVar[str] = "eie"
 
-    num_pes: int = param(64, "PEs", "processing elements; PE k owns rows i with i mod N == k",
-                         lo=1, hi=4096)
+    num_pes: int = param(
+        64, "PEs", "processing elements; PE k owns rows i with i mod N == k", lo=1, hi=4096
+    )
     clock_mhz: float = param(800.0, "MHz", "clock frequency", lo=1e-3)
-    act_queue_depth: int = param(8, "slots", "activation queue (FIFO) slots per PE", lo=1,
-                                 hi=1 << 20)
+    act_queue_depth: int = param(
+        8, "slots", "activation queue (FIFO) slots per PE", lo=1, hi=1 << 20
+    )
     act_queue_model: Literal["circular", "counter"] = param(
-        "circular", "-",
+        "circular",
+        "-",
         "FIFO full rule: 'circular' = circular buffer holding depth-1 entries (the EIE authors' "
         "simulator); 'counter' = holds depth entries",
-        choices=("circular", "counter"))
-    act_regfile_entries: int = param(64, "16-bit words",
-                                     "source and destination activation register file size per PE",
-                                     lo=1, hi=1 << 16)
+        choices=("circular", "counter"),
+    )
+    act_regfile_entries: int = param(
+        64,
+        "16-bit words",
+        "source and destination activation register file size per PE",
+        lo=1,
+        hi=1 << 16,
+    )
     act_sram_bytes: int = param(2048, "bytes", "activation SRAM per PE", lo=0)
     spmat_sram_bytes: int = param(128 * 1024, "bytes", "sparse-matrix SRAM per PE", lo=1)
-    spmat_sram_width_bits: int = param(64, "bits", "sparse-matrix SRAM row width", lo=8,
-                                       hi=4096)
-    ptr_sram_bytes: int = param(32 * 1024, "bytes", "pointer SRAM per PE (even + odd banks)",
-                                lo=1)
+    spmat_sram_width_bits: int = param(64, "bits", "sparse-matrix SRAM row width", lo=8, hi=4096)
+    ptr_sram_bytes: int = param(32 * 1024, "bytes", "pointer SRAM per PE (even + odd banks)", lo=1)
     ptr_bits: int = param(16, "bits", "width of one column pointer", lo=1, hi=64)
-    relative_index_bits: int = param(4, "bits",
-                                     "relative row index width z; runs > 2**z - 1 need padding",
-                                     lo=1, hi=8)
-    input_relu: bool = param(True, "-",
-                             "broadcast only activations > 0 (input-side ReLU, authors' "
-                             "simulator); false broadcasts every non-zero")
+    relative_index_bits: int = param(
+        4, "bits", "relative row index width z; runs > 2**z - 1 need padding", lo=1, hi=8
+    )
+    input_relu: bool = param(
+        True,
+        "-",
+        "broadcast only activations > 0 (input-side ReLU, authors' "
+        "simulator); false broadcasts every non-zero",
+    )
     weights_from: Literal["sram", "dram"] = param(
-        "sram", "-",
+        "sram",
+        "-",
         "'sram': weights resident in the sparse-matrix SRAM; 'dram': the columns of broadcast "
-        "activations stream from DRAM at dram_bandwidth_gbps", choices=("sram", "dram"))
-    dram_bandwidth_gbps: float = param(25.6, "GB/s", "DRAM bandwidth for weight streaming",
-                                       lo=1e-6)
+        "activations stream from DRAM at dram_bandwidth_gbps",
+        choices=("sram", "dram"),
+    )
+    dram_bandwidth_gbps: float = param(25.6, "GB/s", "DRAM bandwidth for weight streaming", lo=1e-6)
     sram_capacity: Literal["enforce", "unbounded"] = param(
-        "enforce", "-",
+        "enforce",
+        "-",
         "'enforce' refuses a layer whose weights exceed the sparse-matrix SRAM; 'unbounded' "
         "lets per-PE memories grow (the paper's PE-scaling study)",
-        choices=("enforce", "unbounded"))
-    batch_swap_cycles: int = param(0, "cycles",
-                                   "stall between 4K activation batches and between output "
-                                   "passes (paper silent)", lo=0)
+        choices=("enforce", "unbounded"),
+    )
+    batch_swap_cycles: int = param(
+        0,
+        "cycles",
+        "stall between 4K activation batches and between output passes (paper silent)",
+        lo=0,
+    )
 
     def _check(self) -> None:
         if self.act_queue_model == "circular" and self.act_queue_depth < 2:
@@ -170,7 +197,9 @@ class EIEConfig(ArchConfig):
     @property
     def queue_capacity(self) -> int:
         """Entries an activation queue holds before it stalls the broadcast."""
-        return self.act_queue_depth - 1 if self.act_queue_model == "circular" else self.act_queue_depth
+        return (
+            self.act_queue_depth - 1 if self.act_queue_model == "circular" else self.act_queue_depth
+        )
 
 
 @dataclass(frozen=True)
@@ -184,35 +213,47 @@ class DenseConfig(ArchConfig):
 
     arch: ClassVar[str] = "dense"
 
-    num_pes: int = param(64, "PEs", "processing elements; PE k owns rows i with i mod N == k",
-                         lo=1, hi=4096)
+    num_pes: int = param(
+        64, "PEs", "processing elements; PE k owns rows i with i mod N == k", lo=1, hi=4096
+    )
     clock_mhz: float = param(800.0, "MHz", "clock frequency", lo=1e-3)
-    act_queue_depth: int = param(8, "slots", "activation queue (FIFO) slots per PE", lo=1,
-                                 hi=1 << 20)
+    act_queue_depth: int = param(
+        8, "slots", "activation queue (FIFO) slots per PE", lo=1, hi=1 << 20
+    )
     act_queue_model: Literal["circular", "counter"] = param(
-        "circular", "-", "FIFO full rule, as for EIE", choices=("circular", "counter"))
-    act_regfile_entries: int = param(64, "16-bit words",
-                                     "source and destination activation register file size per PE",
-                                     lo=1, hi=1 << 16)
+        "circular", "-", "FIFO full rule, as for EIE", choices=("circular", "counter")
+    )
+    act_regfile_entries: int = param(
+        64,
+        "16-bit words",
+        "source and destination activation register file size per PE",
+        lo=1,
+        hi=1 << 16,
+    )
     act_sram_bytes: int = param(2048, "bytes", "activation SRAM per PE", lo=0)
-    weight_sram_bytes: int = param(160 * 1024, "bytes",
-                                   "weight SRAM per PE (EIE's sparse-matrix + pointer SRAM)", lo=1)
-    weight_sram_width_bits: int = param(64, "bits", "weight SRAM row width (4 weights)", lo=16,
-                                        hi=4096)
+    weight_sram_bytes: int = param(
+        160 * 1024, "bytes", "weight SRAM per PE (EIE's sparse-matrix + pointer SRAM)", lo=1
+    )
+    weight_sram_width_bits: int = param(
+        64, "bits", "weight SRAM row width (4 weights)", lo=16, hi=4096
+    )
     weights_from: Literal["auto", "sram", "dram"] = param(
-        "auto", "-", "'auto': DRAM when the weights do not fit the weight SRAM; 'sram' refuses "
-        "them; 'dram' always streams", choices=("auto", "sram", "dram"))
-    dram_bandwidth_gbps: float = param(25.6, "GB/s", "DRAM bandwidth for weight streaming",
-                                       lo=1e-6)
+        "auto",
+        "-",
+        "'auto': DRAM when the weights do not fit the weight SRAM; 'sram' refuses "
+        "them; 'dram' always streams",
+        choices=("auto", "sram", "dram"),
+    )
+    dram_bandwidth_gbps: float = param(25.6, "GB/s", "DRAM bandwidth for weight streaming", lo=1e-6)
     input_relu: bool = param(True, "-", "negative input activations are zeroed (still multiplied)")
-    batch_swap_cycles: int = param(0, "cycles", "stall between activation batches and passes",
-                                   lo=0)
+    batch_swap_cycles: int = param(0, "cycles", "stall between activation batches and passes", lo=0)
 
     def _check(self) -> None:
         if self.act_queue_model == "circular" and self.act_queue_depth < 2:
             raise ConfigError(
                 f"act_queue_depth {self.act_queue_depth} holds no entry with the circular FIFO; "
-                "allowed: depth >= 2, or act_queue_model 'counter' for depth >= 1")
+                "allowed: depth >= 2, or act_queue_model 'counter' for depth >= 1"
+            )
         if self.weight_sram_width_bits % 16:
             raise ConfigError("weight_sram_width_bits must be a multiple of 16 (16-bit weights)")
 
@@ -226,7 +267,9 @@ class DenseConfig(ArchConfig):
 
     @property
     def queue_capacity(self) -> int:
-        return self.act_queue_depth - 1 if self.act_queue_model == "circular" else self.act_queue_depth
+        return (
+            self.act_queue_depth - 1 if self.act_queue_model == "circular" else self.act_queue_depth
+        )
 
 
 ARCHS: dict[str, type[ArchConfig]] = {"eie": EIEConfig, "dense": DenseConfig}

@@ -1,4 +1,4 @@
-"""A pruned, weight-shared, fixed-point FC layer: the input every EIE engine and the reference share.
+"""A pruned, weight-shared, fixed-point FC layer: what every engine and the reference consume.
 
 The layer computes ``b = W a + bias`` with ``W`` of shape ``(n_out, n_in)``. It is held in
 compressed sparse column (CSC) form: memory grows with the non-zeros, never with
@@ -72,7 +72,9 @@ class QuantizedLayer:
             return WorkloadError(f"layer {self.name!r}: {msg}")
 
         if self.n_in < 1 or self.n_out < 1:
-            raise bad(f"shape must be at least 1 x 1, got {self.n_in} inputs x {self.n_out} outputs")
+            raise bad(
+                f"shape must be at least 1 x 1, got {self.n_in} inputs x {self.n_out} outputs"
+            )
         if self.col_ptr.shape != (self.n_in + 1,) or self.col_ptr[0] != 0:
             raise bad(f"col_ptr must have n_in + 1 = {self.n_in + 1} entries starting at 0")
         if np.any(np.diff(self.col_ptr) < 0) or self.col_ptr[-1] != self.row_idx.size:
@@ -183,9 +185,7 @@ class QuantizedLayer:
         # A weight that rounds to zero in the chosen format is pruned by quantization.
         keep = wq != 0
         if not np.all(keep):
-            counts = np.bincount(
-                np.repeat(np.arange(n_in), np.diff(col_ptr))[keep], minlength=n_in
-            )
+            counts = np.bincount(np.repeat(np.arange(n_in), np.diff(col_ptr))[keep], minlength=n_in)
             col_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
             row_idx = np.asarray(row_idx)[keep]
             wq = wq[keep]
@@ -228,7 +228,9 @@ class QuantizedLayer:
         """Quantize an already pruned dense ``(n_out, n_in)`` float matrix (zeros = pruned)."""
         w = np.asarray(weights, dtype=np.float64)
         if w.ndim != 2:
-            raise WorkloadError(f"layer {name!r}: weights must be 2-D (outputs, inputs), got {w.shape}")
+            raise WorkloadError(
+                f"layer {name!r}: weights must be 2-D (outputs, inputs), got {w.shape}"
+            )
         if not np.all(np.isfinite(w)):
             raise WorkloadError(f"layer {name!r}: weights contain NaN or infinity")
         n_out, n_in = w.shape
@@ -245,8 +247,15 @@ class QuantizedLayer:
         codebook[1:] = bias_raw
         idx = np.full(self.n_out, 1 if bias_raw != 0 else 0, dtype=np.uint8)
         return QuantizedLayer(
-            name=self.name, n_in=self.n_in, n_out=self.n_out, col_ptr=self.col_ptr,
-            row_idx=self.row_idx, weight_idx=self.weight_idx, codebook=self.codebook,
-            weight_frac_bits=self.weight_frac_bits, bias_idx=idx, bias_codebook=codebook,
+            name=self.name,
+            n_in=self.n_in,
+            n_out=self.n_out,
+            col_ptr=self.col_ptr,
+            row_idx=self.row_idx,
+            weight_idx=self.weight_idx,
+            codebook=self.codebook,
+            weight_frac_bits=self.weight_frac_bits,
+            bias_idx=idx,
+            bias_codebook=codebook,
             act_frac_bits=self.act_frac_bits,
         )

@@ -30,7 +30,9 @@ def reference_forward(
     """Output activations (int16) of ``layer`` on int16 input activations ``x``."""
     x = np.asarray(x, dtype=np.int64)
     if x.shape != (layer.n_in,):
-        raise ValueError(f"input has {x.shape} activations, layer {layer.name!r} takes {layer.n_in}")
+        raise ValueError(
+            f"input has {x.shape} activations, layer {layer.name!r} takes {layer.n_in}"
+        )
     acc = np.zeros(layer.n_out, dtype=np.int64)
     wvals = layer.codebook.astype(np.int64)[layer.weight_idx]
     f = layer.weight_frac_bits

@@ -56,8 +56,11 @@ def _prepare_eie(layer: QuantizedLayer, config: EIEConfig):
 
 def _prepare_dense(layer: QuantizedLayer, config: DenseConfig):
     streamed = dense_common.streams_weights(layer, config)
-    mem = {"weight_bytes_needed": dense_common.weight_bytes_per_pe(layer, config),
-           "weight_bytes_available": config.weight_sram_bytes, "weights_streamed": int(streamed)}
+    mem = {
+        "weight_bytes_needed": dense_common.weight_bytes_per_pe(layer, config),
+        "weight_bytes_available": config.weight_sram_bytes,
+        "weights_streamed": int(streamed),
+    }
     return None, mem, []
 
 
@@ -65,14 +68,22 @@ FAMILIES: dict[str, Family] = {
     "eie": Family(
         prepare=_prepare_eie,
         engines={"des": eie_des.run_layer, "fast": eie_fast.run_layer},
-        geometry=eie_common.geometry, traffic_map=eie_common.traffic_map),
+        geometry=eie_common.geometry,
+        traffic_map=eie_common.traffic_map,
+    ),
     "dense": Family(
         prepare=_prepare_dense,
-        engines={"des": lambda layer, x, cfg, _state, progress:
-                 dense_des.run_layer(layer, x, cfg, progress),
-                 "fast": lambda layer, x, cfg, _state, progress:
-                 dense_fast.run_layer(layer, x, cfg, progress)},
-        geometry=dense_common.geometry, traffic_map=dense_common.traffic_map),
+        engines={
+            "des": lambda layer, x, cfg, _state, progress: dense_des.run_layer(
+                layer, x, cfg, progress
+            ),
+            "fast": lambda layer, x, cfg, _state, progress: dense_fast.run_layer(
+                layer, x, cfg, progress
+            ),
+        },
+        geometry=dense_common.geometry,
+        traffic_map=dense_common.traffic_map,
+    ),
 }
 
 
@@ -88,11 +99,19 @@ def _as_workload(workload, inputs, seed):
     elif isinstance(workload, Workload):
         wl = workload
     else:
-        raise WorkloadError(f"cannot simulate a {type(workload).__name__}; "
-                            "allowed: a workload name, a Workload or a QuantizedLayer")
+        raise WorkloadError(
+            f"cannot simulate a {type(workload).__name__}; "
+            "allowed: a workload name, a Workload or a QuantizedLayer"
+        )
     if inputs is not None and not isinstance(workload, QuantizedLayer):
-        wl = Workload(name=wl.name, layers=wl.layers, inputs=np.asarray(inputs),
-                      chained=wl.chained, description=wl.description, info=wl.info)
+        wl = Workload(
+            name=wl.name,
+            layers=wl.layers,
+            inputs=np.asarray(inputs),
+            chained=wl.chained,
+            description=wl.description,
+            info=wl.info,
+        )
     x = np.asarray(wl.inputs)
     if x.dtype != np.int16:
         raise WorkloadError(f"input activations must be int16 fixed point, got {x.dtype}")
@@ -139,13 +158,21 @@ def simulate(
     if family is None:
         raise ConfigError(f"no engines for arch {arch.arch!r}; allowed: {', '.join(FAMILIES)}")
     if engine not in family.engines:
-        raise ConfigError(f"unknown engine {engine!r} for arch {arch.arch!r}; allowed: "
-                          f"{', '.join(sorted(family.engines))}")
+        raise ConfigError(
+            f"unknown engine {engine!r} for arch {arch.arch!r}; allowed: "
+            f"{', '.join(sorted(family.engines))}"
+        )
     table = load_table(energy) if energy is not None else None
     wl = _as_workload(workload, inputs, seed)
     layers = _run_layers(arch, family, family.engines[engine], wl, table, progress)
-    return RunResult(workload=wl.name, arch=arch.arch, engine=engine, config=arch.to_dict(),
-                     layers=layers, info=dict(wl.info))
+    return RunResult(
+        workload=wl.name,
+        arch=arch.arch,
+        engine=engine,
+        config=arch.to_dict(),
+        layers=layers,
+        info=dict(wl.info),
+    )
 
 
 def _progress_bar(progress, total: int):
@@ -160,8 +187,10 @@ def _progress_bar(progress, total: int):
 
 
 def _run_layers(config, family: Family, run_layer, wl, table, progress) -> list[LayerResult]:
-    total = sum(layer.n_in * num_passes(layer.n_out, config.num_pes, config.act_regfile_entries)
-                for layer in wl.layers)
+    total = sum(
+        layer.n_in * num_passes(layer.n_out, config.num_pes, config.act_regfile_entries)
+        for layer in wl.layers
+    )
     update, bar = _progress_bar(progress, total)
     geometry = family.geometry(config)
     results = []
@@ -178,18 +207,29 @@ def _run_layers(config, family: Family, run_layer, wl, table, progress) -> list[
             run = run_layer(layer, x, config, state, update)
             expected = reference_forward(layer, x, input_relu=config.input_relu)
             time_us = run.cycles / config.clock_mhz
-            results.append(LayerResult(
-                name=layer.name, n_in=layer.n_in, n_out=layer.n_out, cycles=run.cycles,
-                time_us=time_us, pass_cycles=run.pass_cycles,
-                pe_busy_cycles=run.pe_busy, pe_stall_cycles=run.pe_stall,
-                pe_idle_cycles=run.pe_idle, counts=run.counts, outputs=run.outputs,
-                outputs_match_reference=bool(np.array_equal(run.outputs, expected)),
-                weight_density=layer.weight_density,
-                activation_density=float(broadcast_mask(x, config.input_relu).mean()),
-                act_frac_bits=layer.act_frac_bits, memory=memory, warnings=warnings,
-                energy=price(run.counts, table, geometry, time_us) if table else None,
-                traffic_bytes=traffic(run.counts, family.traffic_map(config)),
-            ))
+            results.append(
+                LayerResult(
+                    name=layer.name,
+                    n_in=layer.n_in,
+                    n_out=layer.n_out,
+                    cycles=run.cycles,
+                    time_us=time_us,
+                    pass_cycles=run.pass_cycles,
+                    pe_busy_cycles=run.pe_busy,
+                    pe_stall_cycles=run.pe_stall,
+                    pe_idle_cycles=run.pe_idle,
+                    counts=run.counts,
+                    outputs=run.outputs,
+                    outputs_match_reference=bool(np.array_equal(run.outputs, expected)),
+                    weight_density=layer.weight_density,
+                    activation_density=float(broadcast_mask(x, config.input_relu).mean()),
+                    act_frac_bits=layer.act_frac_bits,
+                    memory=memory,
+                    warnings=warnings,
+                    energy=price(run.counts, table, geometry, time_us) if table else None,
+                    traffic_bytes=traffic(run.counts, family.traffic_map(config)),
+                )
+            )
     finally:
         if bar is not None:
             bar.close()

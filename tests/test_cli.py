@@ -24,16 +24,38 @@ def test_workloads_lists_every_table_iii_layer(capsys):
 
 def test_run_synthetic_writes_json(capsys, tmp_path):
     path = tmp_path / "r.json"
-    code, out, err = run(capsys, "run", "--inputs", "300", "--outputs", "200",
-                         "--weight-density", "0.2", "--activation-density", "0.4", "--pes", "8",
-                         "--engine", "des", "--json", str(path), "--no-progress")
+    code, out, err = run(
+        capsys,
+        "run",
+        "--inputs",
+        "300",
+        "--outputs",
+        "200",
+        "--weight-density",
+        "0.2",
+        "--activation-density",
+        "0.4",
+        "--pes",
+        "8",
+        "--engine",
+        "des",
+        "--json",
+        str(path),
+        "--no-progress",
+    )
     assert code == 0, err
     assert "matches_ref" in out and "pe.arith.mac" in out
     data = json.loads(path.read_text())
     assert {"workload", "config", "layers", "totals"} <= set(data)
     layer = data["layers"][0]
-    for key in ("name", "cycles", "time_us", "load_balance_efficiency", "counts",
-                "outputs_match_reference"):
+    for key in (
+        "name",
+        "cycles",
+        "time_us",
+        "load_balance_efficiency",
+        "counts",
+        "outputs_match_reference",
+    ):
         assert key in layer
     assert layer["outputs_match_reference"] is True
     assert data["config"]["num_pes"] == 8
@@ -46,8 +68,20 @@ def test_engines_print_the_same_numbers(capsys, tmp_path):
     results = {}
     for engine in ("des", "fast"):
         path = tmp_path / f"{engine}.json"
-        code, _, err = run(capsys, "run", "--workload", "neuraltalk-lstm", "--pes", "16",
-                           "--queue-depth", "4", "--engine", engine, "--json", str(path))
+        code, _, err = run(
+            capsys,
+            "run",
+            "--workload",
+            "neuraltalk-lstm",
+            "--pes",
+            "16",
+            "--queue-depth",
+            "4",
+            "--engine",
+            engine,
+            "--json",
+            str(path),
+        )
         assert code == 0, err
         results[engine] = json.loads(path.read_text())
     des, fast = results["des"]["layers"][0], results["fast"]["layers"][0]
@@ -60,8 +94,18 @@ def test_config_yaml(capsys, tmp_path):
     cfg = tmp_path / "eie.yaml"
     cfg.write_text("arch: eie\nnum_pes: 4\nact_queue_depth: 3\n")
     path = tmp_path / "out.json"
-    code, _, err = run(capsys, "run", "--workload", "neuraltalk-lstm", "--config", str(cfg),
-                       "--pes", "8", "--json", str(path))
+    code, _, err = run(
+        capsys,
+        "run",
+        "--workload",
+        "neuraltalk-lstm",
+        "--config",
+        str(cfg),
+        "--pes",
+        "8",
+        "--json",
+        str(path),
+    )
     assert code == 0, err
     config = json.loads(path.read_text())["config"]
     assert config["num_pes"] == 8 and config["act_queue_depth"] == 3  # flag beats file
@@ -73,12 +117,48 @@ BAD = [
     (["run", "--workload", "alexnet-fc8", "--pes", "-3"], "num_pes must be in [1, 4096]"),
     (["run", "--workload", "alexnet-fc8", "--queue-depth", "0"], "act_queue_depth must be"),
     (["run", "--workload", "alexnet-fc8", "--queue-depth", "1"], "holds no entry"),
-    (["run", "--inputs", "10", "--outputs", "10", "--weight-density", "1.5",
-      "--activation-density", "0.3"], "weight_density must be a number in [0, 1]"),
-    (["run", "--inputs", "0", "--outputs", "10", "--weight-density", "0.5",
-      "--activation-density", "0.3"], "inputs must be an integer >= 1"),
-    (["run", "--inputs", "10", "--outputs", "10", "--weight-density", "0.5",
-      "--activation-density", "-0.1"], "activation_density must be a number in [0, 1]"),
+    (
+        [
+            "run",
+            "--inputs",
+            "10",
+            "--outputs",
+            "10",
+            "--weight-density",
+            "1.5",
+            "--activation-density",
+            "0.3",
+        ],
+        "weight_density must be a number in [0, 1]",
+    ),
+    (
+        [
+            "run",
+            "--inputs",
+            "0",
+            "--outputs",
+            "10",
+            "--weight-density",
+            "0.5",
+            "--activation-density",
+            "0.3",
+        ],
+        "inputs must be an integer >= 1",
+    ),
+    (
+        [
+            "run",
+            "--inputs",
+            "10",
+            "--outputs",
+            "10",
+            "--weight-density",
+            "0.5",
+            "--activation-density",
+            "-0.1",
+        ],
+        "activation_density must be a number in [0, 1]",
+    ),
     (["run", "--inputs", "10", "--outputs", "10"], "no workload"),
     (["run", "--workload", "alexnet-fc8", "--inputs", "10"], "not both"),
     (["run"], "no workload"),
@@ -114,14 +194,21 @@ def test_bad_config_files(capsys, tmp_path):
         cfg.write_text(text)
         code, _, err = run(capsys, "run", "--workload", "alexnet-fc8", "--config", str(cfg))
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (name, err)
-    code, _, err = run(capsys, "run", "--workload", "alexnet-fc8", "--config",
-                       str(tmp_path / "missing.yaml"))
+    code, _, err = run(
+        capsys, "run", "--workload", "alexnet-fc8", "--config", str(tmp_path / "missing.yaml")
+    )
     assert code == 2 and "cannot read config" in err
 
 
 def test_unwritable_json_path_fails_before_running(capsys, tmp_path):
-    code, out, err = run(capsys, "run", "--workload", "alexnet-fc8", "--json",
-                         str(tmp_path / "no" / "such" / "dir.json"))
+    code, out, err = run(
+        capsys,
+        "run",
+        "--workload",
+        "alexnet-fc8",
+        "--json",
+        str(tmp_path / "no" / "such" / "dir.json"),
+    )
     assert code == 2 and "does not exist" in err and out == ""
     code, _, err = run(capsys, "run", "--workload", "alexnet-fc8", "--json", str(tmp_path))
     assert code == 2 and "is a directory" in err
@@ -139,9 +226,13 @@ def test_console_script_entry_point():
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "eie_sim.cli", "run", "--workload", "zzz"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "eie_sim.cli", "run", "--workload", "zzz"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
-        "eie-sim: error: unknown workload 'zzz'; allowed: " + ", ".join(
-            __import__("workloads").workload_names()))
+        "eie-sim: error: unknown workload 'zzz'; allowed: "
+        + ", ".join(__import__("workloads").workload_names())
+    )

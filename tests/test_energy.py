@@ -48,8 +48,11 @@ def independent_price(counts, raw, geometry, time_us):
         total += count * p
     for unit, geo in geometry.items():
         entry = raw["units"][unit]["leakage_mw"]
-        mw = entry["value"] if "value" in entry else (
-            raw["sram"]["leakage_mw_per_kib"] * geo.capacity_bytes / 1024)
+        mw = (
+            entry["value"]
+            if "value" in entry
+            else (raw["sram"]["leakage_mw_per_kib"] * geo.capacity_bytes / 1024)
+        )
         total += mw * geo.instances * time_us * 1e3
     return total
 
@@ -71,8 +74,9 @@ def test_breakdowns_sum_to_total_and_power():
     layer = simulate(EIEConfig(num_pes=16), small()).layers[0]
     e = layer.energy
     assert sum(e.by_unit.values()) == pytest.approx(e.total_pj)
-    assert sum(e.dynamic_by_action.values()) + sum(e.leakage_by_unit.values()) == \
-        pytest.approx(e.total_pj)
+    assert sum(e.dynamic_by_action.values()) + sum(e.leakage_by_unit.values()) == pytest.approx(
+        e.total_pj
+    )
     assert e.dynamic_pj + e.leakage_pj == pytest.approx(e.total_pj)
     assert e.power_mw == pytest.approx(e.total_pj / layer.time_us / 1e3)
     for name, count in layer.counts.items():
@@ -112,14 +116,19 @@ def test_user_table_missing_an_action_fails_at_pricing(tmp_path):
         simulate(EIEConfig(num_pes=4), small(), energy=str(path))
 
 
-@pytest.mark.parametrize("mutate,message", [
-    (lambda r: r["units"].setdefault("warp_core", {}), "unknown unit 'warp_core'; allowed:"),
-    (lambda r: r["units"]["pe.arith"].update(fma={"pj": 1, "source": "x"}),
-     "unknown action pe.arith.fma; allowed for pe.arith: bypass, leakage_mw, mac, padding"),
-    (lambda r: r["units"]["pe.arith"].update(mac={"pj": 1}), "needs a source"),
-    (lambda r: r["units"]["pe.arith"].update(mac={"pj": -1, "source": "x"}), "finite pj >= 0"),
-    (lambda r: r.update(colour="blue"), "unknown key(s) colour"),
-])
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda r: r["units"].setdefault("warp_core", {}), "unknown unit 'warp_core'; allowed:"),
+        (
+            lambda r: r["units"]["pe.arith"].update(fma={"pj": 1, "source": "x"}),
+            "unknown action pe.arith.fma; allowed for pe.arith: bypass, leakage_mw, mac, padding",
+        ),
+        (lambda r: r["units"]["pe.arith"].update(mac={"pj": 1}), "needs a source"),
+        (lambda r: r["units"]["pe.arith"].update(mac={"pj": -1, "source": "x"}), "finite pj >= 0"),
+        (lambda r: r.update(colour="blue"), "unknown key(s) colour"),
+    ],
+)
 def test_user_table_validation(tmp_path, mutate, message):
     raw = raw_table("45nm")
     mutate(raw)
@@ -153,10 +162,14 @@ def test_traffic_levels_follow_counts():
 
 def test_eie_energy_falls_with_weight_and_activation_density():
     cfg = EIEConfig(num_pes=16)
-    by_wd = [simulate(cfg, small(wd=d, inputs=1024, outputs=512)).energy.total_pj
-             for d in (0.5, 0.2, 0.05)]
-    by_ad = [simulate(cfg, small(ad=d, inputs=1024, outputs=512)).energy.total_pj
-             for d in (0.9, 0.4, 0.1)]
+    by_wd = [
+        simulate(cfg, small(wd=d, inputs=1024, outputs=512)).energy.total_pj
+        for d in (0.5, 0.2, 0.05)
+    ]
+    by_ad = [
+        simulate(cfg, small(ad=d, inputs=1024, outputs=512)).energy.total_pj
+        for d in (0.9, 0.4, 0.1)
+    ]
     assert by_wd[0] > by_wd[1] > by_wd[2]
     assert by_ad[0] > by_ad[1] > by_ad[2]
 
@@ -219,8 +232,22 @@ def test_capacity_refusal_and_streaming():
 
 def test_run_json_has_energy_power_and_traffic(tmp_path, capsys):
     path = tmp_path / "r.json"
-    assert main(["run", "--workload", "alexnet-fc8", "--arch", "dense", "--json", str(path),
-                 "--energy", "7nm"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--workload",
+                "alexnet-fc8",
+                "--arch",
+                "dense",
+                "--json",
+                str(path),
+                "--energy",
+                "7nm",
+            ]
+        )
+        == 0
+    )
     data = json.loads(path.read_text())
     layer = data["layers"][0]
     assert layer["energy_pj"]["table"] == "7nm"

@@ -35,12 +35,14 @@ class Workload:
         if self.inputs.shape != (self.layers[0].n_in,):
             raise WorkloadError(
                 f"workload {self.name!r}: input has {self.inputs.size} activations, "
-                f"first layer takes {self.layers[0].n_in}")
-        for a, b in zip(self.layers, self.layers[1:]):
+                f"first layer takes {self.layers[0].n_in}"
+            )
+        for a, b in zip(self.layers, self.layers[1:], strict=False):
             if self.chained and a.n_out != b.n_in:
                 raise WorkloadError(
                     f"workload {self.name!r}: {a.name} gives {a.n_out} outputs but {b.name} "
-                    f"takes {b.n_in} inputs")
+                    f"takes {b.n_in} inputs"
+                )
 
 
 def single_layer(spec: LayerSpec, *, description: str = "") -> Workload:
@@ -56,8 +58,13 @@ def network(name: str, seed: int = DEFAULT_SEED) -> Workload:
         layers.append(layer)
         x0 = x_in if x0 is None else x0
         x = reference_forward(layer, x_in)
-    return Workload(name=name, layers=tuple(layers), inputs=x0, chained=True,
-                    description=f"{name} FC6 -> ReLU -> FC7 -> ReLU -> FC8, chained")
+    return Workload(
+        name=name,
+        layers=tuple(layers),
+        inputs=x0,
+        chained=True,
+        description=f"{name} FC6 -> ReLU -> FC7 -> ReLU -> FC8, chained",
+    )
 
 
 def _describe(name: str) -> str:
@@ -66,12 +73,18 @@ def _describe(name: str) -> str:
 
 
 _REGISTRY: dict[str, tuple[Callable[[int], Workload], str]] = {
-    **{n: ((lambda s, n=n: single_layer(layer_spec(n, s), description=_describe(n))),
-           _describe(n)) for n in TABLE_III},
-    "alexnet": ((lambda s: network("alexnet", s)),
-                "AlexNet FC6 -> ReLU -> FC7 -> ReLU -> FC8, each layer fed the previous output"),
-    "vgg": ((lambda s: network("vgg", s)),
-            "VGG-16 FC6 -> ReLU -> FC7 -> ReLU -> FC8, each layer fed the previous output"),
+    **{
+        n: ((lambda s, n=n: single_layer(layer_spec(n, s), description=_describe(n))), _describe(n))
+        for n in TABLE_III
+    },
+    "alexnet": (
+        (lambda s: network("alexnet", s)),
+        "AlexNet FC6 -> ReLU -> FC7 -> ReLU -> FC8, each layer fed the previous output",
+    ),
+    "vgg": (
+        (lambda s: network("vgg", s)),
+        "VGG-16 FC6 -> ReLU -> FC7 -> ReLU -> FC8, each layer fed the previous output",
+    ),
 }
 
 
@@ -97,5 +110,14 @@ def get_workload(name: str, seed: int | None = None) -> Workload:
     return _REGISTRY[name][0](DEFAULT_SEED if seed is None else seed)
 
 
-__all__ = ["LayerSpec", "Workload", "build_layer", "get_workload", "network", "register",
-           "single_layer", "workload_names", "describe"]
+__all__ = [
+    "LayerSpec",
+    "Workload",
+    "build_layer",
+    "get_workload",
+    "network",
+    "register",
+    "single_layer",
+    "workload_names",
+    "describe",
+]

@@ -36,5 +36,12 @@ def layer_spec(name: str, seed: int = DEFAULT_SEED) -> LayerSpec:
     """The :class:`LayerSpec` of a Table III layer."""
     n_in, n_out, wd, ad, next_ad = TABLE_III[name]
     index = list(TABLE_III).index(name)
-    return LayerSpec(name=name, inputs=n_in, outputs=n_out, weight_density=wd,
-                     activation_density=ad, seed=seed * 100 + index, output_density=next_ad)
+    return LayerSpec(
+        name=name,
+        inputs=n_in,
+        outputs=n_out,
+        weight_density=wd,
+        activation_density=ad,
+        seed=seed * 100 + index,
+        output_density=next_ad,
+    )

@@ -68,14 +68,20 @@ class LayerSpec:
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise WorkloadError(f"{field_name} must be an integer >= 1, got {v!r}")
         if self.inputs * self.outputs > MAX_ELEMENTS:
-            raise WorkloadError(f"layer {self.inputs} x {self.outputs} is larger than 2**40 weights")
+            raise WorkloadError(
+                f"layer {self.inputs} x {self.outputs} is larger than 2**40 weights"
+            )
         for field_name in ("weight_density", "activation_density", "output_density"):
             v = getattr(self, field_name)
             if v is None and field_name == "output_density":
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
                 raise WorkloadError(f"{field_name} must be a number in [0, 1], got {v!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, (int, np.integer))
+            or self.seed < 0
+        ):
             raise WorkloadError(f"seed must be an integer >= 0, got {self.seed!r}")
 
 
@@ -135,7 +141,9 @@ def calibrate_bias(
     the bias is minus the (k+1)-th largest of them, so exactly the k largest end up positive
     (fewer only if values tie at the threshold or saturate).
     """
-    y0 = np.sort(reference_forward(layer, x, input_relu=input_relu, include_bias=False).astype(np.int64))[::-1]
+    y0 = np.sort(
+        reference_forward(layer, x, input_relu=input_relu, include_bias=False).astype(np.int64)
+    )[::-1]
     k = int(round(output_density * layer.n_out))
     if k >= layer.n_out:
         b = -int(y0[-1]) + 1
@@ -144,8 +152,13 @@ def calibrate_bias(
     return layer.with_bias_value(int(np.clip(b, INT16_MIN, INT16_MAX)))
 
 
-def build_layer(spec: LayerSpec, x: np.ndarray | None = None, *, input_relu: bool = True,
-                act_frac_bits: int = ACT_FRAC_BITS) -> tuple[QuantizedLayer, np.ndarray]:
+def build_layer(
+    spec: LayerSpec,
+    x: np.ndarray | None = None,
+    *,
+    input_relu: bool = True,
+    act_frac_bits: int = ACT_FRAC_BITS,
+) -> tuple[QuantizedLayer, np.ndarray]:
     """Build the compressed layer of ``spec`` and its input activations.
 
     Parameters

@@ -73,8 +73,11 @@ class EnergyReport:
         return self.total_pj / self.time_us / 1e3 if self.time_us > 0 else 0.0
 
     def __add__(self, other: EnergyReport) -> EnergyReport:
-        out = EnergyReport(table=self.table, time_us=self.time_us + other.time_us,
-                           prices_pj={**self.prices_pj, **other.prices_pj})
+        out = EnergyReport(
+            table=self.table,
+            time_us=self.time_us + other.time_us,
+            prices_pj={**self.prices_pj, **other.prices_pj},
+        )
         for src in (self, other):
             for k, v in src.dynamic_by_action.items():
                 out.dynamic_by_action[k] = out.dynamic_by_action.get(k, 0.0) + v
@@ -95,9 +98,10 @@ class EnergyReport:
         }
 
 
-def price(counts: dict[str, int], table: EnergyTable, geometry: dict[str, UnitGeometry],
-          time_us: float) -> EnergyReport:
-    """Price ``counts`` with ``table``; ``geometry`` gives every counted unit's instances/SRAM shape.
+def price(
+    counts: dict[str, int], table: EnergyTable, geometry: dict[str, UnitGeometry], time_us: float
+) -> EnergyReport:
+    """Price ``counts`` with ``table``; ``geometry`` gives each unit's instances and SRAM shape.
 
     Leakage is charged for every unit in ``geometry`` (the units the architecture has).
     """
@@ -106,8 +110,10 @@ def price(counts: dict[str, int], table: EnergyTable, geometry: dict[str, UnitGe
         unit, action = name.rsplit(".", 1)
         entry = table.actions.get(unit, {}).get(action)
         if entry is None:
-            raise ConfigError(f"energy table {table.name!r} has no price for {name}; "
-                              f"add {unit}: {{{action}: {{pj: ..., source: ...}}}}")
+            raise ConfigError(
+                f"energy table {table.name!r} has no price for {name}; "
+                f"add {unit}: {{{action}: {{pj: ..., source: ...}}}}"
+            )
         p = _price_of(entry, unit, action, table, geometry)
         report.prices_pj[name] = p
         report.dynamic_by_action[name] = count * p
@@ -125,14 +131,16 @@ def price(counts: dict[str, int], table: EnergyTable, geometry: dict[str, UnitGe
     return report
 
 
-def _price_of(entry, unit: str, action: str, table: EnergyTable,
-              geometry: dict[str, UnitGeometry]) -> float:
+def _price_of(
+    entry, unit: str, action: str, table: EnergyTable, geometry: dict[str, UnitGeometry]
+) -> float:
     if entry.sram is None:
         return entry.pj
     geo = geometry.get(unit)
     if geo is None or geo.capacity_bytes is None or geo.width_bits is None:
-        raise ConfigError(f"unit {unit} is priced as an SRAM but the architecture gives it no "
-                          "capacity and width")
+        raise ConfigError(
+            f"unit {unit} is priced as an SRAM but the architecture gives it no capacity and width"
+        )
     if entry.sram == "read":
         return table.sram.read_pj(geo.capacity_bytes, geo.width_bits)
     return table.sram.write_pj(geo.capacity_bytes, geo.width_bits)

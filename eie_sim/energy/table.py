@@ -110,8 +110,11 @@ def _entry(where: str, unit: str, key: str, value: Any) -> Entry:
     allowed = {"pj", "source", "sram", "value"}
     extra = sorted(set(value) - allowed)
     if extra:
-        raise _fail(where, f"{unit}.{key} has unknown key(s) {', '.join(extra)}; "
-                           f"allowed: {', '.join(sorted(allowed))}")
+        raise _fail(
+            where,
+            f"{unit}.{key} has unknown key(s) {', '.join(extra)}; "
+            f"allowed: {', '.join(sorted(allowed))}",
+        )
     if "sram" in value:
         kind = value["sram"]
         want = ("leakage",) if key == "leakage_mw" else ("read", "write")
@@ -120,8 +123,11 @@ def _entry(where: str, unit: str, key: str, value: Any) -> Entry:
         return Entry(pj=None, sram=kind, source=str(value.get("source", "sram model")))
     number_key = "value" if key == "leakage_mw" else "pj"
     number = value.get(number_key)
-    if isinstance(number, bool) or not isinstance(number, (int, float)) or not (
-            math.isfinite(number) and number >= 0):
+    if (
+        isinstance(number, bool)
+        or not isinstance(number, (int, float))
+        or not (math.isfinite(number) and number >= 0)
+    ):
         raise _fail(where, f"{unit}.{key} needs a finite {number_key} >= 0, got {number!r}")
     if not isinstance(value.get("source"), str) or not value["source"].strip():
         raise _fail(where, f"{unit}.{key} needs a source (where the number comes from)")
@@ -140,11 +146,16 @@ def parse_table(data: Any, where: str) -> EnergyTable:
         if key not in data:
             raise _fail(where, f"missing {key!r}")
     s = data["sram"]
-    if not isinstance(s, dict) or not isinstance(s.get("read_pj_by_capacity_bytes"), dict) \
-            or not s["read_pj_by_capacity_bytes"]:
+    if (
+        not isinstance(s, dict)
+        or not isinstance(s.get("read_pj_by_capacity_bytes"), dict)
+        or not s["read_pj_by_capacity_bytes"]
+    ):
         raise _fail(where, "sram needs read_pj_by_capacity_bytes: {capacity_bytes: pJ, ...}")
     try:
-        points = tuple(sorted((float(c), float(e)) for c, e in s["read_pj_by_capacity_bytes"].items()))
+        points = tuple(
+            sorted((float(c), float(e)) for c, e in s["read_pj_by_capacity_bytes"].items())
+        )
         if any(c <= 0 or e <= 0 or not math.isfinite(e) for c, e in points):
             raise ValueError
         sram = SramModel(
@@ -172,12 +183,20 @@ def parse_table(data: Any, where: str) -> EnergyTable:
                 leakage[unit] = _entry(where, unit, action, value)
                 continue
             if action not in known[unit]:
-                raise _fail(where, f"unknown action {unit}.{action}; allowed for {unit}: "
-                                   f"{', '.join(sorted(known[unit] | {'leakage_mw'}))}")
+                raise _fail(
+                    where,
+                    f"unknown action {unit}.{action}; allowed for {unit}: "
+                    f"{', '.join(sorted(known[unit] | {'leakage_mw'}))}",
+                )
             actions.setdefault(unit, {})[action] = _entry(where, unit, action, value)
-    return EnergyTable(name=str(data["name"]), technology_nm=float(data.get("technology_nm", 0)),
-                       description=str(data.get("description", "")), sram=sram,
-                       actions=actions, leakage=leakage)
+    return EnergyTable(
+        name=str(data["name"]),
+        technology_nm=float(data.get("technology_nm", 0)),
+        description=str(data.get("description", "")),
+        sram=sram,
+        actions=actions,
+        leakage=leakage,
+    )
 
 
 def load_table(name_or_path: str | Path | EnergyTable = "45nm") -> EnergyTable:
@@ -191,8 +210,10 @@ def load_table(name_or_path: str | Path | EnergyTable = "45nm") -> EnergyTable:
     else:
         path = Path(text_name)
         if not path.is_file():
-            raise ConfigError(f"energy table {text_name!r} is neither a preset "
-                              f"({', '.join(PRESETS)}) nor a readable file")
+            raise ConfigError(
+                f"energy table {text_name!r} is neither a preset "
+                f"({', '.join(PRESETS)}) nor a readable file"
+            )
         text, where = path.read_text(), str(path)
     try:
         data = yaml.safe_load(text)

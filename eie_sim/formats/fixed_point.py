@@ -83,8 +83,9 @@ def frac_bits_for(max_abs: float, *, max_frac_bits: int = MAX_FRAC_BITS) -> int:
     return 0
 
 
-def accumulate_saturating(rows: np.ndarray, order: np.ndarray, terms: np.ndarray,
-                          n: int) -> np.ndarray:
+def accumulate_saturating(
+    rows: np.ndarray, order: np.ndarray, terms: np.ndarray, n: int
+) -> np.ndarray:
     """``out[r] = sat16(...sat16(sat16(0 + t1) + t2)...)`` over each row's terms in ``order``.
 
     Vectorised: where no partial sum of a row can leave the int16 range (its positive terms sum

@@ -136,8 +136,9 @@ def encode(
     padded = npad > 0
     per_seg = np.bincount(seg, minlength=groups * n_cols)
     if padded.any():
-        per_seg += np.bincount(seg[padded], weights=npad[padded],
-                               minlength=groups * n_cols).astype(np.int64)
+        per_seg += np.bincount(seg[padded], weights=npad[padded], minlength=groups * n_cols).astype(
+            np.int64
+        )
     ptr = np.zeros((n, passes * n_cols + 1), dtype=np.int64)
     np.cumsum(per_seg.reshape(n, passes * n_cols), axis=1, out=ptr[:, 1:])
     pe_offset = np.zeros(n + 1, dtype=np.int64)

@@ -58,9 +58,11 @@ def streams_weights(layer: QuantizedLayer, config: DenseConfig) -> bool:
         raise CapacityError(
             f"layer {layer.name!r} needs {need} B of weight SRAM per PE on the dense baseline at "
             f"{config.num_pes} PEs, {config.weight_sram_bytes} B available; allowed: "
-            "weights_from 'auto' or 'dram', more PEs, or a larger weight_sram_bytes")
-    return config.weights_from == "dram" or (config.weights_from == "auto"
-                                             and need > config.weight_sram_bytes)
+            "weights_from 'auto' or 'dram', more PEs, or a larger weight_sram_bytes"
+        )
+    return config.weights_from == "dram" or (
+        config.weights_from == "auto" and need > config.weight_sram_bytes
+    )
 
 
 def column_weights(layer: QuantizedLayer, column: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,8 +80,12 @@ def geometry(config: DenseConfig) -> dict:
 
     n = config.num_pes
     return {
-        "ccu": G(1), "dram": G(1),
-        "pe.src_regfile": G(n), "pe.dest_regfile": G(n), "pe.act_queue": G(n), "pe.arith": G(n),
+        "ccu": G(1),
+        "dram": G(1),
+        "pe.src_regfile": G(n),
+        "pe.dest_regfile": G(n),
+        "pe.act_queue": G(n),
+        "pe.arith": G(n),
         "pe.act_sram": G(n, config.act_sram_bytes, 16),
         "pe.weight_sram": G(n, config.weight_sram_bytes, config.weight_sram_width_bits),
     }
@@ -89,13 +95,16 @@ def traffic_map(config: DenseConfig) -> dict[str, tuple[str, str, float]]:
     """counter -> (memory level, 'read' | 'write', bytes per count)."""
     row = config.weight_sram_width_bits / 8
     return {
-        "dram.read_bytes": ("dram", "read", 1), "dram.write_bytes": ("dram", "write", 1),
+        "dram.read_bytes": ("dram", "read", 1),
+        "dram.write_bytes": ("dram", "write", 1),
         "pe.weight_sram.read": ("weight_sram", "read", row),
         "pe.weight_sram.write": ("weight_sram", "write", row),
-        "pe.act_sram.read": ("act_sram", "read", 2), "pe.act_sram.write": ("act_sram", "write", 2),
+        "pe.act_sram.read": ("act_sram", "read", 2),
+        "pe.act_sram.write": ("act_sram", "write", 2),
         "pe.src_regfile.read": ("act_regfile", "read", 2),
         "pe.src_regfile.write": ("act_regfile", "write", 2),
         "pe.dest_regfile.read": ("act_regfile", "read", 2),
         "pe.dest_regfile.write": ("act_regfile", "write", 2),
-        "pe.act_queue.push": ("act_queue", "write", 4), "pe.act_queue.pop": ("act_queue", "read", 4),
+        "pe.act_queue.push": ("act_queue", "write", 4),
+        "pe.act_queue.pop": ("act_queue", "read", 4),
     }

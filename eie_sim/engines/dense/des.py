@@ -43,8 +43,16 @@ class WeightSramReadUnit:
 class DenseProcessingElement(ProcessingElement):
     """A PE that multiplies every one of its rows' weights by every broadcast activation."""
 
-    def __init__(self, env, index: int, config: DenseConfig, queue: ActivationQueue,
-                 layer: QuantizedLayer, pass_rows: np.ndarray, counts: dict[str, int]) -> None:
+    def __init__(
+        self,
+        env,
+        index: int,
+        config: DenseConfig,
+        queue: ActivationQueue,
+        layer: QuantizedLayer,
+        pass_rows: np.ndarray,
+        counts: dict[str, int],
+    ) -> None:
         # Weight SRAM image: pass by pass, column by column, this PE's rows of the pass.
         n, n_cols = config.num_pes, n_columns(layer)
         dense = np.zeros((len(range(index, layer.n_out, n)), n_cols), dtype=np.int64)
@@ -56,14 +64,24 @@ class DenseProcessingElement(ProcessingElement):
         r = config.act_regfile_entries
         for p, rows_p in enumerate(pass_rows[:, index]):
             self.pass_base.append(len(image))
-            image.extend(dense[p * r: p * r + rows_p].T.ravel().tolist())
+            image.extend(dense[p * r : p * r + rows_p].T.ravel().tolist())
         self.rows_in_pass = pass_rows[:, index].tolist()
-        self._init_common(env, index, n, queue, layer, counts, passes=pass_rows.shape[0],
-                          rows_per_pass=r, inputs_in_sram=layer.n_in > n * r)
+        self._init_common(
+            env,
+            index,
+            n,
+            queue,
+            layer,
+            counts,
+            passes=pass_rows.shape[0],
+            rows_per_pass=r,
+            inputs_in_sram=layer.n_in > n * r,
+        )
         self.weight_unit = WeightSramReadUnit(image, config.weights_per_sram_row, counts)
 
-    def process_column(self, pass_index: int, column: int, activation: int,
-                       first_issue: int) -> int:
+    def process_column(
+        self, pass_index: int, column: int, activation: int, first_issue: int
+    ) -> int:
         rows = self.rows_in_pass[pass_index]
         base = self.pass_base[pass_index] + column * rows
         for row in range(rows):
@@ -80,10 +98,18 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: DenseConfig, progres
     pass_rows = rows_per_pass(layer, config)
     passes = pass_rows.shape[0]
     queues = [ActivationQueue(env, config.queue_capacity, counts) for _ in range(n)]
-    pes = [DenseProcessingElement(env, k, config, queues[k], layer, pass_rows, counts)
-           for k in range(n)]
-    ccu = CentralControlUnit(env, queues, counts, batch_activations=n * config.act_regfile_entries,
-                             batch_swap_cycles=config.batch_swap_cycles, detect_nonzeros=False)
+    pes = [
+        DenseProcessingElement(env, k, config, queues[k], layer, pass_rows, counts)
+        for k in range(n)
+    ]
+    ccu = CentralControlUnit(
+        env,
+        queues,
+        counts,
+        batch_activations=n * config.act_regfile_entries,
+        batch_swap_cycles=config.batch_swap_cycles,
+        detect_nonzeros=False,
+    )
     outputs = np.zeros(layer.n_out, dtype=np.int16)
     pass_cycles: list[int] = []
     bias_act = layer.bias_activation() if layer.has_bias else None
@@ -102,12 +128,21 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: DenseConfig, progres
             stream = None
             if stream_on:
                 rows = np.repeat(pass_rows[p][:, None], len(columns), axis=1)
-                stream = DramStream(env, rows, columns, 16, config.weight_sram_width_bits,
-                                    config.dram_bytes_per_cycle, counts, "pe.weight_sram.write")
+                stream = DramStream(
+                    env,
+                    rows,
+                    columns,
+                    16,
+                    config.weight_sram_width_bits,
+                    config.dram_bytes_per_cycle,
+                    counts,
+                    "pe.weight_sram.write",
+                )
                 env.process(stream.run(start))
             procs = [env.process(pe.run_pass(p, start, stream)) for pe in pes]
-            procs.append(env.process(ccu.scan(x, config.input_relu, bias_act, layer.n_in,
-                                              progress)))
+            procs.append(
+                env.process(ccu.scan(x, config.input_relu, bias_act, layer.n_in, progress))
+            )
             yield env.all_of(procs)
             done = max(ccu.last_slot_cycle, drain_cycle(pes))
             for pe in pes:
@@ -117,8 +152,12 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: DenseConfig, progres
 
     env.process(layer_process())
     env.run()
-    return LayerRun(cycles=int(env.now), pass_cycles=pass_cycles, counts=counts,
-                    pe_busy=np.array([pe.busy for pe in pes], dtype=np.int64),
-                    pe_stall=np.array([pe.stall for pe in pes], dtype=np.int64),
-                    pe_idle=np.array([pe.idle for pe in pes], dtype=np.int64),
-                    outputs=outputs)
+    return LayerRun(
+        cycles=int(env.now),
+        pass_cycles=pass_cycles,
+        counts=counts,
+        pe_busy=np.array([pe.busy for pe in pes], dtype=np.int64),
+        pe_stall=np.array([pe.stall for pe in pes], dtype=np.int64),
+        pe_idle=np.array([pe.idle for pe in pes], dtype=np.int64),
+        outputs=outputs,
+    )

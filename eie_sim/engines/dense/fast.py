@@ -24,8 +24,7 @@ def _outputs(layer: QuantizedLayer, x: np.ndarray, input_relu: bool) -> np.ndarr
         cols = np.concatenate([cols, np.full(brows.size, layer.n_in)])
         bias = layer.bias_codebook.astype(np.int64)[layer.bias_idx[brows]]
         prod = np.concatenate([prod, bias * layer.bias_activation()])
-    return accumulate_saturating(rows, cols, round_shift(prod, layer.weight_frac_bits),
-                                 layer.n_out)
+    return accumulate_saturating(rows, cols, round_shift(prod, layer.weight_frac_bits), layer.n_out)
 
 
 def run_layer(layer: QuantizedLayer, x: np.ndarray, config: DenseConfig, progress=None) -> LayerRun:
@@ -37,14 +36,15 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: DenseConfig, progres
     b_total = n_columns(layer)
     # One broadcast per cycle; batch swaps before each new source batch of N x R activations.
     adv = np.zeros(b_total, dtype=np.int64)
-    adv[n * r: layer.n_in: n * r] = config.batch_swap_cycles
+    adv[n * r : layer.n_in : n * r] = config.batch_swap_cycles
     work = np.broadcast_to(np.maximum(pass_rows, 1)[:, :, None], (passes, n, b_total))
     ready = None
     if streams_weights(layer, config):
         per_column = np.broadcast_to((2 * pass_rows.sum(axis=1))[:, None], (passes, b_total))
         ready, counts["dram.read_bytes"] = stream_ready(per_column, config.dram_bytes_per_cycle)
-        counts["pe.weight_sram.write"] = int(
-            slice_rows(pass_rows, 16, config.weight_sram_width_bits).sum()) * b_total
+        counts["pe.weight_sram.write"] = (
+            int(slice_rows(pass_rows, 16, config.weight_sram_width_bits).sum()) * b_total
+        )
     sched = schedule(np.ascontiguousarray(work), adv, 0, config.queue_capacity, ready)
     pass_cycles = (sched.done + 1).tolist()
     cycles = int(sum(pass_cycles)) + (passes - 1) * config.batch_swap_cycles
@@ -57,24 +57,31 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: DenseConfig, progres
     bypass = int(np.sum(single & adjacent))
     stored = layer.n_out if passes > 1 else 0
     per_pe_weights = pass_rows.sum(axis=0) * b_total
-    counts.update({
-        "ccu.broadcast": passes * b_total,
-        "ccu.stall": sched.ccu_stall,
-        "pe.src_regfile.read": passes * layer.n_in,
-        "pe.src_regfile.write": passes * layer.n_in * spill_in,
-        "pe.act_sram.read": passes * layer.n_in * spill_in,
-        "pe.act_sram.write": stored,
-        "pe.act_queue.push": passes * b_total * n,
-        "pe.act_queue.pop": passes * b_total * n,
-        "pe.weight_sram.read": int((-(-per_pe_weights // config.weights_per_sram_row)).sum()),
-        "pe.arith.mac": macs,
-        "pe.arith.bypass": bypass,
-        "pe.dest_regfile.read": macs - bypass + stored,
-        "pe.dest_regfile.write": macs,
-    })
+    counts.update(
+        {
+            "ccu.broadcast": passes * b_total,
+            "ccu.stall": sched.ccu_stall,
+            "pe.src_regfile.read": passes * layer.n_in,
+            "pe.src_regfile.write": passes * layer.n_in * spill_in,
+            "pe.act_sram.read": passes * layer.n_in * spill_in,
+            "pe.act_sram.write": stored,
+            "pe.act_queue.push": passes * b_total * n,
+            "pe.act_queue.pop": passes * b_total * n,
+            "pe.weight_sram.read": int((-(-per_pe_weights // config.weights_per_sram_row)).sum()),
+            "pe.arith.mac": macs,
+            "pe.arith.bypass": bypass,
+            "pe.dest_regfile.read": macs - bypass + stored,
+            "pe.dest_regfile.write": macs,
+        }
+    )
     if progress is not None:
         progress(layer.n_in * passes)
-    return LayerRun(cycles=cycles, pass_cycles=pass_cycles, counts=counts,
-                    pe_busy=sched.busy.astype(np.int64), pe_stall=sched.stall.astype(np.int64),
-                    pe_idle=(cycles - sched.busy - sched.stall).astype(np.int64),
-                    outputs=_outputs(layer, x.astype(np.int64), config.input_relu))
+    return LayerRun(
+        cycles=cycles,
+        pass_cycles=pass_cycles,
+        counts=counts,
+        pe_busy=sched.busy.astype(np.int64),
+        pe_stall=sched.stall.astype(np.int64),
+        pe_idle=(cycles - sched.busy - sched.stall).astype(np.int64),
+        outputs=_outputs(layer, x.astype(np.int64), config.input_relu),
+    )

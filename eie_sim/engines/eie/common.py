@@ -40,7 +40,10 @@ COUNTERS: dict[str, tuple[str, str]] = {
     "pe.act_sram.write": ("16-bit words", "output activations spilled to the activation SRAM"),
     "pe.act_queue.push": ("entries", "activation queue pushes (one per PE per broadcast)"),
     "pe.act_queue.pop": ("entries", "activation queue pops"),
-    "pe.ptr_sram.read": ("pointers", "column pointers read (p_j from one bank, p_j+1 from the other)"),
+    "pe.ptr_sram.read": (
+        "pointers",
+        "column pointers read (p_j from one bank, p_j+1 from the other)",
+    ),
     "pe.spmat_sram.read": ("SRAM rows", "sparse-matrix SRAM row reads (a row holds 8 entries)"),
     "pe.spmat_sram.write": ("SRAM rows", "rows written by the DRAM weight stream"),
     "pe.weight_decoder.lookup": ("entries", "codebook lookups (padding entries included)"),
@@ -119,20 +122,30 @@ class MemoryUse:
         """Overflows the paper's own evaluation would also have (pointer / activation SRAM)."""
         out = []
         if self.ptr_bytes_needed > self.ptr_bytes_available:
-            out.append(f"pointer SRAM needs {self.ptr_bytes_needed} B per PE, "
-                       f"{self.ptr_bytes_available} B configured")
+            out.append(
+                f"pointer SRAM needs {self.ptr_bytes_needed} B per PE, "
+                f"{self.ptr_bytes_available} B configured"
+            )
         if self.act_sram_bytes_needed > self.act_sram_bytes_available:
-            out.append(f"activation SRAM needs {self.act_sram_bytes_needed} B per PE, "
-                       f"{self.act_sram_bytes_available} B configured")
+            out.append(
+                f"activation SRAM needs {self.act_sram_bytes_needed} B per PE, "
+                f"{self.act_sram_bytes_available} B configured"
+            )
         return out
 
 
 def prepare(layer: QuantizedLayer, config: EIEConfig) -> InterleavedCSC:
     """Encode ``layer`` for ``config`` (the SRAM contents both engines read)."""
     col_ptr, rows, idx = layer.augmented_csc()
-    return encode(col_ptr, rows, idx, layer.n_out, num_pes=config.num_pes,
-                  rows_per_pass=config.act_regfile_entries,
-                  relative_index_bits=config.relative_index_bits)
+    return encode(
+        col_ptr,
+        rows,
+        idx,
+        layer.n_out,
+        num_pes=config.num_pes,
+        rows_per_pass=config.act_regfile_entries,
+        relative_index_bits=config.relative_index_bits,
+    )
 
 
 def memory_use(layer: QuantizedLayer, config: EIEConfig, enc: InterleavedCSC) -> MemoryUse:
@@ -141,7 +154,9 @@ def memory_use(layer: QuantizedLayer, config: EIEConfig, enc: InterleavedCSC) ->
     ptr_words = enc.passes * (enc.n_cols + 1)
     spill_in = layer.n_in > n * config.act_regfile_entries
     spill_out = enc.passes > 1
-    act_words = (-(-layer.n_in // n) if spill_in else 0) + (-(-layer.n_out // n) if spill_out else 0)
+    act_words = (-(-layer.n_in // n) if spill_in else 0) + (
+        -(-layer.n_out // n) if spill_out else 0
+    )
     return MemoryUse(
         spmat_bytes_needed=-(-spmat // 8),
         spmat_bytes_available=config.spmat_sram_bytes,
@@ -171,9 +186,14 @@ def geometry(config: EIEConfig) -> dict:
 
     n = config.num_pes
     return {
-        "ccu": G(1), "lnzd": G(1), "dram": G(1),
-        "pe.src_regfile": G(n), "pe.dest_regfile": G(n), "pe.act_queue": G(n),
-        "pe.weight_decoder": G(n), "pe.arith": G(n),
+        "ccu": G(1),
+        "lnzd": G(1),
+        "dram": G(1),
+        "pe.src_regfile": G(n),
+        "pe.dest_regfile": G(n),
+        "pe.act_queue": G(n),
+        "pe.weight_decoder": G(n),
+        "pe.arith": G(n),
         "pe.act_sram": G(n, config.act_sram_bytes, 16),
         "pe.ptr_sram": G(2 * n, config.ptr_sram_bytes / 2, config.ptr_bits),
         "pe.spmat_sram": G(n, config.spmat_sram_bytes, config.spmat_sram_width_bits),
@@ -184,15 +204,18 @@ def traffic_map(config: EIEConfig) -> dict[str, tuple[str, str, float]]:
     """counter -> (memory level, 'read' | 'write', bytes per count)."""
     row = config.spmat_sram_width_bits / 8
     return {
-        "dram.read_bytes": ("dram", "read", 1), "dram.write_bytes": ("dram", "write", 1),
+        "dram.read_bytes": ("dram", "read", 1),
+        "dram.write_bytes": ("dram", "write", 1),
         "pe.spmat_sram.read": ("spmat_sram", "read", row),
         "pe.spmat_sram.write": ("spmat_sram", "write", row),
         "pe.ptr_sram.read": ("ptr_sram", "read", config.ptr_bits / 8),
-        "pe.act_sram.read": ("act_sram", "read", 2), "pe.act_sram.write": ("act_sram", "write", 2),
+        "pe.act_sram.read": ("act_sram", "read", 2),
+        "pe.act_sram.write": ("act_sram", "write", 2),
         "pe.src_regfile.read": ("act_regfile", "read", 2),
         "pe.src_regfile.write": ("act_regfile", "write", 2),
         "pe.dest_regfile.read": ("act_regfile", "read", 2),
         "pe.dest_regfile.write": ("act_regfile", "write", 2),
         "pe.weight_decoder.lookup": ("codebook", "read", 2),
-        "pe.act_queue.push": ("act_queue", "write", 4), "pe.act_queue.pop": ("act_queue", "read", 4),
+        "pe.act_queue.push": ("act_queue", "write", 4),
+        "pe.act_queue.pop": ("act_queue", "read", 4),
     }

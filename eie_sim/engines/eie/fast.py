@@ -70,7 +70,9 @@ def scan_schedule(x: np.ndarray, config: EIEConfig, has_bias: bool, n_in: int):
     return columns.astype(np.int64), adv, tail, int(advance.sum())
 
 
-def broadcast_recurrence(work: np.ndarray, adv: np.ndarray, capacity: int, ready: np.ndarray | None):
+def broadcast_recurrence(
+    work: np.ndarray, adv: np.ndarray, capacity: int, ready: np.ndarray | None
+):
     """Push cycles ``P`` (passes, B) and first/last issue cycles ``S``, ``F`` (passes, N, B).
 
     ``ready`` (passes, B), if given, is the first cycle each broadcast's weights can issue
@@ -86,7 +88,7 @@ def broadcast_recurrence(work: np.ndarray, adv: np.ndarray, capacity: int, ready
         hi = min(lo + capacity, b_total)
         a = np.cumsum(1 + adv[lo:hi])  # (L,)
         if lo >= capacity:  # queue-full constraint from broadcast b - C
-            gate = first[:, :, lo - capacity: hi - capacity].max(axis=1)  # (passes, L)
+            gate = first[:, :, lo - capacity : hi - capacity].max(axis=1)  # (passes, L)
             p = a + np.maximum(p_prev[:, None], np.maximum.accumulate(gate - a, axis=1))
         else:
             p = a + p_prev[:, None]
@@ -96,8 +98,9 @@ def broadcast_recurrence(work: np.ndarray, adv: np.ndarray, capacity: int, ready
         earliest = p + PUSH_TO_ISSUE
         if ready is not None:
             earliest = np.maximum(earliest, ready[:, lo:hi])
-        h = np.maximum(f_prev[:, :, None],
-                       np.maximum.accumulate(earliest[:, None, :] - 1 - u_before, axis=2))
+        h = np.maximum(
+            f_prev[:, :, None], np.maximum.accumulate(earliest[:, None, :] - 1 - u_before, axis=2)
+        )
         f = h + u
         push[:, lo:hi] = p
         last[:, :, lo:hi] = f
@@ -122,8 +125,9 @@ class Schedule:
     ccu_stall: int
 
 
-def schedule(work: np.ndarray, adv: np.ndarray, tail: int, capacity: int,
-             ready: np.ndarray | None) -> Schedule:
+def schedule(
+    work: np.ndarray, adv: np.ndarray, tail: int, capacity: int, ready: np.ndarray | None
+) -> Schedule:
     """Run the recurrence and derive pass ends and per-PE busy / stall cycles."""
     passes, n, _ = work.shape
     push, first, last = broadcast_recurrence(work, adv, capacity, ready)
@@ -133,9 +137,14 @@ def schedule(work: np.ndarray, adv: np.ndarray, tail: int, capacity: int,
     f_before = np.concatenate([np.full((passes, n, 1), -1, np.int64), last[:, :, :-1]], axis=2)
     unblocked = np.maximum(f_before + 1, attempt[:, None, :] + PUSH_TO_ISSUE)
     held = np.maximum(f_before + 1, push[:, None, :] + PUSH_TO_ISSUE)
-    return Schedule(first=first, last=last, done=done, busy=work.sum(axis=(0, 2)),
-                    stall=(held - unblocked).sum(axis=(0, 2)),
-                    ccu_stall=int((push - attempt).sum()))
+    return Schedule(
+        first=first,
+        last=last,
+        done=done,
+        busy=work.sum(axis=(0, 2)),
+        stall=(held - unblocked).sum(axis=(0, 2)),
+        ccu_stall=int((push - attempt).sum()),
+    )
 
 
 def stream_ready(per_column_bytes: np.ndarray, bytes_per_cycle: float) -> tuple[np.ndarray, int]:
@@ -145,8 +154,14 @@ def stream_ready(per_column_bytes: np.ndarray, bytes_per_cycle: float) -> tuple[
     return ready, int(fetched[:, -1].sum())
 
 
-def _outputs(layer: QuantizedLayer, x: np.ndarray, enc: InterleavedCSC, rows: np.ndarray,
-             cols: np.ndarray, active_col: np.ndarray) -> np.ndarray:
+def _outputs(
+    layer: QuantizedLayer,
+    x: np.ndarray,
+    enc: InterleavedCSC,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    active_col: np.ndarray,
+) -> np.ndarray:
     """Output vector from the encoded entries (decoded rows, codebooks, broadcast columns)."""
     take = (enc.v != 0) & active_col[cols]
     r, c, v = rows[take], cols[take], enc.v[take].astype(np.int64)
@@ -161,8 +176,9 @@ def _outputs(layer: QuantizedLayer, x: np.ndarray, enc: InterleavedCSC, rows: np
     return accumulate_saturating(r, c, prod, layer.n_out)
 
 
-def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: InterleavedCSC,
-              progress=None) -> LayerRun:
+def run_layer(
+    layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: InterleavedCSC, progress=None
+) -> LayerRun:
     """Simulate ``layer`` on input ``x`` (int16); ``enc`` is its encoding for ``config``."""
     n, passes, n_cols = config.num_pes, enc.passes, enc.n_cols
     counts = zero_counts()
@@ -173,8 +189,11 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: Inte
 
     # Per-entry decoding (rows) and per-slice padding / first-entry facts.
     rows, cols = decode_rows(enc)
-    pad = np.bincount(np.repeat(np.arange(n * passes * n_cols), entries.reshape(-1)),
-                      weights=(enc.v == 0), minlength=n * passes * n_cols)
+    pad = np.bincount(
+        np.repeat(np.arange(n * passes * n_cols), entries.reshape(-1)),
+        weights=(enc.v == 0),
+        minlength=n * passes * n_cols,
+    )
     pad = pad.astype(np.int64).reshape(n, passes, n_cols)
 
     if b_total:
@@ -183,11 +202,19 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: Inte
         ready = None
         if config.weights_from == "dram":
             ready, counts["dram.read_bytes"] = stream_ready(
-                slice_bytes(e_b, config.entry_bits).sum(axis=1), config.dram_bytes_per_cycle)
+                slice_bytes(e_b, config.entry_bits).sum(axis=1), config.dram_bytes_per_cycle
+            )
             counts["pe.spmat_sram.write"] = int(
-                slice_rows(e_b, config.entry_bits, config.spmat_sram_width_bits).sum())
+                slice_rows(e_b, config.entry_bits, config.spmat_sram_width_bits).sum()
+            )
         sched = schedule(work, adv, tail, config.queue_capacity, ready)
-        first, last, done, stall, busy = sched.first, sched.last, sched.done, sched.stall, sched.busy
+        first, last, done, stall, busy = (
+            sched.first,
+            sched.last,
+            sched.done,
+            sched.stall,
+            sched.busy,
+        )
         counts["ccu.stall"] = sched.ccu_stall
     else:
         done = np.full(passes, SCAN_START_CYCLE - 1 + tail, dtype=np.int64)
@@ -249,6 +276,12 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: Inte
     outputs = _outputs(layer, x.astype(np.int64), enc, rows, cols, active_col)
     if progress is not None:
         progress(layer.n_in * passes)
-    return LayerRun(cycles=cycles, pass_cycles=pass_cycles, counts=counts,
-                    pe_busy=busy.astype(np.int64), pe_stall=stall.astype(np.int64),
-                    pe_idle=idle.astype(np.int64), outputs=outputs)
+    return LayerRun(
+        cycles=cycles,
+        pass_cycles=pass_cycles,
+        counts=counts,
+        pe_busy=busy.astype(np.int64),
+        pe_stall=stall.astype(np.int64),
+        pe_idle=idle.astype(np.int64),
+        outputs=outputs,
+    )

@@ -1,4 +1,4 @@
-"""ActivationQueue: the FIFO between the central control unit and one PE (paper Fig. 4, "Act Queue").
+"""ActivationQueue: the FIFO between the central control unit and one PE (paper Fig. 4).
 
 Contract (docs/MODEL.md §Activation queue), cycle-timestamped so that the order in which
 SimPy runs same-cycle events cannot change the outcome:

@@ -51,10 +51,10 @@ class LeadingNonZeroDetect:
         """
         remaining = list(nonzero)
         # valid[l][i]: node i of level l has a remaining non-zero below it.
-        valid = [[any(remaining[4 * i: 4 * i + 4]) for i in range(self.levels[0])]]
+        valid = [[any(remaining[4 * i : 4 * i + 4]) for i in range(self.levels[0])]]
         for width in self.levels[1:]:
             below = valid[-1]
-            valid.append([any(below[4 * i: 4 * i + 4]) for i in range(width)])
+            valid.append([any(below[4 * i : 4 * i + 4]) for i in range(width)])
         out = []
         while valid[-1][0]:
             node = 0
@@ -65,10 +65,10 @@ class LeadingNonZeroDetect:
             remaining[lane] = False
             # Refresh the valid bits on the path from the leaf to the root.
             idx = lane // 4
-            valid[0][idx] = any(remaining[4 * idx: 4 * idx + 4])
+            valid[0][idx] = any(remaining[4 * idx : 4 * idx + 4])
             for level in range(1, len(self.levels)):
                 idx //= 4
-                valid[level][idx] = any(valid[level - 1][4 * idx: 4 * idx + 4])
+                valid[level][idx] = any(valid[level - 1][4 * idx : 4 * idx + 4])
         return out
 
 
@@ -88,9 +88,16 @@ class CentralControlUnit:
         Cycles the scan pauses between activation batches.
     """
 
-    def __init__(self, env: simpy.Environment, queues: list[ActivationQueue],
-                 counts: dict[str, int], *, batch_activations: int, batch_swap_cycles: int,
-                 detect_nonzeros: bool = True) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        queues: list[ActivationQueue],
+        counts: dict[str, int],
+        *,
+        batch_activations: int,
+        batch_swap_cycles: int,
+        detect_nonzeros: bool = True,
+    ) -> None:
         self.env = env
         self.queues = queues
         self.counts = counts
@@ -100,8 +107,14 @@ class CentralControlUnit:
         self.detect_nonzeros = detect_nonzeros  # False: the dense baseline broadcasts everything
         self.last_slot_cycle = -1
 
-    def scan(self, x: np.ndarray, input_relu: bool, bias_activation: int | None, bias_column: int,
-             progress=None):
+    def scan(
+        self,
+        x: np.ndarray,
+        input_relu: bool,
+        bias_activation: int | None,
+        bias_column: int,
+        progress=None,
+    ):
         """SimPy process: one pass over the input vector ``x`` (int16).
 
         The queues must be open (:meth:`ActivationQueue.open`) before the pass starts."""
@@ -111,7 +124,7 @@ class CentralControlUnit:
         for g0 in range(0, len(xs), n):
             if g0 and g0 % self.batch_activations == 0 and self.batch_swap_cycles:
                 yield env.timeout(self.batch_swap_cycles)
-            lanes = xs[g0: g0 + n]
+            lanes = xs[g0 : g0 + n]
             self.counts["pe.src_regfile.read"] += len(lanes)
             if not self.detect_nonzeros:
                 for lane, v in enumerate(lanes):

@@ -34,9 +34,17 @@ class DramStream:
         Shared counters (``dram.read_bytes`` and ``write_counter``, the buffer SRAM's writes).
     """
 
-    def __init__(self, env: simpy.Environment, entries: np.ndarray, columns: list[int],
-                 entry_bits: int, width_bits: int, bytes_per_cycle: float,
-                 counts: dict[str, int], write_counter: str = "pe.spmat_sram.write") -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        entries: np.ndarray,
+        columns: list[int],
+        entry_bits: int,
+        width_bits: int,
+        bytes_per_cycle: float,
+        counts: dict[str, int],
+        write_counter: str = "pe.spmat_sram.write",
+    ) -> None:
         self.env = env
         self.entries = entries
         self.columns = columns
@@ -58,8 +66,9 @@ class DramStream:
         for column in self.columns:
             e = self.entries[:, column]
             fetched += int(slice_bytes(e, self.entry_bits).sum())
-            self.counts[self.write_counter] += int(slice_rows(e, self.entry_bits,
-                                                                 self.width_bits).sum())
+            self.counts[self.write_counter] += int(
+                slice_rows(e, self.entry_bits, self.width_bits).sum()
+            )
             ready = start_cycle + stream_ready_cycle(fetched, self.bytes_per_cycle)
             if ready - 1 > env.now:
                 yield env.timeout(ready - 1 - env.now)

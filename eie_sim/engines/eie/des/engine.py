@@ -16,8 +16,9 @@ from eie_sim.layer import QuantizedLayer
 from eie_sim.reference import broadcast_mask
 
 
-def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: InterleavedCSC,
-              progress=None) -> LayerRun:  # noqa: D417
+def run_layer(
+    layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: InterleavedCSC, progress=None
+) -> LayerRun:  # noqa: D417
     """Simulate ``layer`` on input ``x`` (int16); ``enc`` is its encoding for ``config``.
 
     ``progress(n)``, if given, is called as input activations are scanned (every pass).
@@ -27,9 +28,13 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: Inte
     n = config.num_pes
     queues = [ActivationQueue(env, config.queue_capacity, counts) for _ in range(n)]
     pes = [ProcessingElement(env, k, config, queues[k], enc, layer, counts) for k in range(n)]
-    ccu = CentralControlUnit(env, queues, counts,
-                             batch_activations=n * config.act_regfile_entries,
-                             batch_swap_cycles=config.batch_swap_cycles)
+    ccu = CentralControlUnit(
+        env,
+        queues,
+        counts,
+        batch_activations=n * config.act_regfile_entries,
+        batch_swap_cycles=config.batch_swap_cycles,
+    )
     outputs = np.zeros(layer.n_out, dtype=np.int16)
     pass_cycles: list[int] = []
     bias_act = layer.bias_activation() if layer.has_bias else None
@@ -50,13 +55,20 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: Inte
                 q.open()
             stream = None
             if config.weights_from == "dram":
-                stream = DramStream(env, entries[:, p, :], streamed_columns, config.entry_bits,
-                                    config.spmat_sram_width_bits, config.dram_bytes_per_cycle,
-                                    counts)
+                stream = DramStream(
+                    env,
+                    entries[:, p, :],
+                    streamed_columns,
+                    config.entry_bits,
+                    config.spmat_sram_width_bits,
+                    config.dram_bytes_per_cycle,
+                    counts,
+                )
                 env.process(stream.run(start))
             procs = [env.process(pe.run_pass(p, start, stream)) for pe in pes]
-            procs.append(env.process(ccu.scan(x, config.input_relu, bias_act, layer.n_in,
-                                              progress)))
+            procs.append(
+                env.process(ccu.scan(x, config.input_relu, bias_act, layer.n_in, progress))
+            )
             yield env.all_of(procs)
             done = max(ccu.last_slot_cycle, drain_cycle(pes))
             for pe in pes:

@@ -47,8 +47,9 @@ class SparseMatrixReadUnit:
     The last-read row register is reset at the start of every layer, not between passes.
     """
 
-    def __init__(self, v: np.ndarray, z: np.ndarray, entries_per_row: int,
-                 counts: dict[str, int]) -> None:
+    def __init__(
+        self, v: np.ndarray, z: np.ndarray, entries_per_row: int, counts: dict[str, int]
+    ) -> None:
         self.v = v.tolist()
         self.z = z.tolist()
         self.entries_per_row = entries_per_row
@@ -67,8 +68,13 @@ class WeightDecoder:
     """Looks a 4-bit index up in the layer's 16-entry codebook (the bias column uses the bias
     codebook, see :class:`eie_sim.layer.QuantizedLayer`)."""
 
-    def __init__(self, codebook: np.ndarray, bias_codebook: np.ndarray | None, bias_column: int,
-                 counts: dict[str, int]) -> None:
+    def __init__(
+        self,
+        codebook: np.ndarray,
+        bias_codebook: np.ndarray | None,
+        bias_column: int,
+        counts: dict[str, int],
+    ) -> None:
         self.codebook = [int(c) for c in codebook]
         self.bias_codebook = None if bias_codebook is None else [int(c) for c in bias_codebook]
         self.bias_column = bias_column
@@ -113,7 +119,9 @@ class ArithmeticUnit:
         else:
             counts["pe.dest_regfile.read"] += 1
         total = self.acc[row] + ((weight * activation + self.round) >> self.shift)
-        self.acc[row] = INT16_MIN if total < INT16_MIN else INT16_MAX if total > INT16_MAX else total
+        self.acc[row] = (
+            INT16_MIN if total < INT16_MIN else INT16_MAX if total > INT16_MAX else total
+        )
         self.last_row, self.last_cycle = row, cycle
 
 
@@ -125,8 +133,9 @@ class ActivationReadWrite:
     destination register file holds, each pass's outputs are spilled to the activation SRAM.
     """
 
-    def __init__(self, inputs_owned: int, inputs_in_sram: bool, outputs_in_sram: bool,
-                 counts: dict[str, int]) -> None:
+    def __init__(
+        self, inputs_owned: int, inputs_in_sram: bool, outputs_in_sram: bool, counts: dict[str, int]
+    ) -> None:
         self.inputs_owned = inputs_owned
         self.inputs_in_sram = inputs_in_sram
         self.outputs_in_sram = outputs_in_sram
@@ -146,21 +155,48 @@ class ActivationReadWrite:
 class ProcessingElement:
     """PE ``index`` of ``N``: owns rows ``i`` with ``i mod N == index``."""
 
-    def __init__(self, env: simpy.Environment, index: int, config: EIEConfig,
-                 queue: ActivationQueue, enc, layer, counts: dict[str, int]) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        index: int,
+        config: EIEConfig,
+        queue: ActivationQueue,
+        enc,
+        layer,
+        counts: dict[str, int],
+    ) -> None:
         n = config.num_pes
-        self._init_common(env, index, n, queue, layer, counts, passes=enc.passes,
-                          rows_per_pass=enc.rows_per_pass,
-                          inputs_in_sram=layer.n_in > n * config.act_regfile_entries)
+        self._init_common(
+            env,
+            index,
+            n,
+            queue,
+            layer,
+            counts,
+            passes=enc.passes,
+            rows_per_pass=enc.rows_per_pass,
+            inputs_in_sram=layer.n_in > n * config.act_regfile_entries,
+        )
         v, z = enc.pe_entries(index)
         self.ptr_unit = PointerReadUnit(enc.ptr[index], enc.n_cols, counts)
         self.spmat_unit = SparseMatrixReadUnit(v, z, config.entries_per_sram_row, counts)
-        self.decoder = WeightDecoder(layer.codebook, layer.bias_codebook,
-                                     layer.n_in if layer.has_bias else -1, counts)
+        self.decoder = WeightDecoder(
+            layer.codebook, layer.bias_codebook, layer.n_in if layer.has_bias else -1, counts
+        )
 
-    def _init_common(self, env: simpy.Environment, index: int, n: int, queue: ActivationQueue,
-                     layer, counts: dict[str, int], *, passes: int, rows_per_pass: int,
-                     inputs_in_sram: bool) -> None:
+    def _init_common(
+        self,
+        env: simpy.Environment,
+        index: int,
+        n: int,
+        queue: ActivationQueue,
+        layer,
+        counts: dict[str, int],
+        *,
+        passes: int,
+        rows_per_pass: int,
+        inputs_in_sram: bool,
+    ) -> None:
         """The queue, accumulators, activation read/write unit and statistics of any PE."""
         self.env = env
         self.index = index
@@ -169,8 +205,11 @@ class ProcessingElement:
         self.rows_per_pass = rows_per_pass
         self.arith = ArithmeticUnit(0, layer.weight_frac_bits, counts)
         self.act_rw = ActivationReadWrite(
-            inputs_owned=len(range(index, layer.n_in, n)), inputs_in_sram=inputs_in_sram,
-            outputs_in_sram=passes > 1, counts=counts)
+            inputs_owned=len(range(index, layer.n_in, n)),
+            inputs_in_sram=inputs_in_sram,
+            outputs_in_sram=passes > 1,
+            counts=counts,
+        )
         self.busy = self.stall = self.idle = 0
         self.last_issue = -1
 
@@ -213,8 +252,9 @@ class ProcessingElement:
             yield env.timeout(work)
         self.last_issue = last_issue
 
-    def process_column(self, pass_index: int, column: int, activation: int,
-                       first_issue: int) -> int:
+    def process_column(
+        self, pass_index: int, column: int, activation: int, first_issue: int
+    ) -> int:
         """Issue this PE's slice of ``column``, one entry per cycle from ``first_issue``.
 
         Returns the cycles the slice occupies the PE: ``max(1, entries)``.
@@ -235,7 +275,7 @@ class ProcessingElement:
         self.idle += done_cycle - self.last_issue
         rows = self.pass_rows(pass_index)
         base = self.index + n * pass_index * self.rows_per_pass
-        outputs[base: base + n * rows: n] = self.arith.acc[:rows]
+        outputs[base : base + n * rows : n] = self.arith.acc[:rows]
         self.act_rw.store_outputs(rows)
 
 
