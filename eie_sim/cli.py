@@ -91,8 +91,52 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--engine", default="fast", choices=["fast", "des"])
     cmp.add_argument("--json", metavar="PATH", help="also write both results as JSON")
 
+    sw = sub.add_parser("sweep", help="run a grid of configs x workloads, write CSV and JSON")
+    sw.add_argument("--arch", default="eie", type=_list(str), metavar="A[,A...]",
+                    help=f"architectures ({', '.join(ARCHS)})")
+    sw.add_argument("--workload", type=_list(str), metavar="NAME[,NAME...]",
+                    help="named workloads (or a synthetic layer with --inputs ...)")
+    sw.add_argument("--inputs", type=_positive_int, metavar="N", help="synthetic layer inputs")
+    sw.add_argument("--outputs", type=_positive_int, metavar="M", help="synthetic layer outputs")
+    sw.add_argument("--weight-density", type=_list(float), metavar="D[,D...]")
+    sw.add_argument("--activation-density", type=_list(float), metavar="D[,D...]")
+    sw.add_argument("--seed", type=_list(int), metavar="S[,S...]", help="workload seeds")
+    sw.add_argument("--pes", type=_list(int), metavar="N[,N...]", help="PE counts")
+    sw.add_argument("--queue-depth", type=_list(int), metavar="D[,D...]")
+    sw.add_argument("--queue-model", type=_list(str), metavar="M[,M...]")
+    sw.add_argument("--clock-mhz", type=_list(float), metavar="F[,F...]")
+    sw.add_argument("--dram-gbps", type=_list(float), metavar="B[,B...]")
+    sw.add_argument("--sram-capacity", type=_list(str), metavar="enforce|unbounded")
+    sw.add_argument("--weights-from", type=_list(str), metavar="auto|sram|dram")
+    sw.add_argument("--engine", default="fast", choices=["fast", "des"])
+    sw.add_argument("--energy", default="45nm", metavar="TABLE")
+    sw.add_argument("--jobs", type=_positive_int, metavar="N", help="worker processes")
+    sw.add_argument("--out", required=True, metavar="DIR", help="writes DIR/sweep.csv and .json")
+    sw.add_argument("--no-progress", action="store_true")
+
+    pl = sub.add_parser("plot", help="draw a plot from a sweep directory")
+    pl.add_argument("kind", metavar="KIND", help="plot kind (see eie_sim.plots.PLOTS)")
+    pl.add_argument("--from", dest="src", required=True, metavar="DIR", help="sweep directory")
+    pl.add_argument("--out", metavar="DIR", help="output directory (default: --from)")
+
     sub.add_parser("workloads", help="list the named workloads")
     return parser
+
+
+def _list(kind):
+    """argparse type: a comma-separated list of ``kind``."""
+
+    def parse(text: str):
+        try:
+            values = [kind(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated list of {kind.__name__}, got {text!r}") from None
+        if not values:
+            raise argparse.ArgumentTypeError("expected at least one value")
+        return values
+
+    return parse
 
 
 def _arch_arguments(arch) -> None:
@@ -405,6 +449,69 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from pathlib import Path
+
+    from eie_sim.sweep import grid, run_sweep
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise EieSimError(f"--out {out} is a file; allowed: a directory")
+    unknown = [a for a in args.arch if a not in ARCHS]
+    if unknown:
+        raise EieSimError(f"unknown arch {unknown[0]!r}; allowed: {', '.join(ARCHS)}")
+    synthetic = args.inputs is not None or args.outputs is not None
+    if synthetic == (args.workload is not None):
+        raise EieSimError("give either --workload NAME[,NAME...] or a synthetic layer "
+                          "(--inputs, --outputs, --weight-density, --activation-density)")
+    params = {"num_pes": args.pes, "act_queue_depth": args.queue_depth,
+              "act_queue_model": args.queue_model, "clock_mhz": args.clock_mhz,
+              "dram_bandwidth_gbps": args.dram_gbps, "sram_capacity": args.sram_capacity,
+              "weights_from": args.weights_from}
+    if synthetic:
+        if None in (args.inputs, args.outputs, args.weight_density, args.activation_density):
+            raise EieSimError("a synthetic sweep needs --inputs, --outputs, --weight-density "
+                              "and --activation-density")
+        workloads = [{"inputs": args.inputs, "outputs": args.outputs}]
+        params["workload.weight_density"] = args.weight_density
+        params["workload.activation_density"] = args.activation_density
+    else:
+        from workloads import workload_names
+
+        for name in args.workload:
+            if name not in workload_names():
+                raise EieSimError(f"unknown workload {name!r}; allowed: "
+                                  f"{', '.join(workload_names())}")
+        workloads = args.workload
+    params = {k: v for k, v in params.items() if v is not None}
+    archs = [ARCHS[a]() for a in args.arch]
+    from eie_sim.energy import load_table
+
+    load_table(args.energy)  # fail before any work
+    points = grid(archs, workloads, params, seeds=args.seed or (None,), engine=args.engine,
+                  energy=args.energy)
+    out.mkdir(parents=True, exist_ok=True)
+    show = not args.no_progress and sys.stderr.isatty()
+    table = run_sweep(points, cache_dir=out / "cache", jobs=args.jobs, progress=show)
+    csv_path, json_path = table.save(out)
+    print(f"{len(table.rows)} points ({table.computed} simulated, "
+          f"{len(table.rows) - table.computed} from cache) -> {csv_path}, {json_path}")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from eie_sim.plots import PLOTS
+    from eie_sim.sweep import SweepResult
+
+    if args.kind not in PLOTS:
+        raise EieSimError(f"unknown plot {args.kind!r}; allowed: {', '.join(PLOTS)}")
+    table = SweepResult.load(args.src)
+    out = args.out or args.src
+    for path in PLOTS[args.kind](table, out):
+        print(path)
+    return 0
+
+
 def cmd_workloads(args) -> int:
     from workloads import describe, workload_names
 
@@ -422,7 +529,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
-        commands = {"run": cmd_run, "compare": cmd_compare, "workloads": cmd_workloads}
+        commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep,
+                    "plot": cmd_plot, "workloads": cmd_workloads}
         return commands[args.command](args)
     except (EieSimError, ConfigError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

@@ -1,0 +1,320 @@
+"""Parameter sweeps: a grid of architectures x parameters x workloads -> a tidy table.
+
+Each point (one architecture config, one workload, one engine and energy table) runs through any
+:class:`concurrent.futures.Executor`: a local process pool by default, or a Dask cluster
+(``distributed.Client(...).get_executor()``). With ``cache_dir`` every finished point is written
+atomically to ``cache_dir/points/<key>.json``, keyed by a hash of everything that determines its
+result, so a sweep that is killed and started again recomputes nothing that finished.
+
+A workload is a registered name or a synthetic layer given as a dict of
+:class:`workloads.LayerSpec` fields (``{"inputs": 4096, "outputs": 1024, ...}``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from eie_sim.config import ARCHS, ArchConfig
+from eie_sim.errors import ConfigError, EieSimError
+from eie_sim.result import write_atomic
+
+CACHE_VERSION = 1
+KEY_FIELDS = ("arch", "workload", "seed", "engine", "energy_table")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One simulation of a sweep (plain data, so it pickles to any executor)."""
+
+    config: dict[str, Any]  # ArchConfig.to_dict()
+    workload: str | dict[str, Any]
+    seed: int | None
+    engine: str
+    energy: str
+    swept: dict[str, Any] = field(default_factory=dict)  # the grid coordinates of this point
+
+    def key(self) -> str:
+        """Hash of everything the result depends on."""
+        from eie_sim import __version__
+
+        energy = self.energy
+        if Path(energy).is_file():  # a user's table: its content matters, not its path
+            energy = hashlib.sha256(Path(energy).read_bytes()).hexdigest()
+        blob = json.dumps([CACHE_VERSION, __version__, self.config, self.workload, self.seed,
+                           self.engine, energy], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+    def label(self) -> str:
+        if isinstance(self.workload, str):
+            return self.workload
+        w = self.workload
+        return w.get("name") or f"synthetic-{w['inputs']}x{w['outputs']}"
+
+
+@lru_cache(maxsize=8)
+def _build_workload(workload_json: str, seed: int | None):
+    from workloads import LayerSpec, get_workload, single_layer
+
+    workload = json.loads(workload_json)
+    if isinstance(workload, str):
+        return get_workload(workload, seed)
+    spec = dict(workload)
+    spec.setdefault("name", f"synthetic-{spec['inputs']}x{spec['outputs']}")
+    if seed is not None:
+        spec["seed"] = seed
+    return single_layer(LayerSpec(**spec))
+
+
+def run_point(point: Point) -> dict[str, Any]:
+    """Simulate one point and return its table row (runs in a worker process)."""
+    from eie_sim.simulate import simulate
+
+    config = ARCHS[point.config["arch"]].from_dict(point.config)
+    wl = _build_workload(json.dumps(point.workload, sort_keys=True), point.seed)
+    result = simulate(config, wl, engine=point.engine, energy=point.energy)
+    return row_of(point, result)
+
+
+def row_of(point: Point, result) -> dict[str, Any]:
+    """A tidy row: the point's coordinates, then its results (totals over the layers)."""
+    busy = sum(int(layer.pe_busy_cycles.sum()) for layer in result.layers)
+    stall = sum(int(layer.pe_stall_cycles.sum()) for layer in result.layers)
+    pe_cycles = sum(layer.pe_busy_cycles.size * layer.cycles for layer in result.layers)
+    traffic = result.traffic_bytes
+    sram = sum(d["read"] + d["write"] for lvl, d in traffic.items()
+               if lvl.endswith("sram"))
+    row: dict[str, Any] = {
+        "arch": point.config["arch"],
+        "workload": point.label(),
+        "seed": point.seed,
+        "engine": point.engine,
+        "energy_table": Path(point.energy).stem if Path(point.energy).is_file() else point.energy,
+        **point.swept,
+        "num_pes": point.config.get("num_pes"),
+        "layers": len(result.layers),
+        "weight_density": result.layers[0].weight_density,
+        "activation_density": result.layers[0].activation_density,
+        "cycles": result.cycles,
+        "time_us": result.time_us,
+        "load_balance_efficiency": busy / (busy + stall) if busy + stall else 1.0,
+        "pe_utilization": busy / pe_cycles if pe_cycles else 0.0,
+        "macs": result.counts.get("pe.arith.mac", result.counts.get("tc.mac", 0)),
+        "dram_read_bytes": traffic.get("dram", {}).get("read", 0),
+        "dram_write_bytes": traffic.get("dram", {}).get("write", 0),
+        "sram_bytes": sram,
+        "outputs_match_reference": result.outputs_match_reference,
+    }
+    energy = result.energy
+    if energy is not None:
+        row.update({"energy_pj": energy.total_pj, "dynamic_pj": energy.dynamic_pj,
+                    "leakage_pj": energy.leakage_pj, "power_mw": energy.power_mw})
+        row.update({f"energy_pj.{unit}": pj for unit, pj in sorted(energy.by_unit.items())})
+    return row
+
+
+@dataclass
+class SweepResult:
+    """The table of a sweep: one row (dict) per point, in grid order."""
+
+    rows: list[dict[str, Any]]
+    computed: int = 0  # points simulated in this call (the rest came from the cache)
+
+    @property
+    def columns(self) -> list[str]:
+        cols: list[str] = []
+        for row in self.rows:
+            cols += [c for c in row if c not in cols]
+        return cols
+
+    def to_dataframe(self):
+        """The table as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise EieSimError("to_dataframe needs pandas: pip install pandas") from None
+        return pd.DataFrame(self.rows, columns=self.columns)
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=self.columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        return buf.getvalue()
+
+    def to_json(self) -> str:
+        return json.dumps({"columns": self.columns, "rows": self.rows}, indent=1) + "\n"
+
+    def save(self, out_dir: str | Path) -> tuple[Path, Path]:
+        """Write ``sweep.csv`` and ``sweep.json`` into ``out_dir`` (atomically)."""
+        out = Path(out_dir)
+        csv_path, json_path = out / "sweep.csv", out / "sweep.json"
+        write_atomic(csv_path, self.to_csv())
+        write_atomic(json_path, self.to_json())
+        return csv_path, json_path
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> SweepResult:
+        path = Path(out_dir) / "sweep.json"
+        try:
+            data = json.loads(path.read_text())
+            return cls(rows=list(data["rows"]))
+        except FileNotFoundError:
+            raise EieSimError(f"no sweep results in {out_dir} (expected {path.name}); "
+                              "run 'eie-sim sweep --out DIR' first") from None
+        except (ValueError, KeyError, TypeError):
+            raise EieSimError(f"{path} is not a sweep result file") from None
+
+
+def grid(archs: ArchConfig | Sequence[ArchConfig], workloads: Iterable[str | dict],
+         params: dict[str, Sequence[Any]] | None = None, *, seeds: Sequence[int | None] = (None,),
+         engine: str = "fast", energy: str = "45nm") -> list[Point]:
+    """The points of a sweep: every arch x parameter combination x workload x seed.
+
+    ``params`` maps a config field to its values; a field an arch does not have is skipped for
+    that arch (so one grid can sweep e.g. ``num_pes`` over EIE and the dense baseline). The
+    special key ``workload.<field>`` sweeps a synthetic workload's field.
+    """
+    archs = [archs] if isinstance(archs, ArchConfig) else list(archs)
+    params = dict(params or {})
+    wl_params = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith("workload.")}
+    cfg_params = {k: v for k, v in params.items() if not k.startswith("workload.")}
+    for name, values in params.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ConfigError(f"sweep parameter {name} needs a non-empty list of values")
+    points = []
+    workloads = list(workloads)
+    for arch in archs:
+        fields = set(arch.to_dict())
+        names = [k for k in cfg_params if k in fields]
+        for combo in itertools.product(*(cfg_params[k] for k in names)):
+            swept = dict(zip(names, combo, strict=True))
+            config = arch.replace(**swept).to_dict()
+            for wl in workloads:
+                wl_names = list(wl_params) if isinstance(wl, dict) else []
+                for wl_combo in itertools.product(*(wl_params[k] for k in wl_names)):
+                    wl_swept = dict(zip(wl_names, wl_combo, strict=True))
+                    workload = {**wl, **wl_swept} if isinstance(wl, dict) else wl
+                    if isinstance(workload, dict):
+                        from workloads import LayerSpec
+
+                        spec = {**workload}
+                        spec.setdefault("name", "synthetic")
+                        LayerSpec(**spec)  # validate before any work starts
+                    for seed in seeds:
+                        coords = {**swept, **{f"workload.{k}": v for k, v in wl_swept.items()}}
+                        points.append(Point(config=config, workload=workload, seed=seed,
+                                            engine=engine, energy=energy, swept=coords))
+    return points
+
+
+def _read_cached(path: Path) -> dict[str, Any] | None:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        data = json.loads(text)
+        if data.get("cache_version") != CACHE_VERSION or "row" not in data:
+            raise ValueError
+        return data["row"]
+    except (ValueError, AttributeError):
+        raise EieSimError(f"cache entry {path} is corrupt; delete it (or the cache directory) "
+                          "to recompute that point") from None
+
+
+def run_sweep(points: Sequence[Point], *, executor: Executor | None = None,
+              cache_dir: str | Path | None = None, jobs: int | None = None,
+              progress: bool | Callable[[int], None] = False) -> SweepResult:
+    """Run ``points`` (see :func:`grid`) and return the table, in the points' order.
+
+    Parameters
+    ----------
+    executor : concurrent.futures.Executor, optional
+        Where points run (e.g. ``distributed.Client(...).get_executor()``). Default: a local
+        process pool with ``jobs`` workers (default: all cores); ``jobs=1`` runs in-process.
+    cache_dir : path, optional
+        Per-point cache; finished points are never recomputed.
+    progress : bool or callable
+        A tqdm bar on stderr, or a callable receiving the number of points finished.
+    """
+    cache = Path(cache_dir) / "points" if cache_dir is not None else None
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        if not os.access(cache, os.W_OK):
+            raise EieSimError(f"cache directory {cache} is not writable")
+    rows: list[dict[str, Any] | None] = [None] * len(points)
+    todo = []
+    for i, point in enumerate(points):
+        cached = _read_cached(cache / f"{point.key()}.json") if cache is not None else None
+        if cached is not None:
+            rows[i] = cached
+        else:
+            todo.append(i)
+    update, bar = _progress(progress, len(points), len(points) - len(todo))
+
+    def finish(i: int, row: dict[str, Any]) -> None:
+        rows[i] = row
+        if cache is not None:
+            entry = {"cache_version": CACHE_VERSION, "point": points[i].__dict__, "row": row}
+            write_atomic(cache / f"{points[i].key()}.json", json.dumps(entry, default=str))
+        if update is not None:
+            update(1)
+
+    try:
+        if todo and executor is None and (jobs == 1 or len(todo) == 1):
+            for i in todo:
+                finish(i, run_point(points[i]))
+        elif todo:
+            own = executor is None
+            pool = executor or ProcessPoolExecutor(max_workers=jobs or os.cpu_count())
+            try:
+                futures = {pool.submit(run_point, points[i]): i for i in todo}
+                for future in as_completed(futures):
+                    finish(futures[future], future.result())
+            finally:
+                if own:
+                    pool.shutdown(cancel_futures=True)
+    finally:
+        if bar is not None:
+            bar.close()
+    return SweepResult(rows=[r for r in rows if r is not None], computed=len(todo))
+
+
+def sweep(archs: ArchConfig | Sequence[ArchConfig], workloads: Iterable[str | dict],
+          params: dict[str, Sequence[Any]] | None = None, *, seeds: Sequence[int | None] = (None,),
+          engine: str = "fast", energy: str = "45nm", executor: Executor | None = None,
+          cache_dir: str | Path | None = None, jobs: int | None = None,
+          progress: bool | Callable[[int], None] = False) -> SweepResult:
+    """Sweep a grid (see :func:`grid`) and return a :class:`SweepResult`.
+
+    Example::
+
+        table = sweep(EIEConfig(), ["alexnet-fc6", "alexnet-fc7"],
+                      {"num_pes": [1, 2, 4, 8, 16, 32, 64, 128, 256],
+                       "sram_capacity": ["unbounded"]})
+        df = table.to_dataframe()
+    """
+    points = grid(archs, workloads, params, seeds=seeds, engine=engine, energy=energy)
+    return run_sweep(points, executor=executor, cache_dir=cache_dir, jobs=jobs, progress=progress)
+
+
+def _progress(progress, total: int, done: int):
+    if callable(progress):
+        return progress, None
+    if not progress:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=done, unit="point", desc="sweep", dynamic_ncols=True)
+    return bar.update, bar
