@@ -212,6 +212,7 @@ class ProcessingElement:
         )
         self.busy = self.stall = self.idle = 0
         self.last_issue = -1
+        self.issued = False  # did this PE issue anything in the current pass
 
     def pass_rows(self, pass_index: int) -> int:
         """Rows of this PE in pass ``pass_index``."""
@@ -227,6 +228,7 @@ class ProcessingElement:
         env = self.env
         self.act_rw.load_sources()
         self.arith.reset(self.pass_rows(pass_index))
+        self.issued = False
         last_issue = start_cycle - 1  # F: last issue cycle so far
         while True:
             head = yield from self.queue.wait_head()
@@ -246,6 +248,7 @@ class ProcessingElement:
             self.stall += held - unblocked
             self.idle += (unblocked - (last_issue + 1)) + (first_issue - held)
             work = self.process_column(pass_index, column, activation, first_issue)
+            self.issued = True
             self.busy += work
             last_issue = first_issue + work - 1
             # The pointer read of the next activation overlaps this slice's last entry.
@@ -280,5 +283,6 @@ class ProcessingElement:
 
 
 def drain_cycle(pes: list[ProcessingElement]) -> int:
-    """Cycle in which the last accumulator write of the pass lands."""
-    return max(pe.last_issue for pe in pes) + ISSUE_TO_WRITE
+    """Cycle in which the last issued entry of the pass leaves the pipeline (-1: none issued)."""
+    issued = [pe.last_issue for pe in pes if pe.issued]
+    return max(issued) + ISSUE_TO_WRITE if issued else -1
