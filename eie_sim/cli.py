@@ -18,7 +18,12 @@ PROG = "eie-sim"
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (exit 2) instead of usage + message."""
+    """argparse with one-line errors (exit 2) instead of usage + message, and no abbreviated
+    options (``--weights`` must never be taken for ``--weights-from``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse API
         raise EieSimError(message)
@@ -63,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seed (default: the workload's own; 0 for synthetic layers)",
     )
+    own = run.add_argument_group("your own weights (.npz or .safetensors)")
+    own.add_argument("--weights", metavar="FILE", help="weights file")
+    own.add_argument("--tensor", metavar="NAME", help="weight tensor (outputs x inputs)")
+    own.add_argument("--bias-tensor", metavar="NAME", help="bias tensor (outputs)")
+    own.add_argument("--transpose", action="store_true", help="the tensor is (inputs x outputs)")
+    own.add_argument("--prune-density", type=_float, metavar="D",
+                     help="magnitude-prune to this density first")
+    own.add_argument("--activations", metavar="FILE.npy",
+                     help="input activations (or give --activation-density)")
     arch = run.add_argument_group("architecture")
     _arch_arguments(arch)
     run.add_argument(
@@ -202,6 +216,18 @@ def _arch_config(args):
 def _workload(args):
     from workloads import LayerSpec, get_workload, single_layer
 
+    if args.weights is not None:
+        from workloads.loaders import user_workload
+
+        if args.workload is not None or args.inputs is not None:
+            raise EieSimError("give one of --workload, --weights or a synthetic layer")
+        if args.tensor is None:
+            raise EieSimError("--weights needs --tensor NAME (the weight tensor)")
+        return user_workload(args.weights, args.tensor, bias=args.bias_tensor,
+                             transpose=args.transpose, prune_density=args.prune_density,
+                             activations=args.activations,
+                             activation_density=args.activation_density,
+                             seed=args.seed or 0)
     synthetic = [args.inputs, args.outputs, args.weight_density, args.activation_density]
     if args.workload is not None:
         if any(v is not None for v in synthetic):
@@ -340,9 +366,9 @@ def cmd_run(args) -> int:
     workload = _workload(args)
     show = not args.no_progress and sys.stderr.isatty()
     result = simulate(config, workload, engine=args.engine, progress=show, energy=args.energy)
-    print(format_run(result))
     if args.json:
         write_atomic(args.json, result.to_json())
+    print(format_run(result))
     return 0
 
 
@@ -440,12 +466,12 @@ def cmd_compare(args) -> int:
             except CapacityError:
                 config = config.replace(weights_from="dram")
         results[arch] = simulate(config, workload, engine=args.engine, energy=args.energy)
-    print(format_compare(results))
     if args.json:
         write_atomic(
             args.json,
             json.dumps({a: r.to_dict(outputs=False) for a, r in results.items()}, indent=2) + "\n",
         )
+    print(format_compare(results))
     return 0
 
 

@@ -88,6 +88,17 @@ _REGISTRY: dict[str, tuple[Callable[[int], Workload], str]] = {
 }
 
 
+def _digits(seed: int) -> Workload:
+    from workloads.digits import digits_workload
+
+    return digits_workload(seed)
+
+
+_REGISTRY["digits-mlp"] = (
+    _digits, "ReLU MLP 64-128-64-10 trained on sklearn digits, pruned + 4-bit (real weights); "
+    "JSON carries float_accuracy and simulated_accuracy")
+
+
 def register(name: str, builder: Callable[[int], Workload], description: str) -> None:
     """Add a named workload (``builder(seed) -> Workload``)."""
     _REGISTRY[name] = (builder, description)
