@@ -1,0 +1,59 @@
+"""The real network: digits MLP trained, pruned, quantized and run through EIE."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from eie_sim import EIEConfig, simulate  # noqa: E402
+from eie_sim.cli import main  # noqa: E402
+from workloads import Workload, get_workload  # noqa: E402
+from workloads.digits import TARGET_DENSITY, digits_model, evaluate, image_input  # noqa: E402
+
+
+def test_pruned_to_the_target_density_and_still_accurate():
+    model, layers, x_test, y_test, float_acc = digits_model(0)
+    for w, target in zip(model.weights, TARGET_DENSITY, strict=True):
+        assert np.count_nonzero(w) == round(target * w.size)
+    assert float_acc >= 0.93
+    assert [(layer.n_in, layer.n_out) for layer in layers] == [(64, 128), (128, 64), (64, 10)]
+    for layer in layers:
+        assert layer.codebook[0] == 0 and len(set(layer.codebook[1:].tolist())) <= 15
+
+
+def test_simulated_datapath_accuracy_within_two_points_of_float():
+    report = evaluate(EIEConfig(num_pes=16), seed=0)
+    assert report["images"] == 360
+    assert abs(report["simulated_accuracy"] - report["float_accuracy"]) <= 0.02
+    assert report["outputs_match_reference"]
+    # Real ReLU sparsity: hidden activations are neither all zero nor all dense.
+    assert all(0.05 < d < 1.0 for d in report["activation_density"])
+    assert report["cycles_per_image"] > 0 and report["energy_pj_per_image"] > 0
+
+
+def test_des_and_fast_agree_on_a_few_images():
+    _, layers, x_test, _, _ = digits_model(0)
+    for i in range(3):
+        wl = Workload(name="d", layers=layers, inputs=image_input(x_test[i]), chained=True)
+        a = simulate(EIEConfig(num_pes=8), wl, engine="des")
+        b = simulate(EIEConfig(num_pes=8), wl, engine="fast")
+        assert a.cycles == b.cycles and a.counts == b.counts
+        assert np.array_equal(a.layers[-1].outputs, b.layers[-1].outputs)
+        assert a.outputs_match_reference and b.outputs_match_reference
+
+
+@pytest.mark.slow
+def test_digits_workload_json_carries_accuracies(tmp_path, capsys):
+    path = tmp_path / "d.json"
+    assert main(["run", "--workload", "digits-mlp", "--pes", "16", "--json", str(path)]) == 0
+    data = json.loads(path.read_text())
+    for key in ("float_accuracy", "simulated_accuracy"):
+        assert 0.9 <= data[key] <= 1.0
+    assert abs(data["float_accuracy"] - data["simulated_accuracy"]) <= 0.02
+    assert len(data["layers"]) == 3
+    wl = get_workload("digits-mlp")
+    assert wl.chained and wl.info["test_images"] == 360
