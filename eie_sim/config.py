@@ -86,7 +86,7 @@ class ArchConfig:
         if arch != cls.arch:
             raise ConfigError(f"config is for arch {arch!r}, expected {cls.arch!r}")
         names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(names))
+        unknown = sorted(str(k) for k in set(data) - set(names))
         if unknown:
             raise ConfigError(
                 f"unknown {cls.arch} config key(s) {', '.join(unknown)}; "
@@ -279,9 +279,11 @@ def load_config(path: str | Path, arch: str | None = None) -> ArchConfig:
     """Read an architecture config from YAML (``arch:`` key picks the class, default eie)."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"cannot read config {p}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {p} is not a UTF-8 text file") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -293,6 +295,6 @@ def load_config(path: str | Path, arch: str | None = None) -> ArchConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"config {p} must be a YAML mapping of field: value")
     name = data.get("arch", arch or "eie")
-    if name not in ARCHS:
+    if not isinstance(name, str) or name not in ARCHS:
         raise ConfigError(f"unknown arch {name!r} in {p}; allowed: {', '.join(ARCHS)}")
     return ARCHS[name].from_dict(data)

@@ -43,8 +43,7 @@ def quantize(x: np.ndarray | float, frac_bits: int) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of int16
-        ``clip(round(x * 2**frac_bits))``; rounding is half away from zero (numpy ``rint``
-        rounds half to even; we use floor(x+0.5) for a platform-independent result).
+        ``clip(floor(x * 2**frac_bits + 0.5))``: rounds half up, like :func:`round_shift`.
     """
     scaled = np.floor(np.asarray(x, dtype=np.float64) * (1 << frac_bits) + 0.5)
     return np.clip(scaled, INT16_MIN, INT16_MAX).astype(np.int16)
