@@ -16,6 +16,7 @@ uses for that column. This is why weights have at most 14 fraction bits: 2**14 s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -126,8 +127,12 @@ class QuantizedLayer:
         """CSC with the bias appended as column ``n_in`` (its indices refer to the bias codebook).
 
         Returns ``(col_ptr, row_idx, idx)`` with ``n_in + 1`` columns when the layer has a bias,
-        otherwise the weight CSC unchanged.
+        otherwise the weight CSC unchanged. Computed once per layer.
         """
+        return self._augmented
+
+    @cached_property
+    def _augmented(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if not self.has_bias:
             return self.col_ptr, self.row_idx, self.weight_idx
         brows = np.flatnonzero(self.bias_idx).astype(np.int32)
@@ -137,6 +142,23 @@ class QuantizedLayer:
             np.concatenate([self.row_idx, brows]),
             np.concatenate([self.weight_idx, self.bias_idx[brows]]),
         )
+
+    @cached_property
+    def entry_columns(self) -> np.ndarray:
+        """Column of every entry of :meth:`augmented_csc` (int64), computed once."""
+        col_ptr = self.augmented_csc()[0]
+        return np.repeat(np.arange(col_ptr.size - 1, dtype=np.int64), np.diff(col_ptr))
+
+    @cached_property
+    def entry_weights(self) -> np.ndarray:
+        """Decoded int16 value (as int64) of every entry of :meth:`augmented_csc`: the weight, or
+        for the bias column the bias value; computed once."""
+        _, _, idx = self.augmented_csc()
+        values = self.codebook.astype(np.int64)[idx]
+        if self.has_bias:
+            start = self.col_ptr[-1]
+            values[start:] = self.bias_codebook.astype(np.int64)[idx[start:]]
+        return values
 
     def bias_activation(self) -> int:
         """Raw activation broadcast with the bias column: 1.0 in the weight format."""

@@ -106,10 +106,14 @@ def accumulate_saturating(
     -------
     numpy.ndarray of int16
     """
-    pos = np.bincount(rows, weights=np.maximum(terms, 0), minlength=n)
-    neg = np.bincount(rows, weights=np.minimum(terms, 0), minlength=n)
     out = np.bincount(rows, weights=terms, minlength=n).astype(np.int64)
-    risky = (pos > INT16_MAX) | (neg < INT16_MIN)
+    # Cheap bound first (sum of magnitudes), exact bound (positive / negative sums) for the rest.
+    risky = np.bincount(rows, weights=np.abs(terms), minlength=n) > INT16_MAX
+    if risky.any():
+        sel = risky[rows]
+        pos = np.bincount(rows[sel], weights=np.maximum(terms[sel], 0), minlength=n)
+        neg = np.bincount(rows[sel], weights=np.minimum(terms[sel], 0), minlength=n)
+        risky &= (pos > INT16_MAX) | (neg < INT16_MIN)
     if risky.any():
         sel = risky[rows]
         rr, oo, tt = rows[sel], order[sel], terms[sel]

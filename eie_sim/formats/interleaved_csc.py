@@ -48,6 +48,11 @@ class InterleavedCSC:
         Start of each PE's entries in ``v``/``z``.
     ptr : numpy.ndarray of int64, shape (N, passes * n_cols + 1)
         Local (per-PE) entry addresses, see the module docstring.
+    slice_padding, slice_first_row, slice_last_row : numpy.ndarray of int32, (N, passes, n_cols)
+        Summaries of each column slice, derivable from ``v``/``z`` and kept so the vectorised
+        engine need not decode every entry: padding entries, and the local row of the first and
+        last real entry (-1 for an empty slice). The first entry is padding iff
+        ``slice_first_row > max_run``.
     """
 
     num_pes: int
@@ -59,6 +64,9 @@ class InterleavedCSC:
     z: np.ndarray
     pe_offset: np.ndarray
     ptr: np.ndarray
+    slice_padding: np.ndarray
+    slice_first_row: np.ndarray
+    slice_last_row: np.ndarray
 
     @property
     def max_run(self) -> int:
@@ -132,13 +140,23 @@ def encode(
     gap = lrow - prev - 1
     npad, zreal = np.divmod(gap, np.int32(span))
 
-    # Entry counts per (PE, pass, column) -> pointers.
+    # Per-slice summaries: padding, first and last real row.
+    n_seg = groups * n_cols
     padded = npad > 0
-    per_seg = np.bincount(seg, minlength=groups * n_cols)
+    pad_per_seg = np.zeros(n_seg, dtype=np.int64)
     if padded.any():
-        per_seg += np.bincount(seg[padded], weights=npad[padded], minlength=groups * n_cols).astype(
-            np.int64
-        )
+        pad_per_seg = np.bincount(seg[padded], weights=npad[padded], minlength=n_seg)
+        pad_per_seg = pad_per_seg.astype(np.int64)
+    first_row = np.full(n_seg, -1, dtype=np.int32)
+    last_row = np.full(n_seg, -1, dtype=np.int32)
+    if seg.size:
+        starts = np.flatnonzero(np.r_[True, ~same])
+        ends = np.r_[starts[1:] - 1, seg.size - 1]
+        first_row[seg[starts]] = lrow[starts]
+        last_row[seg[ends]] = lrow[ends]
+
+    # Entry counts per (PE, pass, column) -> pointers.
+    per_seg = np.bincount(seg, minlength=n_seg) + pad_per_seg
     ptr = np.zeros((n, passes * n_cols + 1), dtype=np.int64)
     np.cumsum(per_seg.reshape(n, passes * n_cols), axis=1, out=ptr[:, 1:])
     pe_offset = np.zeros(n + 1, dtype=np.int64)
@@ -164,6 +182,9 @@ def encode(
         z=z,
         pe_offset=pe_offset,
         ptr=ptr,
+        slice_padding=pad_per_seg.astype(np.int32).reshape(n, passes, n_cols),
+        slice_first_row=first_row.reshape(n, passes, n_cols),
+        slice_last_row=last_row.reshape(n, passes, n_cols),
     )
 
 

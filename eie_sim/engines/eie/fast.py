@@ -33,7 +33,7 @@ from eie_sim.engines.eie.common import (
     zero_counts,
 )
 from eie_sim.formats.fixed_point import accumulate_saturating, round_shift
-from eie_sim.formats.interleaved_csc import InterleavedCSC, decode_rows
+from eie_sim.formats.interleaved_csc import InterleavedCSC
 from eie_sim.layer import QuantizedLayer
 from eie_sim.reference import broadcast_mask
 
@@ -77,36 +77,45 @@ def broadcast_recurrence(
 
     ``ready`` (passes, B), if given, is the first cycle each broadcast's weights can issue
     (DRAM stream): ``S = max(F + 1, P + 2, ready)``.
+
+    With global prefix sums ``A = cumsum(1 + adv)`` and ``U = cumsum(W)`` the recurrences become
+    running maxima: ``P - A = max(P_prev - A_prev, gate - A)`` and
+    ``F - U = max(F_prev - U_prev, earliest - 1 - (U - W))``; each chunk of ``C`` broadcasts is
+    one ``np.maximum.accumulate`` per recurrence, since its gates come from the chunk before.
     """
     passes, n, b_total = work.shape
+    a_all = np.cumsum(1 + adv)
+    u_all = np.cumsum(work, axis=2)
     push = np.empty((passes, b_total), dtype=np.int64)
-    first = np.empty((passes, n, b_total), dtype=np.int64)
     last = np.empty((passes, n, b_total), dtype=np.int64)
-    p_prev = np.zeros(passes, dtype=np.int64)
-    f_prev = np.full((passes, n), -1, dtype=np.int64)
+    q_prev = np.zeros(passes, dtype=np.int64)  # P - A
+    h_prev = np.full((passes, n), -1, dtype=np.int64)  # F - U
+    gate = None  # max_k S_k(b - C) for the current chunk
     for lo in range(0, b_total, capacity):
         hi = min(lo + capacity, b_total)
-        a = np.cumsum(1 + adv[lo:hi])  # (L,)
-        if lo >= capacity:  # queue-full constraint from broadcast b - C
-            gate = first[:, :, lo - capacity : hi - capacity].max(axis=1)  # (passes, L)
-            p = a + np.maximum(p_prev[:, None], np.maximum.accumulate(gate - a, axis=1))
+        a = a_all[lo:hi]
+        if gate is None:
+            p = np.broadcast_to(a, (passes, hi - lo)) + q_prev[:, None]
         else:
-            p = a + p_prev[:, None]
-        w = work[:, :, lo:hi]
-        u = np.cumsum(w, axis=2)
-        u_before = u - w
+            x = gate[:, : hi - lo] - a
+            x[:, 0] = np.maximum(x[:, 0], q_prev)
+            q = np.maximum.accumulate(x, axis=1)
+            q_prev = q[:, -1]
+            p = q + a
         earliest = p + PUSH_TO_ISSUE
         if ready is not None:
             earliest = np.maximum(earliest, ready[:, lo:hi])
-        h = np.maximum(
-            f_prev[:, :, None], np.maximum.accumulate(earliest[:, None, :] - 1 - u_before, axis=2)
-        )
+        w = work[:, :, lo:hi]
+        u = u_all[:, :, lo:hi]
+        y = (earliest - 1)[:, None, :] - (u - w)
+        y[:, :, 0] = np.maximum(y[:, :, 0], h_prev)
+        h = np.maximum.accumulate(y, axis=2)
+        h_prev = h[:, :, -1]
         f = h + u
         push[:, lo:hi] = p
         last[:, :, lo:hi] = f
-        first[:, :, lo:hi] = f - w + 1
-        p_prev, f_prev = p[:, -1], f[:, :, -1]
-    return push, first, last
+        gate = (f - w).max(axis=1) + 1
+    return push, last - work + 1, last
 
 
 @dataclass
@@ -154,26 +163,20 @@ def stream_ready(per_column_bytes: np.ndarray, bytes_per_cycle: float) -> tuple[
     return ready, int(fetched[:, -1].sum())
 
 
-def _outputs(
-    layer: QuantizedLayer,
-    x: np.ndarray,
-    enc: InterleavedCSC,
-    rows: np.ndarray,
-    cols: np.ndarray,
-    active_col: np.ndarray,
-) -> np.ndarray:
-    """Output vector from the encoded entries (decoded rows, codebooks, broadcast columns)."""
-    take = (enc.v != 0) & active_col[cols]
-    r, c, v = rows[take], cols[take], enc.v[take].astype(np.int64)
-    act = np.zeros(enc.n_cols, dtype=np.int64)
+def _outputs(layer: QuantizedLayer, x: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Output vector: the broadcast columns' weights x activations, accumulated in broadcast
+    order with 16-bit saturation (bias column last, from the bias codebook)."""
+    col_ptr, rows, _ = layer.augmented_csc()
+    starts, ends = col_ptr[columns], col_ptr[columns + 1]
+    lengths = ends - starts
+    take = np.repeat(ends - np.cumsum(lengths), lengths) + np.arange(int(lengths.sum()))
+    act = np.zeros(col_ptr.size - 1, dtype=np.int64)
     act[: layer.n_in] = x
-    weights = layer.codebook.astype(np.int64)[v]
     if layer.has_bias:
         act[layer.n_in] = layer.bias_activation()
-        is_bias = c == layer.n_in
-        weights[is_bias] = layer.bias_codebook.astype(np.int64)[v[is_bias]]
-    prod = round_shift(weights * act[c], layer.weight_frac_bits)
-    return accumulate_saturating(r, c, prod, layer.n_out)
+    col = layer.entry_columns[take]
+    prod = round_shift(layer.entry_weights[take] * act[col], layer.weight_frac_bits)
+    return accumulate_saturating(rows[take], col, prod, layer.n_out)
 
 
 def run_layer(
@@ -186,15 +189,6 @@ def run_layer(
     b_total = columns.size
     entries = enc.entry_counts()  # (N, passes, n_cols)
     start_addr = enc.ptr[:, :-1].reshape(n, passes, n_cols)
-
-    # Per-entry decoding (rows) and per-slice padding / first-entry facts.
-    rows, cols = decode_rows(enc)
-    pad = np.bincount(
-        np.repeat(np.arange(n * passes * n_cols), entries.reshape(-1)),
-        weights=(enc.v == 0),
-        minlength=n * passes * n_cols,
-    )
-    pad = pad.astype(np.int64).reshape(n, passes, n_cols)
 
     if b_total:
         e_b = entries[:, :, columns].transpose(1, 0, 2)  # (passes, N, B)
@@ -235,7 +229,7 @@ def run_layer(
     counts["pe.act_queue.push"] = counts["pe.act_queue.pop"] = passes * b_total * n
     counts["pe.ptr_sram.read"] = 2 * passes * b_total * n
     lookups = int(e_b.sum())
-    padding = int(pad[:, :, columns].sum()) if b_total else 0
+    padding = int(enc.slice_padding[:, :, columns].sum()) if b_total else 0
     macs = lookups - padding
     counts["pe.weight_decoder.lookup"] = lookups
     counts["pe.arith.padding"] = padding
@@ -257,23 +251,20 @@ def run_layer(
         r1 = ((s + e - 1) // epr)[nonempty]
         spmat_reads = int((r1 - r0 + 1).sum())
         spmat_reads -= int(np.sum((k_idx[1:] == k_idx[:-1]) & (r0[1:] == r1[:-1])))
-        # Bypass: last entry of b-1 and first entry of b hit the same row on adjacent cycles.
+        # Bypass: last entry of b-1 and first entry of b hit the same row on adjacent cycles
+        # (a slice's last entry is always real; its first is real unless it is padding).
         if b_total > 1:
-            first_pos = s + enc.pe_offset[:-1, None, None]
-            last_pos = first_pos + e - 1
-            both = nonempty[:, :, 1:] & nonempty[:, :, :-1]
-            fp = first_pos[:, :, 1:][both]
-            lp = last_pos[:, :, :-1][both]
+            fr = enc.slice_first_row[:, :, columns]
+            lr = enc.slice_last_row[:, :, columns]
+            chain = (nonempty[:, :, 1:] & nonempty[:, :, :-1] & (fr[:, :, 1:] <= enc.max_run)
+                     & (fr[:, :, 1:] == lr[:, :, :-1]))
             first_k, last_k = first.transpose(1, 0, 2), last.transpose(1, 0, 2)
-            adjacent = first_k[:, :, 1:] == last_k[:, :, :-1] + 1
-            bypass = int(np.sum(adjacent[both] & (enc.v[fp] != 0) & (rows[fp] == rows[lp])))
+            bypass = int(np.sum(chain & (first_k[:, :, 1:] == last_k[:, :, :-1] + 1)))
     counts["pe.spmat_sram.read"] = spmat_reads
     counts["pe.arith.bypass"] = bypass
     counts["pe.dest_regfile.read"] = macs - bypass + stored
 
-    active_col = np.zeros(n_cols, dtype=bool)
-    active_col[columns] = True
-    outputs = _outputs(layer, x.astype(np.int64), enc, rows, cols, active_col)
+    outputs = _outputs(layer, x.astype(np.int64), columns)
     if progress is not None:
         progress(layer.n_in * passes)
     return LayerRun(
