@@ -29,11 +29,18 @@ class _Parser(argparse.ArgumentParser):
         raise EieSimError(message)
 
 
-def _positive_int(text: str) -> int:
+def _int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
     return value
 
 
@@ -51,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="simulate a workload and print cycles, time and activity")
     src = run.add_argument_group("workload (a name, or a synthetic layer)")
     src.add_argument("--workload", metavar="NAME", help="named workload (see 'eie-sim workloads')")
-    src.add_argument("--inputs", type=_positive_int, metavar="N", help="synthetic layer inputs")
-    src.add_argument("--outputs", type=_positive_int, metavar="M", help="synthetic layer outputs")
+    src.add_argument("--inputs", type=_int, metavar="N", help="synthetic layer inputs")
+    src.add_argument("--outputs", type=_int, metavar="M", help="synthetic layer outputs")
     src.add_argument("--weight-density", type=_float, metavar="D", help="in [0, 1]")
     src.add_argument("--activation-density", type=_float, metavar="D", help="in [0, 1]")
     src.add_argument(
@@ -64,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     src.add_argument(
         "--seed",
-        type=_positive_int,
+        type=_int,
         metavar="S",
         help="seed (default: the workload's own; 0 for synthetic layers)",
     )
@@ -90,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmp = sub.add_parser("compare", help="EIE vs the dense baseline side by side")
     cmp.add_argument("--workload", required=True, metavar="NAME", help="named workload")
-    cmp.add_argument("--seed", type=_positive_int, metavar="S", help="workload seed")
-    cmp.add_argument("--pes", type=_positive_int, metavar="N", help="PEs of both (default 64)")
+    cmp.add_argument("--seed", type=_int, metavar="S", help="workload seed")
+    cmp.add_argument("--pes", type=_int, metavar="N", help="PEs of both (default 64)")
     cmp.add_argument("--clock-mhz", type=_float, metavar="F", help="clock of both (default 800)")
     cmp.add_argument(
         "--dram-gbps", type=_float, metavar="B", help="DRAM bandwidth of both, GB/s (default 25.6)"
@@ -110,8 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"architectures ({', '.join(ARCHS)})")
     sw.add_argument("--workload", type=_list(str), metavar="NAME[,NAME...]",
                     help="named workloads (or a synthetic layer with --inputs ...)")
-    sw.add_argument("--inputs", type=_positive_int, metavar="N", help="synthetic layer inputs")
-    sw.add_argument("--outputs", type=_positive_int, metavar="M", help="synthetic layer outputs")
+    sw.add_argument("--inputs", type=_int, metavar="N", help="synthetic layer inputs")
+    sw.add_argument("--outputs", type=_int, metavar="M", help="synthetic layer outputs")
     sw.add_argument("--weight-density", type=_list(float), metavar="D[,D...]")
     sw.add_argument("--activation-density", type=_list(float), metavar="D[,D...]")
     sw.add_argument("--seed", type=_list(int), metavar="S[,S...]", help="workload seeds")
@@ -124,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--weights-from", type=_list(str), metavar="auto|sram|dram")
     sw.add_argument("--engine", default="fast", choices=["fast", "des"])
     sw.add_argument("--energy", default="45nm", metavar="TABLE")
-    sw.add_argument("--jobs", type=_positive_int, metavar="N", help="worker processes")
+    sw.add_argument("--jobs", type=_at_least_one, metavar="N", help="worker processes (>= 1)")
     sw.add_argument("--out", required=True, metavar="DIR", help="writes DIR/sweep.csv and .json")
     sw.add_argument("--no-progress", action="store_true")
 
@@ -161,9 +168,9 @@ def _arch_arguments(arch) -> None:
         help="accelerator: eie (default) or dense (the baseline)",
     )
     arch.add_argument("--config", metavar="YAML", help="architecture config file")
-    arch.add_argument("--pes", type=_positive_int, metavar="N", help="number of PEs (default 64)")
+    arch.add_argument("--pes", type=_int, metavar="N", help="number of PEs (default 64)")
     arch.add_argument(
-        "--queue-depth", type=_positive_int, metavar="D", help="activation queue slots (default 8)"
+        "--queue-depth", type=_int, metavar="D", help="activation queue slots (default 8)"
     )
     arch.add_argument(
         "--queue-model",
@@ -516,7 +523,10 @@ def cmd_sweep(args) -> int:
     load_table(args.energy)  # fail before any work
     points = grid(archs, workloads, params, seeds=args.seed or (None,), engine=args.engine,
                   energy=args.energy)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise EieSimError(f"cannot create --out directory {out}: {err.strerror}") from None
     show = not args.no_progress and sys.stderr.isatty()
     table = run_sweep(points, cache_dir=out / "cache", jobs=args.jobs, progress=show)
     csv_path, json_path = table.save(out)

@@ -202,25 +202,40 @@ class RunResult:
 def check_writable(path: str | Path) -> Path:
     """Fail early (before a long run) if ``path`` cannot be written."""
     p = Path(path)
-    if p.is_dir():
-        raise EieSimError(f"output path {p} is a directory; allowed: a file path")
     parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise EieSimError(f"cannot write {p}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise EieSimError(f"cannot write {p}: directory {parent} is not writable")
+    try:
+        if p.is_dir():
+            raise EieSimError(f"output path {p} is a directory; allowed: a file path")
+        if parent.exists() and not parent.is_dir():
+            raise EieSimError(f"cannot write {p}: {parent} is not a directory")
+        if not parent.is_dir():
+            raise EieSimError(f"cannot write {p}: directory {parent} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise EieSimError(f"cannot write {p}: directory {parent} is not writable")
+    except OSError as err:
+        raise EieSimError(f"cannot write {p}: {err.strerror or err}") from None
     return p
 
 
 def write_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file and rename: never a half-written file."""
     p = check_writable(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=".tmp", dir=p.parent)
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; honour the umask like open()
         os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
+        tmp = None
+    except OSError as err:
+        raise EieSimError(f"cannot write {p}: {err.strerror or err}") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -220,15 +220,14 @@ def grid(archs: ArchConfig | Sequence[ArchConfig], workloads: Iterable[str | dic
 
 def _read_cached(path: Path) -> dict[str, Any] | None:
     try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return None
-    try:
-        data = json.loads(text)
-        if data.get("cache_version") != CACHE_VERSION or "row" not in data:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if (not isinstance(data, dict) or data.get("cache_version") != CACHE_VERSION
+                or not isinstance(data.get("row"), dict)):
             raise ValueError
         return data["row"]
-    except (ValueError, AttributeError):
+    except FileNotFoundError:
+        return None
+    except (ValueError, OSError):
         raise EieSimError(f"cache entry {path} is corrupt; delete it (or the cache directory) "
                           "to recompute that point") from None
 

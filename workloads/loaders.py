@@ -100,7 +100,7 @@ def load_activations(path: str | Path, n_in: int) -> np.ndarray:
         raise WorkloadError(f"activations in {p} contain NaN or infinity")
     limit = INT16_MAX / (1 << ACT_FRAC_BITS)
     if np.max(np.abs(a), initial=0.0) > limit:
-        raise WorkloadError(f"activations in {p} exceed the Q7.8 range (|a| <= {limit:.2f}); "
+        raise WorkloadError(f"activations in {p} exceed the Q7.8 range (|a| <= {limit:.4f}); "
                             "scale them")
     return quantize(a, ACT_FRAC_BITS)
 

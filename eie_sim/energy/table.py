@@ -214,7 +214,12 @@ def load_table(name_or_path: str | Path | EnergyTable = "45nm") -> EnergyTable:
                 f"energy table {text_name!r} is neither a preset "
                 f"({', '.join(PRESETS)}) nor a readable file"
             )
-        text, where = path.read_text(), str(path)
+        try:
+            text, where = path.read_text(encoding="utf-8"), str(path)
+        except UnicodeDecodeError:
+            raise ConfigError(f"energy table {path} is not a UTF-8 text file") from None
+        except OSError as err:
+            raise ConfigError(f"cannot read energy table {path}: {err.strerror}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError:

@@ -1,0 +1,562 @@
+"""Bad input, everywhere: the catalogue of docs/BAD_INPUT.md, row by row, through the CLI.
+
+Every row must give exit code 2 and exactly one stderr line ``eie-sim: error: ...`` that names
+the problem and what is allowed, with no traceback, nothing on stdout, no file at the ``--json``
+path (an existing one left byte-identical), no ``*.tmp`` left behind, and, for sweeps, every
+file of an earlier good sweep in the ``--out`` directory intact.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from eie_sim.cli import main
+from eie_sim.config import ARCHS
+
+PREFIX = "eie-sim: error: "
+SENTINEL = b'{"an earlier result": true}\n'
+HAS_PLOTS = importlib.util.find_spec("eie_sim.plots") is not None
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+ENERGY_OK_HEAD = "name: mine\nsram: {read_pj_by_capacity_bytes: {1024: 1.0}}\n"
+
+
+# ----------------------------------------------------------------------------- input files
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> Path:
+    """Every bad (and a few good) input files, once per module."""
+    d = tmp_path_factory.mktemp("inputs")
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((20, 30))
+    w[np.abs(w) < 1.0] = 0.0
+    np.savez(d / "good.npz", w=w, b=np.zeros(20), w3=np.zeros((2, 2, 2)), bshort=np.zeros(5),
+             s=np.array(["a", "b"]))
+    w_nan = w.copy()
+    w_nan[0, 0] = np.nan
+    np.savez(d / "nan.npz", w=w_nan)
+    w_inf = w.astype(np.float32)
+    w_inf[1, 2] = np.inf
+    save_file({"w": w_inf}, str(d / "inf.safetensors"))
+    save_file({"w": w.astype(np.float32)}, str(d / "good.safetensors"))
+    np.savez(d / "nanbias.npz", w=w, b=np.full(20, np.nan))
+    acts = np.abs(rng.standard_normal(30))
+    np.save(d / "acts.npy", acts)
+    a_nan = acts.copy()
+    a_nan[3] = np.nan
+    np.save(d / "nan.npy", a_nan)
+    np.save(d / "short.npy", np.ones(7))
+    np.save(d / "huge.npy", np.full(30, 1000.0))
+    (d / "corrupt.npy").write_bytes(b"\x93NUMPY garbage")
+    (d / "corrupt.npz").write_bytes(b"PK\x03\x04garbage" * 10)
+    (d / "corrupt.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
+    (d / "w.pt").write_bytes(b"not a weights file")
+    (d / "afile").write_text("a file, not a directory\n")
+    texts = {
+        "malformed.yaml": "num_pes: [1,\n",
+        "list.yaml": "- num_pes\n- 4\n",
+        "unknown_key.yaml": "num_pes: 16\nfoo: 1\n",
+        "range.yaml": "num_pes: 0\n",
+        "type.yaml": "num_pes: four\n",
+        "bool.yaml": "input_relu: 1\n",
+        "arch_tpu.yaml": "arch: tpu\n",
+        "arch_dense.yaml": "arch: dense\nnum_pes: 16\n",
+        "e_malformed.yaml": "name: x\nsram: [\n",
+        "e_unknown_key.yaml": ENERGY_OK_HEAD + "units: {}\nfoo: 1\n",
+        "e_unknown_unit.yaml": ENERGY_OK_HEAD + "units: {warp: {}}\n",
+        "e_unknown_action.yaml": ENERGY_OK_HEAD
+        + "units: {pe.arith: {fly: {pj: 1.0, source: me}}}\n",
+        "e_missing_price.yaml": ENERGY_OK_HEAD + "units: {}\n",
+        "e_nan_price.yaml": ENERGY_OK_HEAD + "units: {pe.arith: {mac: {pj: .nan, source: me}}}\n",
+        "e_negative_price.yaml": ENERGY_OK_HEAD
+        + "units: {pe.arith: {mac: {pj: -1, source: me}}}\n",
+    }
+    for name, text in texts.items():
+        (d / name).write_text(text)
+    (d / "binary.yaml").write_bytes(b"num_pes: \xff\xfe\n")
+    (d / "e_binary.yaml").write_bytes(b"name: \xff\xfe\n")
+    return d
+
+
+# ----------------------------------------------------------------------------- the catalogue
+def xfail(reason: str):
+    return pytest.mark.xfail(strict=True, reason=reason)
+
+
+def case(id_, argv, *words, marks=()):
+    return pytest.param(argv, words, id=id_, marks=marks)
+
+
+# `run` and `compare` rows: argv templates ({d} = the input-file directory), then the words the
+# error line must contain (the problem and what is allowed). Each row also gets --json PATH.
+RUN_CASES = [
+    # architecture config YAML
+    case("config-malformed-yaml", "run --workload alexnet-fc8 --config {d}/malformed.yaml",
+         "is not valid YAML", "line 2"),
+    case("config-not-a-mapping", "run --workload alexnet-fc8 --config {d}/list.yaml",
+         "must be a YAML mapping of field: value"),
+    case("config-unknown-key", "run --workload alexnet-fc8 --config {d}/unknown_key.yaml",
+         "unknown eie config key(s) foo", "allowed: num_pes, clock_mhz"),
+    case("config-out-of-range", "run --workload alexnet-fc8 --config {d}/range.yaml",
+         "num_pes must be in [1, 4096]", "got 0"),
+    case("config-wrong-type", "run --workload alexnet-fc8 --config {d}/type.yaml",
+         "num_pes must be an integer", "'four'"),
+    case("config-wrong-type-bool", "run --workload alexnet-fc8 --config {d}/bool.yaml",
+         "input_relu must be true or false", "got 1"),
+    case("config-unknown-arch", "run --workload alexnet-fc8 --config {d}/arch_tpu.yaml",
+         "unknown arch 'tpu'", "allowed: eie, dense"),
+    case("config-arch-mismatch", "run --workload alexnet-fc8 --config {d}/arch_dense.yaml",
+         "--config describes arch 'dense'", "--arch is 'eie'"),
+    case("config-missing-file", "run --workload alexnet-fc8 --config {d}/missing.yaml",
+         "cannot read config", "No such file"),
+    case("config-not-utf8", "run --workload alexnet-fc8 --config {d}/binary.yaml",
+         "is not a UTF-8 text file"),
+    case("unknown-arch", "run --workload alexnet-fc8 --arch tpu",
+         "--arch", "invalid choice: 'tpu'", "'eie', 'dense'"),
+    # energy tables
+    case("energy-malformed-yaml", "run --workload alexnet-fc8 --energy {d}/e_malformed.yaml",
+         "energy table", "is not valid YAML"),
+    case("energy-unknown-key", "run --workload alexnet-fc8 --energy {d}/e_unknown_key.yaml",
+         "energy table", "unknown key(s) foo", "allowed: description, name, sram"),
+    case("energy-unknown-unit", "run --workload alexnet-fc8 --energy {d}/e_unknown_unit.yaml",
+         "unknown unit 'warp'", "allowed: ccu, dram"),
+    case("energy-unknown-action",
+         "run --workload alexnet-fc8 --energy {d}/e_unknown_action.yaml",
+         "unknown action pe.arith.fly", "allowed for pe.arith: bypass, leakage_mw, mac"),
+    case("energy-missing-price",
+         "run --workload alexnet-fc8 --energy {d}/e_missing_price.yaml",
+         "has no price for ccu.broadcast", "add ccu: {broadcast: {pj:"),
+    case("energy-nan-price", "run --workload alexnet-fc8 --energy {d}/e_nan_price.yaml",
+         "pe.arith.mac needs a finite pj >= 0", "got nan"),
+    case("energy-negative-price",
+         "run --workload alexnet-fc8 --energy {d}/e_negative_price.yaml",
+         "pe.arith.mac needs a finite pj >= 0", "got -1"),
+    case("energy-unknown-preset", "run --workload alexnet-fc8 --energy 3nm",
+         "energy table '3nm' is neither a preset (45nm, 7nm) nor a readable file"),
+    case("energy-not-utf8", "run --workload alexnet-fc8 --energy {d}/e_binary.yaml",
+         "energy table", "UTF-8"),
+    # weights and activations
+    case("weights-nan-npz", "run --weights {d}/nan.npz --tensor w --activations {d}/acts.npy",
+         "tensor 'w' contains NaN or infinity"),
+    case("weights-inf-safetensors",
+         "run --weights {d}/inf.safetensors --tensor w --activations {d}/acts.npy",
+         "tensor 'w' contains NaN or infinity"),
+    case("bias-nan", "run --weights {d}/nanbias.npz --tensor w --bias-tensor b "
+         "--activations {d}/acts.npy", "tensor 'b' contains NaN or infinity"),
+    case("activations-nan-npy",
+         "run --weights {d}/good.safetensors --tensor w --activations {d}/nan.npy",
+         "nan.npy contain NaN or infinity"),
+    case("activations-out-of-range",
+         "run --weights {d}/good.npz --tensor w --activations {d}/huge.npy",
+         "exceed the Q7.8 range (|a| <=", "scale them"),
+    case("weights-not-2d", "run --weights {d}/good.npz --tensor w3 --activations {d}/acts.npy",
+         "tensor 'w3' has shape (2, 2, 2)", "allowed: 2-D (outputs, inputs)"),
+    case("weights-1d", "run --weights {d}/good.npz --tensor b --activations {d}/acts.npy",
+         "tensor 'b' has shape (20,)", "allowed: 2-D"),
+    case("bias-length", "run --weights {d}/good.npz --tensor w --bias-tensor bshort "
+         "--activations {d}/acts.npy", "bias 'bshort' has shape (5,)", "has 20 outputs"),
+    case("activations-length", "run --weights {d}/good.npz --tensor w --activations {d}/short.npy",
+         "have shape (7,)", "takes 30 inputs"),
+    case("unknown-tensor", "run --weights {d}/good.npz --tensor fc9 --activations {d}/acts.npy",
+         "tensor 'fc9' not in", "available: b, bshort, s, w, w3"),
+    case("tensor-not-numeric", "run --weights {d}/good.npz --tensor s --activations {d}/acts.npy",
+         "tensor 's' has dtype <U1", "allowed: float or integer"),
+    case("weights-corrupt-npz",
+         "run --weights {d}/corrupt.npz --tensor w --activations {d}/acts.npy",
+         "cannot read weights file", "corrupt.npz"),
+    case("weights-corrupt-safetensors",
+         "run --weights {d}/corrupt.safetensors --tensor w --activations {d}/acts.npy",
+         "cannot read weights file", "corrupt.safetensors"),
+    case("weights-missing", "run --weights {d}/missing.npz --tensor w --activations {d}/acts.npy",
+         "weights file", "missing.npz does not exist"),
+    case("weights-wrong-suffix", "run --weights {d}/w.pt --tensor w --activations {d}/acts.npy",
+         "has suffix '.pt'", "allowed: .npz, .safetensors"),
+    case("activations-wrong-suffix",
+         "run --weights {d}/good.npz --tensor w --activations {d}/good.npz",
+         "activations file", "must be an existing .npy file"),
+    case("activations-corrupt",
+         "run --weights {d}/good.npz --tensor w --activations {d}/corrupt.npy",
+         "cannot read activations file", "not a valid .npy file"),
+    case("weights-without-tensor", "run --weights {d}/good.npz --activations {d}/acts.npy",
+         "--weights needs --tensor NAME"),
+    case("weights-without-activations", "run --weights {d}/good.npz --tensor w",
+         "give the input activations as a .npy file or as a density", "exactly one"),
+    case("prune-density-out-of-range", "run --weights {d}/good.npz --tensor w "
+         "--activation-density 0.5 --prune-density 3", "prune density must be in [0, 1]",
+         "got 3.0"),
+    # PEs, queues, clock
+    case("pes-zero", "run --workload alexnet-fc8 --pes 0", "num_pes must be in [1, 4096]",
+         "got 0"),
+    case("pes-negative", "run --workload alexnet-fc8 --pes -3", "num_pes must be in [1, 4096]",
+         "got -3"),
+    case("pes-too-many", "run --workload alexnet-fc8 --pes 5000",
+         "num_pes must be in [1, 4096]", "got 5000"),
+    case("pes-not-a-number", "run --workload alexnet-fc8 --pes four",
+         "argument --pes", "expected an integer, got 'four'"),
+    case("queue-depth-zero", "run --workload alexnet-fc8 --queue-depth 0",
+         "act_queue_depth must be in [1, 1048576]", "got 0"),
+    case("queue-depth-one-circular", "run --workload alexnet-fc8 --queue-depth 1",
+         "act_queue_depth 1 holds no entry with the circular FIFO",
+         "allowed: depth >= 2", "'counter'"),
+    case("queue-model-unknown", "run --workload alexnet-fc8 --queue-model lifo",
+         "argument --queue-model", "invalid choice: 'lifo'", "'circular', 'counter'"),
+    case("clock-zero", "run --workload alexnet-fc8 --clock-mhz 0",
+         "clock_mhz must be >= 0.001", "got 0.0"),
+    case("clock-nan", "run --workload alexnet-fc8 --clock-mhz nan", "clock_mhz must be finite",
+         "got nan"),
+    case("dram-negative", "run --workload alexnet-fc8 --dram-gbps -1",
+         "dram_bandwidth_gbps must be >= 1e-06", "got -1.0"),
+    # densities and synthetic layers
+    case("weight-density-negative", "run --inputs 300 --outputs 200 --weight-density -0.1 "
+         "--activation-density 0.4", "weight_density must be a number in [0, 1]", "got -0.1"),
+    case("weight-density-above-one", "run --inputs 300 --outputs 200 --weight-density 1.5 "
+         "--activation-density 0.4", "weight_density must be a number in [0, 1]", "got 1.5"),
+    case("weight-density-not-a-number", "run --inputs 300 --outputs 200 --weight-density abc "
+         "--activation-density 0.4", "argument --weight-density", "expected a number, got 'abc'"),
+    case("weight-density-nan", "run --inputs 300 --outputs 200 --weight-density nan "
+         "--activation-density 0.4", "weight_density must be a number in [0, 1]", "got nan"),
+    case("activation-density-inf", "run --inputs 300 --outputs 200 --weight-density 0.2 "
+         "--activation-density inf", "activation_density must be a number in [0, 1]", "got inf"),
+    case("activation-density-own-weights", "run --weights {d}/good.npz --tensor w "
+         "--activation-density 2", "activation density must be in [0, 1]", "got 2.0"),
+    case("output-density-above-one", "run --inputs 300 --outputs 200 --weight-density 0.2 "
+         "--activation-density 0.4 --output-density 7",
+         "output_density must be a number in [0, 1]", "got 7.0"),
+    case("inputs-zero", "run --inputs 0 --outputs 200 --weight-density 0.2 "
+         "--activation-density 0.4", "inputs must be an integer >= 1", "got 0"),
+    case("seed-negative", "run --workload alexnet-fc8 --seed -1",
+         "seed must be an integer >= 0", "got -1"),
+    # workloads
+    case("unknown-workload", "run --workload alexnet-fc9",
+         "unknown workload 'alexnet-fc9'", "allowed: alexnet-fc6, alexnet-fc7"),
+    case("workload-and-synthetic", "run --workload alexnet-fc8 --inputs 3",
+         "give either --workload or a synthetic layer", "not both"),
+    case("workload-and-weights",
+         "run --workload alexnet-fc8 --weights {d}/good.npz --tensor w --activations {d}/acts.npy",
+         "give one of --workload, --weights or a synthetic layer"),
+    case("no-workload", "run --pes 8", "no workload", "give --workload NAME"),
+    # capacity
+    case("layer-too-large-for-spmat-sram", "run --workload alexnet-fc8 --pes 4",
+         "needs 258623 B of sparse-matrix SRAM per PE at 4 PEs", "131072 B available",
+         "allowed: more PEs", "--weights-from dram", "'unbounded'"),
+    case("dense-layer-too-large-for-weight-sram",
+         "run --workload alexnet-fc8 --arch dense --weights-from sram --pes 4",
+         "of weight SRAM per PE on the dense baseline", "allowed: weights_from 'auto' or 'dram'"),
+    # compare
+    case("compare-unknown-workload", "compare --workload nope",
+         "unknown workload 'nope'", "allowed: alexnet-fc6"),
+    case("compare-pes-zero", "compare --workload alexnet-fc8 --pes 0",
+         "num_pes must be in [1, 4096]", "got 0"),
+    case("compare-missing-energy-price",
+         "compare --workload alexnet-fc8 --energy {d}/e_missing_price.yaml",
+         "has no price for ccu.broadcast", "add ccu:"),
+]
+
+
+def _argv(template: str, **paths) -> list[str]:
+    return [token.format(**paths) for token in shlex.split(template)]
+
+
+def _cli(capsys, argv):
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code, out, err, words):
+    assert "Traceback" not in err
+    assert code == 2, err
+    assert err.startswith(PREFIX), err
+    assert err.endswith("\n") and err.count("\n") == 1, f"not exactly one line: {err!r}"
+    for word in words:
+        assert word in err, f"{word!r} not in {err!r}"
+    assert out == "", "a failing command printed results"
+
+
+def no_tmp_files(*dirs: Path) -> None:
+    for d in dirs:
+        leftovers = [p for p in Path(d).rglob("*") if p.name.endswith(".tmp")]
+        assert not leftovers, leftovers
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["no-json-yet", "json-exists"])
+@pytest.mark.parametrize("template, words", RUN_CASES)
+def test_run_and_compare_catalogue(capsys, tmp_path, monkeypatch, files, template, words,
+                                   existing):
+    monkeypatch.chdir(tmp_path)
+    json_path = tmp_path / "result.json"
+    if existing:
+        json_path.write_bytes(SENTINEL)
+    argv = [*_argv(template, d=files), "--json", str(json_path)]
+    if argv[0] == "run":
+        argv.append("--no-progress")
+    assert_one_line_error(*_cli(capsys, argv), words)
+    if existing:
+        assert json_path.read_bytes() == SENTINEL
+    else:
+        assert not json_path.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["result.json"] if existing else [])
+    no_tmp_files(tmp_path, files)
+
+
+# ----------------------------------------------------------------------------- --json paths
+JSON_PATH_CASES = [
+    case("json-missing-parent", "{t}/no/such/dir/r.json", "cannot write",
+         "directory {t}/no/such/dir does not exist"),
+    case("json-is-a-directory", "{t}", "output path {t} is a directory",
+         "allowed: a file path"),
+    case("json-parent-is-a-file", "{d}/afile/r.json", "cannot write",
+         "{d}/afile is not a directory"),
+]
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+@pytest.mark.parametrize("json_template, words", JSON_PATH_CASES)
+def test_bad_json_path(capsys, tmp_path, files, command, json_template, words):
+    path = json_template.format(t=tmp_path, d=files)
+    before = sorted(tmp_path.rglob("*"))
+    argv = [command, "--workload", "alexnet-fc8", "--json", path]
+    code, out, err = _cli(capsys, argv)
+    assert_one_line_error(code, out, err, [w.format(t=tmp_path, d=files) for w in words])
+    assert sorted(tmp_path.rglob("*")) == before
+    assert (files / "afile").read_text() == "a file, not a directory\n"
+
+
+@pytest.mark.skipif(IS_ROOT, reason="root may write into a read-only directory")
+def test_json_in_unwritable_directory(capsys, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        code, out, err = _cli(capsys, ["run", "--workload", "alexnet-fc8",
+                                       "--json", str(ro / "r.json")])
+        assert_one_line_error(code, out, err, ["cannot write", "is not writable"])
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o755)
+
+
+def test_json_path_the_os_refuses(capsys, tmp_path):
+    path = tmp_path / ("x" * 300 + ".json")
+    code, out, err = _cli(capsys, ["run", "--workload", "alexnet-fc8", "--pes", "16",
+                                   "--json", str(path), "--no-progress"])
+    assert_one_line_error(code, out, err, ["cannot write"])
+    assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- sweeps
+GOOD_SWEEP = "sweep --workload alexnet-fc8,neuraltalk-lstm --pes 8,16 --jobs 1 --no-progress"
+
+
+@pytest.fixture(scope="module")
+def good_sweep(tmp_path_factory) -> Path:
+    """The --out directory of an earlier, good sweep (4 points)."""
+    out = tmp_path_factory.mktemp("good") / "out"
+    assert main([*shlex.split(GOOD_SWEEP), "--out", str(out)]) == 0
+    assert len(list((out / "cache" / "points").glob("*.json"))) == 4
+    return out
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def assert_kept(root: Path, before: dict[str, bytes]) -> None:
+    after = snapshot(root)
+    for name, data in before.items():
+        assert name in after, f"{name} was deleted"
+        assert after[name] == data, f"{name} was changed"
+    no_tmp_files(root)
+
+
+SWEEP_CASES = [
+    case("out-is-a-file", "sweep --workload alexnet-fc8 --out {d}/afile",
+         "--out", "afile is a file", "allowed: a directory"),
+    case("out-parent-is-a-file", "sweep --workload alexnet-fc8 --out {d}/afile/sub",
+         "afile", "directory"),
+    case("unknown-arch", "sweep --arch eie,tpu --workload alexnet-fc8 --out {out}",
+         "unknown arch 'tpu'", "allowed: eie, dense"),
+    case("unknown-workload", "sweep --workload alexnet-fc8,nope --out {out}",
+         "unknown workload 'nope'", "allowed: alexnet-fc6"),
+    case("no-workload", "sweep --pes 8 --out {out}", "give either --workload NAME",
+         "or a synthetic layer"),
+    case("synthetic-incomplete", "sweep --inputs 300 --outputs 200 --out {out}",
+         "a synthetic sweep needs --inputs, --outputs, --weight-density"),
+    case("pes-zero-in-the-middle", "sweep --workload alexnet-fc8 --pes 8,0,16 --out {out}",
+         "num_pes must be in [1, 4096]", "got 0"),
+    case("pes-not-a-number", "sweep --workload alexnet-fc8 --pes 8,x --out {out}",
+         "argument --pes", "comma-separated list of int", "'8,x'"),
+    case("queue-depth-zero", "sweep --workload alexnet-fc8 --queue-depth 4,0 --out {out}",
+         "act_queue_depth must be in [1, 1048576]", "got 0"),
+    case("queue-depth-one-circular", "sweep --workload alexnet-fc8 --queue-depth 4,1 --out {out}",
+         "act_queue_depth 1 holds no entry with the circular FIFO", "allowed: depth >= 2"),
+    case("queue-model-unknown", "sweep --workload alexnet-fc8 --queue-model circular,lifo "
+         "--out {out}", "act_queue_model must be one of 'circular', 'counter'", "'lifo'"),
+    case("sram-capacity-unknown", "sweep --workload alexnet-fc8 --sram-capacity maybe "
+         "--out {out}", "sram_capacity must be one of 'enforce', 'unbounded'", "'maybe'"),
+    case("weight-density-above-one", "sweep --inputs 300 --outputs 200 --weight-density 0.1,1.5 "
+         "--activation-density 0.3 --out {out}", "weight_density must be a number in [0, 1]",
+         "got 1.5"),
+    case("activation-density-negative", "sweep --inputs 300 --outputs 200 --weight-density 0.1 "
+         "--activation-density 0.3,-0.2 --out {out}",
+         "activation_density must be a number in [0, 1]", "got -0.2"),
+    case("density-not-a-number", "sweep --inputs 300 --outputs 200 --weight-density 0.1,abc "
+         "--activation-density 0.3 --out {out}", "argument --weight-density",
+         "comma-separated list of float"),
+    case("seed-negative", "sweep --workload alexnet-fc8 --seed 1,-1 --out {out}",
+         "seed must be an integer >= 0", "got -1"),
+    case("energy-unknown", "sweep --workload alexnet-fc8 --energy 3nm --out {out}",
+         "energy table '3nm' is neither a preset (45nm, 7nm) nor a readable file"),
+    case("energy-unknown-key", "sweep --workload alexnet-fc8 --energy {d}/e_unknown_key.yaml "
+         "--out {out}", "unknown key(s) foo", "allowed: description"),
+    case("jobs-zero", "sweep --workload alexnet-fc8 --pes 32 --jobs 0 --out {out}",
+         "--jobs", ">= 1"),
+    case("jobs-negative", "sweep --workload alexnet-fc8 --pes 32,64 --jobs -1 --out {out}",
+         "--jobs", ">= 1"),
+    case("capacity-in-the-middle-jobs-1", "sweep --workload alexnet-fc8,neuraltalk-lstm "
+         "--pes 8,4,16 --jobs 1 --out {out}",
+         "needs 258623 B of sparse-matrix SRAM per PE at 4 PEs", "allowed: more PEs"),
+    case("capacity-in-the-middle-jobs-2", "sweep --workload alexnet-fc8,neuraltalk-lstm "
+         "--pes 8,4,16 --jobs 2 --out {out}",
+         "needs 258623 B of sparse-matrix SRAM per PE at 4 PEs", "allowed: more PEs"),
+]
+
+
+@pytest.mark.parametrize("template, words", SWEEP_CASES)
+def test_sweep_catalogue(capsys, tmp_path, monkeypatch, files, good_sweep, template, words):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    shutil.copytree(good_sweep, out)
+    before = snapshot(out)
+    argv = [*_argv(template, d=files, out=out), "--no-progress"]
+    assert_one_line_error(*_cli(capsys, argv), words)
+    assert_kept(out, before)
+    assert (files / "afile").read_text() == "a file, not a directory\n"
+    assert not (files / "afile").is_dir()
+    no_tmp_files(tmp_path, files)
+
+
+@pytest.mark.parametrize("template", [
+    "sweep --arch tpu --workload alexnet-fc8 --out {out}",
+    "sweep --workload nope --out {out}",
+    "sweep --workload alexnet-fc8 --pes 8,0 --out {out}",
+    "sweep --workload alexnet-fc8 --energy 3nm --out {out}",
+], ids=["unknown-arch", "unknown-workload", "pes-zero", "energy-unknown"])
+def test_sweep_validation_fails_before_creating_out(capsys, tmp_path, template):
+    """Bad grids are refused before any work: a fresh --out directory is not even created."""
+    out = tmp_path / "fresh"
+    code, stdout, err = _cli(capsys, [*_argv(template, out=out), "--no-progress"])
+    assert_one_line_error(code, stdout, err, [])
+    assert not out.exists()
+
+
+CORRUPT_CACHE = [
+    pytest.param(b'{"cache_version": 1, "row": {"arch": "e', id="truncated-json"),
+    pytest.param(b"[1, 2, 3]\n", id="not-a-mapping"),
+    pytest.param(b'{"cache_version": 99, "row": {}}', id="other-cache-version"),
+    pytest.param(b"", id="empty"),
+    pytest.param(b'{"cache_version": 1, "row": 5}', id="row-not-a-mapping"),
+    pytest.param(b"\xff\xfe\x00garbage", id="not-utf8"),
+]
+
+
+@pytest.mark.parametrize("content", CORRUPT_CACHE)
+def test_corrupt_cache_entry(capsys, tmp_path, good_sweep, content):
+    out = tmp_path / "out"
+    shutil.copytree(good_sweep, out)
+    entry = sorted((out / "cache" / "points").glob("*.json"))[1]
+    entry.write_bytes(content)
+    before = snapshot(out)
+    code, stdout, err = _cli(capsys, [*shlex.split(GOOD_SWEEP), "--out", str(out)])
+    assert_one_line_error(code, stdout, err, [f"cache entry {entry} is corrupt",
+                                              "delete it (or the cache directory)"])
+    assert snapshot(out) == before  # nothing changed, nothing added, the bad entry kept
+    no_tmp_files(tmp_path)
+
+
+def test_failed_sweep_keeps_finished_points_for_the_next_run(capsys, tmp_path, good_sweep):
+    """A sweep that fails in the middle loses nothing: the re-run with the bad value removed
+    reads every finished point from the cache and gives the earlier sweep.json byte for byte."""
+    out = tmp_path / "out"
+    shutil.copytree(good_sweep, out)
+    bad = "sweep --workload alexnet-fc8,neuraltalk-lstm --pes 8,4,16 --jobs 1 --no-progress"
+    assert main([*shlex.split(bad), "--out", str(out)]) == 2
+    capsys.readouterr()
+    assert main([*shlex.split(GOOD_SWEEP), "--out", str(out)]) == 0
+    assert "4 points (0 simulated, 4 from cache)" in capsys.readouterr().out
+    assert (out / "sweep.json").read_bytes() == (good_sweep / "sweep.json").read_bytes()
+    assert (out / "sweep.csv").read_bytes() == (good_sweep / "sweep.csv").read_bytes()
+
+
+# ----------------------------------------------------------------------------- plots
+PLOTS_MISSING = ("eie_sim/cli.py cmd_plot imports eie_sim.plots, which does not exist "
+                 "-> ModuleNotFoundError traceback, exit 1, for every 'eie-sim plot'")
+
+
+@pytest.mark.xfail(not HAS_PLOTS, strict=True, reason=PLOTS_MISSING)
+def test_unknown_plot_kind(capsys, good_sweep):
+    code, out, err = _cli(capsys, ["plot", "no-such-plot", "--from", str(good_sweep)])
+    assert_one_line_error(code, out, err, ["unknown plot 'no-such-plot'", "allowed:"])
+
+
+@pytest.mark.xfail(not HAS_PLOTS, strict=True, reason=PLOTS_MISSING)
+@pytest.mark.parametrize("sweep_json", [None, b"{not json", b'{"rows": 3}'],
+                         ids=["no-sweep-json", "corrupt-sweep-json", "wrong-sweep-json"])
+def test_plot_without_sweep_results(capsys, tmp_path, sweep_json):
+    src = tmp_path / "src"
+    src.mkdir()
+    if sweep_json is not None:
+        (src / "sweep.json").write_bytes(sweep_json)
+    before = snapshot(src)
+    from eie_sim.plots import PLOTS
+
+    kind = next(iter(PLOTS))
+    code, out, err = _cli(capsys, ["plot", kind, "--from", str(src)])
+    words = (["no sweep results in", "run 'eie-sim sweep --out DIR' first"] if sweep_json is None
+             else ["is not a sweep result file"])
+    assert_one_line_error(code, out, err, words)
+    assert snapshot(src) == before
+
+
+# ----------------------------------------------------------------------------- N:M (stc)
+def test_nm_pattern_violation(capsys, tmp_path, files):
+    pytest.importorskip("eie_sim.engines.stc")
+    if "stc" not in ARCHS:
+        pytest.skip("the tensor-core arch 'stc' is not registered in eie_sim.config.ARCHS")
+    rng = np.random.default_rng(1)
+    dense = rng.standard_normal((16, 32))  # every group of 4 is full: violates 2:4
+    np.savez(tmp_path / "dense.npz", w=dense)
+    np.save(tmp_path / "x.npy", np.abs(rng.standard_normal(32)))
+    json_path = tmp_path / "r.json"
+    code, out, err = _cli(capsys, ["run", "--arch", "stc", "--weights", str(tmp_path / "dense.npz"),
+                                   "--tensor", "w", "--activations", str(tmp_path / "x.npy"),
+                                   "--json", str(json_path), "--no-progress"])
+    assert_one_line_error(code, out, err, [])
+    assert any(p in err for p in ("N:M", "2:4")), err
+    assert not json_path.exists()
+
+
+# ----------------------------------------------------------------------------- console script
+def test_console_script_prints_one_line_and_no_traceback(tmp_path, files):
+    exe = shutil.which("eie-sim")
+    cmd = [exe] if exe else [sys.executable, "-m", "eie_sim.cli"]
+    json_path = tmp_path / "r.json"
+    proc = subprocess.run(
+        [*cmd, "run", "--weights", str(files / "nan.npz"), "--tensor", "w",
+         "--activations", str(files / "acts.npy"), "--json", str(json_path)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr == f"{PREFIX}tensor 'w' contains NaN or infinity\n"
+    assert list(tmp_path.iterdir()) == []
