@@ -104,67 +104,32 @@ class ArchConfig:
 
 
 @dataclass(frozen=True)
-class EIEConfig(ArchConfig):
-    """EIE (Han et al., ISCA 2016). Defaults are the paper's 64-PE, 800 MHz, 45 nm design."""
+class PEArrayConfig(ArchConfig):
+    """What EIE and its dense baseline share: N PEs fed by a broadcast through activation
+    queues, with activation register files and SRAM, at one clock."""
 
-    arch: ClassVar[str] = "eie"
-
-    num_pes: int = param(
-        64, "PEs", "processing elements; PE k owns rows i with i mod N == k", lo=1, hi=4096
-    )
+    num_pes: int = param(64, "PEs", "processing elements; PE k owns rows i with i mod N == k",
+                         lo=1, hi=4096)
     clock_mhz: float = param(800.0, "MHz", "clock frequency", lo=1e-3)
-    act_queue_depth: int = param(
-        8, "slots", "activation queue (FIFO) slots per PE", lo=1, hi=1 << 20
-    )
+    act_queue_depth: int = param(8, "slots", "activation queue (FIFO) slots per PE", lo=1,
+                                 hi=1 << 20)
     act_queue_model: Literal["circular", "counter"] = param(
-        "circular",
-        "-",
+        "circular", "-",
         "FIFO full rule: 'circular' = circular buffer holding depth-1 entries (the EIE authors' "
         "simulator); 'counter' = holds depth entries",
-        choices=("circular", "counter"),
-    )
-    act_regfile_entries: int = param(
-        64,
-        "16-bit words",
-        "source and destination activation register file size per PE",
-        lo=1,
-        hi=1 << 16,
-    )
+        choices=("circular", "counter"))
+    act_regfile_entries: int = param(64, "16-bit words",
+                                     "source and destination activation register file size per PE",
+                                     lo=1, hi=1 << 16)
     act_sram_bytes: int = param(2048, "bytes", "activation SRAM per PE", lo=0)
-    spmat_sram_bytes: int = param(128 * 1024, "bytes", "sparse-matrix SRAM per PE", lo=1)
-    spmat_sram_width_bits: int = param(64, "bits", "sparse-matrix SRAM row width", lo=8, hi=4096)
-    ptr_sram_bytes: int = param(32 * 1024, "bytes", "pointer SRAM per PE (even + odd banks)", lo=1)
-    ptr_bits: int = param(16, "bits", "width of one column pointer", lo=1, hi=64)
-    relative_index_bits: int = param(
-        4, "bits", "relative row index width z; runs > 2**z - 1 need padding", lo=1, hi=8
-    )
-    input_relu: bool = param(
-        True,
-        "-",
-        "broadcast only activations > 0 (input-side ReLU, authors' "
-        "simulator); false broadcasts every non-zero",
-    )
-    weights_from: Literal["sram", "dram"] = param(
-        "sram",
-        "-",
-        "'sram': weights resident in the sparse-matrix SRAM; 'dram': the columns of broadcast "
-        "activations stream from DRAM at dram_bandwidth_gbps",
-        choices=("sram", "dram"),
-    )
-    dram_bandwidth_gbps: float = param(25.6, "GB/s", "DRAM bandwidth for weight streaming", lo=1e-6)
-    sram_capacity: Literal["enforce", "unbounded"] = param(
-        "enforce",
-        "-",
-        "'enforce' refuses a layer whose weights exceed the sparse-matrix SRAM; 'unbounded' "
-        "lets per-PE memories grow (the paper's PE-scaling study)",
-        choices=("enforce", "unbounded"),
-    )
-    batch_swap_cycles: int = param(
-        0,
-        "cycles",
-        "stall between 4K activation batches and between output passes (paper silent)",
-        lo=0,
-    )
+    dram_bandwidth_gbps: float = param(25.6, "GB/s", "DRAM bandwidth for weight streaming",
+                                       lo=1e-6)
+    input_relu: bool = param(True, "-",
+                             "input-side ReLU: only activations > 0 count (authors' simulator); "
+                             "false keeps negative activations")
+    batch_swap_cycles: int = param(0, "cycles",
+                                   "stall between 4K activation batches and between output "
+                                   "passes (paper silent)", lo=0)
 
     def _check(self) -> None:
         if self.act_queue_model == "circular" and self.act_queue_depth < 2:
@@ -173,6 +138,46 @@ class EIEConfig(ArchConfig):
                 "(it holds depth-1); allowed: depth >= 2, or act_queue_model 'counter' "
                 "for depth >= 1"
             )
+
+    @property
+    def dram_bytes_per_cycle(self) -> float:
+        """DRAM bandwidth in bytes per clock cycle."""
+        return self.dram_bandwidth_gbps * 1e3 / self.clock_mhz
+
+    @property
+    def queue_capacity(self) -> int:
+        """Entries an activation queue holds before it stalls the broadcast."""
+        return (self.act_queue_depth - 1 if self.act_queue_model == "circular"
+                else self.act_queue_depth)
+
+
+@dataclass(frozen=True)
+class EIEConfig(PEArrayConfig):
+    """EIE (Han et al., ISCA 2016). Defaults are the paper's 64-PE, 800 MHz, 45 nm design."""
+
+    arch: ClassVar[str] = "eie"
+
+    spmat_sram_bytes: int = param(128 * 1024, "bytes", "sparse-matrix SRAM per PE", lo=1)
+    spmat_sram_width_bits: int = param(64, "bits", "sparse-matrix SRAM row width", lo=8,
+                                       hi=4096)
+    ptr_sram_bytes: int = param(32 * 1024, "bytes", "pointer SRAM per PE (even + odd banks)",
+                                lo=1)
+    ptr_bits: int = param(16, "bits", "width of one column pointer", lo=1, hi=64)
+    relative_index_bits: int = param(4, "bits",
+                                     "relative row index width z; runs > 2**z - 1 need padding",
+                                     lo=1, hi=8)
+    weights_from: Literal["sram", "dram"] = param(
+        "sram", "-",
+        "'sram': weights resident in the sparse-matrix SRAM; 'dram': the columns of broadcast "
+        "activations stream from DRAM at dram_bandwidth_gbps", choices=("sram", "dram"))
+    sram_capacity: Literal["enforce", "unbounded"] = param(
+        "enforce", "-",
+        "'enforce' refuses a layer whose weights exceed the sparse-matrix SRAM; 'unbounded' "
+        "lets per-PE memories grow (the paper's PE-scaling study)",
+        choices=("enforce", "unbounded"))
+
+    def _check(self) -> None:
+        super()._check()
         if self.spmat_sram_width_bits % self.entry_bits:
             raise ConfigError(
                 f"spmat_sram_width_bits ({self.spmat_sram_width_bits}) must be a multiple of the "
@@ -189,21 +194,9 @@ class EIEConfig(ArchConfig):
         """Entries delivered by one sparse-matrix SRAM row read (8 in the paper)."""
         return self.spmat_sram_width_bits // self.entry_bits
 
-    @property
-    def dram_bytes_per_cycle(self) -> float:
-        """DRAM bandwidth in bytes per clock cycle."""
-        return self.dram_bandwidth_gbps * 1e3 / self.clock_mhz
-
-    @property
-    def queue_capacity(self) -> int:
-        """Entries an activation queue holds before it stalls the broadcast."""
-        return (
-            self.act_queue_depth - 1 if self.act_queue_model == "circular" else self.act_queue_depth
-        )
-
 
 @dataclass(frozen=True)
-class DenseConfig(ArchConfig):
+class DenseConfig(PEArrayConfig):
     """The dense baseline: EIE's PEs, queues and clock without sparsity or weight sharing.
 
     Every activation is broadcast (no leading non-zero detection) and every 16-bit weight is
@@ -213,63 +206,22 @@ class DenseConfig(ArchConfig):
 
     arch: ClassVar[str] = "dense"
 
-    num_pes: int = param(
-        64, "PEs", "processing elements; PE k owns rows i with i mod N == k", lo=1, hi=4096
-    )
-    clock_mhz: float = param(800.0, "MHz", "clock frequency", lo=1e-3)
-    act_queue_depth: int = param(
-        8, "slots", "activation queue (FIFO) slots per PE", lo=1, hi=1 << 20
-    )
-    act_queue_model: Literal["circular", "counter"] = param(
-        "circular", "-", "FIFO full rule, as for EIE", choices=("circular", "counter")
-    )
-    act_regfile_entries: int = param(
-        64,
-        "16-bit words",
-        "source and destination activation register file size per PE",
-        lo=1,
-        hi=1 << 16,
-    )
-    act_sram_bytes: int = param(2048, "bytes", "activation SRAM per PE", lo=0)
-    weight_sram_bytes: int = param(
-        160 * 1024, "bytes", "weight SRAM per PE (EIE's sparse-matrix + pointer SRAM)", lo=1
-    )
-    weight_sram_width_bits: int = param(
-        64, "bits", "weight SRAM row width (4 weights)", lo=16, hi=4096
-    )
+    weight_sram_bytes: int = param(160 * 1024, "bytes",
+                                   "weight SRAM per PE (EIE's sparse-matrix + pointer SRAM)", lo=1)
+    weight_sram_width_bits: int = param(64, "bits", "weight SRAM row width (4 weights)", lo=16,
+                                        hi=4096)
     weights_from: Literal["auto", "sram", "dram"] = param(
-        "auto",
-        "-",
-        "'auto': DRAM when the weights do not fit the weight SRAM; 'sram' refuses "
-        "them; 'dram' always streams",
-        choices=("auto", "sram", "dram"),
-    )
-    dram_bandwidth_gbps: float = param(25.6, "GB/s", "DRAM bandwidth for weight streaming", lo=1e-6)
-    input_relu: bool = param(True, "-", "negative input activations are zeroed (still multiplied)")
-    batch_swap_cycles: int = param(0, "cycles", "stall between activation batches and passes", lo=0)
+        "auto", "-", "'auto': DRAM when the weights do not fit the weight SRAM; 'sram' refuses "
+        "them; 'dram' always streams", choices=("auto", "sram", "dram"))
 
     def _check(self) -> None:
-        if self.act_queue_model == "circular" and self.act_queue_depth < 2:
-            raise ConfigError(
-                f"act_queue_depth {self.act_queue_depth} holds no entry with the circular FIFO; "
-                "allowed: depth >= 2, or act_queue_model 'counter' for depth >= 1"
-            )
+        super()._check()
         if self.weight_sram_width_bits % 16:
             raise ConfigError("weight_sram_width_bits must be a multiple of 16 (16-bit weights)")
 
     @property
     def weights_per_sram_row(self) -> int:
         return self.weight_sram_width_bits // 16
-
-    @property
-    def dram_bytes_per_cycle(self) -> float:
-        return self.dram_bandwidth_gbps * 1e3 / self.clock_mhz
-
-    @property
-    def queue_capacity(self) -> int:
-        return (
-            self.act_queue_depth - 1 if self.act_queue_model == "circular" else self.act_queue_depth
-        )
 
 
 ARCHS: dict[str, type[ArchConfig]] = {"eie": EIEConfig, "dense": DenseConfig}

@@ -93,18 +93,11 @@ def geometry(config: DenseConfig) -> dict:
 
 def traffic_map(config: DenseConfig) -> dict[str, tuple[str, str, float]]:
     """counter -> (memory level, 'read' | 'write', bytes per count)."""
+    from eie_sim.engines.eie.common import activation_traffic
+
     row = config.weight_sram_width_bits / 8
     return {
-        "dram.read_bytes": ("dram", "read", 1),
-        "dram.write_bytes": ("dram", "write", 1),
+        **activation_traffic(),
         "pe.weight_sram.read": ("weight_sram", "read", row),
         "pe.weight_sram.write": ("weight_sram", "write", row),
-        "pe.act_sram.read": ("act_sram", "read", 2),
-        "pe.act_sram.write": ("act_sram", "write", 2),
-        "pe.src_regfile.read": ("act_regfile", "read", 2),
-        "pe.src_regfile.write": ("act_regfile", "write", 2),
-        "pe.dest_regfile.read": ("act_regfile", "read", 2),
-        "pe.dest_regfile.write": ("act_regfile", "write", 2),
-        "pe.act_queue.push": ("act_queue", "write", 4),
-        "pe.act_queue.pop": ("act_queue", "read", 4),
     }

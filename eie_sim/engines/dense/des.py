@@ -18,7 +18,8 @@ from eie_sim.engines.eie.common import LayerRun
 from eie_sim.engines.eie.des.act_queue import ActivationQueue
 from eie_sim.engines.eie.des.ccu import CentralControlUnit
 from eie_sim.engines.eie.des.dram import DramStream
-from eie_sim.engines.eie.des.pe import ProcessingElement, drain_cycle
+from eie_sim.engines.eie.des.engine import run_passes
+from eie_sim.engines.eie.des.pe import ProcessingElement
 from eie_sim.layer import QuantizedLayer
 
 
@@ -110,54 +111,15 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: DenseConfig, progres
         batch_swap_cycles=config.batch_swap_cycles,
         detect_nonzeros=False,
     )
-    outputs = np.zeros(layer.n_out, dtype=np.int16)
-    pass_cycles: list[int] = []
-    bias_act = layer.bias_activation() if layer.has_bias else None
     stream_on = streams_weights(layer, config)
     columns = list(range(n_columns(layer)))
 
-    def layer_process():
-        for p in range(passes):
-            if p and config.batch_swap_cycles:
-                yield env.timeout(config.batch_swap_cycles)
-                for pe in pes:
-                    pe.idle += config.batch_swap_cycles
-            start = env.now
-            for q in queues:
-                q.open()
-            stream = None
-            if stream_on:
-                rows = np.repeat(pass_rows[p][:, None], len(columns), axis=1)
-                stream = DramStream(
-                    env,
-                    rows,
-                    columns,
-                    16,
-                    config.weight_sram_width_bits,
-                    config.dram_bytes_per_cycle,
-                    counts,
-                    "pe.weight_sram.write",
-                )
-                env.process(stream.run(start))
-            procs = [env.process(pe.run_pass(p, start, stream)) for pe in pes]
-            procs.append(
-                env.process(ccu.scan(x, config.input_relu, bias_act, layer.n_in, progress))
-            )
-            yield env.all_of(procs)
-            done = max(ccu.last_slot_cycle, drain_cycle(pes))
-            for pe in pes:
-                pe.finish_pass(p, outputs, n, done)
-            pass_cycles.append(done + 1 - start)
-            yield env.timeout(done + 1 - env.now)
+    def make_stream(p: int, start: int) -> DramStream | None:
+        if not stream_on:
+            return None
+        rows = np.repeat(pass_rows[p][:, None], len(columns), axis=1)
+        return DramStream(env, rows, columns, 16, config.weight_sram_width_bits,
+                          config.dram_bytes_per_cycle, counts, "pe.weight_sram.write")
 
-    env.process(layer_process())
-    env.run()
-    return LayerRun(
-        cycles=int(env.now),
-        pass_cycles=pass_cycles,
-        counts=counts,
-        pe_busy=np.array([pe.busy for pe in pes], dtype=np.int64),
-        pe_stall=np.array([pe.stall for pe in pes], dtype=np.int64),
-        pe_idle=np.array([pe.idle for pe in pes], dtype=np.int64),
-        outputs=outputs,
-    )
+    return run_passes(env, config, layer, x, queues, pes, ccu, counts, passes, make_stream,
+                      progress)

@@ -200,22 +200,30 @@ def geometry(config: EIEConfig) -> dict:
     }
 
 
-def traffic_map(config: EIEConfig) -> dict[str, tuple[str, str, float]]:
-    """counter -> (memory level, 'read' | 'write', bytes per count)."""
-    row = config.spmat_sram_width_bits / 8
+def activation_traffic() -> dict[str, tuple[str, str, float]]:
+    """Traffic entries every PE-array family shares: DRAM, activation SRAM, register files,
+    activation queues (counter -> (level, direction, bytes per count))."""
     return {
         "dram.read_bytes": ("dram", "read", 1),
         "dram.write_bytes": ("dram", "write", 1),
-        "pe.spmat_sram.read": ("spmat_sram", "read", row),
-        "pe.spmat_sram.write": ("spmat_sram", "write", row),
-        "pe.ptr_sram.read": ("ptr_sram", "read", config.ptr_bits / 8),
         "pe.act_sram.read": ("act_sram", "read", 2),
         "pe.act_sram.write": ("act_sram", "write", 2),
         "pe.src_regfile.read": ("act_regfile", "read", 2),
         "pe.src_regfile.write": ("act_regfile", "write", 2),
         "pe.dest_regfile.read": ("act_regfile", "read", 2),
         "pe.dest_regfile.write": ("act_regfile", "write", 2),
-        "pe.weight_decoder.lookup": ("codebook", "read", 2),
         "pe.act_queue.push": ("act_queue", "write", 4),
         "pe.act_queue.pop": ("act_queue", "read", 4),
+    }
+
+
+def traffic_map(config: EIEConfig) -> dict[str, tuple[str, str, float]]:
+    """counter -> (memory level, 'read' | 'write', bytes per count)."""
+    row = config.spmat_sram_width_bits / 8
+    return {
+        **activation_traffic(),
+        "pe.spmat_sram.read": ("spmat_sram", "read", row),
+        "pe.spmat_sram.write": ("spmat_sram", "write", row),
+        "pe.ptr_sram.read": ("ptr_sram", "read", config.ptr_bits / 8),
+        "pe.weight_decoder.lookup": ("codebook", "read", 2),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import simpy
 
@@ -16,36 +18,32 @@ from eie_sim.layer import QuantizedLayer
 from eie_sim.reference import broadcast_mask
 
 
-def run_layer(
-    layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: InterleavedCSC, progress=None
-) -> LayerRun:  # noqa: D417
-    """Simulate ``layer`` on input ``x`` (int16); ``enc`` is its encoding for ``config``.
+def run_passes(
+    env: simpy.Environment,
+    config,
+    layer: QuantizedLayer,
+    x: np.ndarray,
+    queues: list[ActivationQueue],
+    pes: list[ProcessingElement],
+    ccu: CentralControlUnit,
+    counts: dict[str, int],
+    passes: int,
+    make_stream: Callable[[int, int], DramStream | None],
+    progress=None,
+) -> LayerRun:
+    """Run a layer's output passes one after another and collect the result.
 
-    ``progress(n)``, if given, is called as input activations are scanned (every pass).
+    Shared by EIE and the dense baseline. Each pass opens the queues, starts the PEs, the CCU's
+    scan and (``make_stream(pass, start)``) the DRAM stream, and ends when the scan is over,
+    every queue is empty and the last write has landed; ``batch_swap_cycles`` separate passes.
     """
-    env = simpy.Environment()
-    counts = zero_counts()
-    n = config.num_pes
-    queues = [ActivationQueue(env, config.queue_capacity, counts) for _ in range(n)]
-    pes = [ProcessingElement(env, k, config, queues[k], enc, layer, counts) for k in range(n)]
-    ccu = CentralControlUnit(
-        env,
-        queues,
-        counts,
-        batch_activations=n * config.act_regfile_entries,
-        batch_swap_cycles=config.batch_swap_cycles,
-    )
+    n = len(pes)
     outputs = np.zeros(layer.n_out, dtype=np.int16)
     pass_cycles: list[int] = []
     bias_act = layer.bias_activation() if layer.has_bias else None
-    entries = enc.entry_counts()
-    # The DRAM stream prefetches, in order, the columns the LNZD will select.
-    streamed_columns = [int(j) for j in np.flatnonzero(broadcast_mask(x, config.input_relu))]
-    if layer.has_bias:
-        streamed_columns.append(layer.n_in)
 
     def layer_process():
-        for p in range(enc.passes):
+        for p in range(passes):
             if p and config.batch_swap_cycles:
                 yield env.timeout(config.batch_swap_cycles)
                 for pe in pes:
@@ -53,17 +51,8 @@ def run_layer(
             start = env.now
             for q in queues:
                 q.open()
-            stream = None
-            if config.weights_from == "dram":
-                stream = DramStream(
-                    env,
-                    entries[:, p, :],
-                    streamed_columns,
-                    config.entry_bits,
-                    config.spmat_sram_width_bits,
-                    config.dram_bytes_per_cycle,
-                    counts,
-                )
+            stream = make_stream(p, start)
+            if stream is not None:
                 env.process(stream.run(start))
             procs = [env.process(pe.run_pass(p, start, stream)) for pe in pes]
             procs.append(
@@ -87,3 +76,38 @@ def run_layer(
         pe_idle=np.array([pe.idle for pe in pes], dtype=np.int64),
         outputs=outputs,
     )
+
+
+def run_layer(
+    layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: InterleavedCSC, progress=None
+) -> LayerRun:
+    """Simulate ``layer`` on input ``x`` (int16); ``enc`` is its encoding for ``config``.
+
+    ``progress(n)``, if given, is called as input activations are scanned (every pass).
+    """
+    env = simpy.Environment()
+    counts = zero_counts()
+    n = config.num_pes
+    queues = [ActivationQueue(env, config.queue_capacity, counts) for _ in range(n)]
+    pes = [ProcessingElement(env, k, config, queues[k], enc, layer, counts) for k in range(n)]
+    ccu = CentralControlUnit(
+        env,
+        queues,
+        counts,
+        batch_activations=n * config.act_regfile_entries,
+        batch_swap_cycles=config.batch_swap_cycles,
+    )
+    entries = enc.entry_counts()
+    # The DRAM stream prefetches, in order, the columns the LNZD will select.
+    streamed_columns = [int(j) for j in np.flatnonzero(broadcast_mask(x, config.input_relu))]
+    if layer.has_bias:
+        streamed_columns.append(layer.n_in)
+
+    def make_stream(p: int, start: int) -> DramStream | None:
+        if config.weights_from != "dram":
+            return None
+        return DramStream(env, entries[:, p, :], streamed_columns, config.entry_bits,
+                          config.spmat_sram_width_bits, config.dram_bytes_per_cycle, counts)
+
+    return run_passes(env, config, layer, x, queues, pes, ccu, counts, enc.passes, make_stream,
+                      progress)

@@ -1,0 +1,511 @@
+"""What both tensor-core engines share: the counter catalogue, the work decomposition (as
+data), the operand images in memory, and the record an engine returns.
+
+The decomposition (:func:`make_plan`, docs/STC_MODEL.md §Work decomposition) is pure data:
+tiles, waves, stages, the bytes each stage moves and the cycles each transfer takes (computed
+once, with exact integer arithmetic), the fragments each tensor core owns, and the order in
+which the global-memory loader serves its requests. The timing *logic* (who waits for whom)
+lives in each engine: SimPy events in ``des/``, a recurrence in ``fast.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from eie_sim.engines.stc.config import STCConfig
+from eie_sim.errors import CapacityError
+from eie_sim.formats.nm_sparse import NMSparse, index_bits
+
+#: Rows (M) and batch columns (N) of one MMA instruction's output fragment.
+MMA_ROWS = 16
+MMA_COLS = 8
+#: Bytes of one accumulator / output element (fp32 or int32).
+ACC_BYTES = 4
+
+#: Every counter a tensor-core engine reports: name -> (unit, description).
+COUNTERS: dict[str, tuple[str, str]] = {
+    "dram.weight_read_bytes": (
+        "bytes",
+        "weight values read from global memory (kept values; dense twin: every weight)",
+    ),
+    "dram.metadata_read_bytes": (
+        "bytes",
+        "N:M metadata (ceil(log2 M)-bit in-group indices) read from global memory",
+    ),
+    "dram.act_read_bytes": ("bytes", "activation operand (B) bytes read from global memory"),
+    "dram.write_bytes": ("bytes", "output bytes (fp32 / int32) written to global memory"),
+    "weight_sram.weight_read_bytes": (
+        "bytes",
+        "weight values read from the on-chip weight store (weights_from 'sram')",
+    ),
+    "weight_sram.metadata_read_bytes": (
+        "bytes",
+        "N:M metadata read from the on-chip weight store (weights_from 'sram')",
+    ),
+    "smem.write_bytes": (
+        "bytes",
+        "operand bytes written into the SMs' operand buffers (per SM: shared slabs count once "
+        "per SM that receives them)",
+    ),
+    "smem.read_bytes": (
+        "bytes",
+        "operand fragment bytes the tensor cores read per MMA (A values + metadata + B)",
+    ),
+    "tc.mma": ("instructions", "mma / mma.sp instructions issued"),
+    "tc.mac": (
+        "operations",
+        "multiply-accumulates on real operands (kept values incl. explicit zeros, real rows "
+        "and batch columns)",
+    ),
+    "tc.padding_mac": (
+        "operations",
+        "MAC lanes on padding: rows beyond M, batch columns beyond Nb (GEMV pads to 8), K "
+        "padding",
+    ),
+    "tc.metadata_select": (
+        "selections",
+        "metadata-driven M:1 activation selections, one per kept weight element per mma.sp",
+    ),
+    "rf.accumulator.read": (
+        "32-bit words",
+        "accumulator reads: the C operand of every MMA (128) and each fragment at write-back",
+    ),
+    "rf.accumulator.write": ("32-bit words", "accumulator writes: the D result of every MMA"),
+}
+
+
+def zero_counts() -> dict[str, int]:
+    return dict.fromkeys(COUNTERS, 0)
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def transfer_cycles(nbytes: int, config: STCConfig) -> int:
+    """Cycles to move ``nbytes`` over global memory: ``ceil(nbytes / bytes_per_cycle)``,
+    exact (the bandwidth is a fraction; Python integers)."""
+    bpc = config.dram_bytes_per_cycle
+    return ceil_div(int(nbytes) * bpc.denominator, bpc.numerator)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The work decomposition of one GEMM on one config (shared data, no timing logic).
+
+    Shapes: ``T`` tiles, ``W`` waves, ``S`` stages per wave, ``G = W * S`` stages in all.
+
+    Attributes
+    ----------
+    rows, k, batch : int
+        GEMM sizes M (outputs), K (inputs), Nb.
+    k_padded : int
+        K rounded up to the instruction's K (operands are stored zero-padded).
+    k_kept, k_cover : int
+        Stored K per row and K covered by one instruction (16 and 32 for fp16 2:4).
+    kept_per_row : int
+        Stored K slots per row over ``k_padded`` (sparse: ``k_padded * N / M``).
+    real_slots_per_row : int
+        Slots holding real data: sparse ``ceil(K / M) * N`` (the format's kept values),
+        dense ``K``.
+    sparse : bool
+    index_bits, value_bytes : int
+        Metadata bits per kept value; bytes per operand value.
+    sms, tcs : int
+        SMs and tensor cores per SM.
+    mma_cycles, mma_latency, slots : int
+        MMA issue interval, drain latency, operand-buffer stages.
+    tile_row0, tile_rows, tile_col0, tile_cols : numpy.ndarray of int64, shape (T,)
+        Output tile ``t`` covers rows ``row0 : row0 + rows`` and batch columns likewise; tile
+        ``t`` runs on SM ``t % sms`` in wave ``t // sms``.
+    tile_rtiles, tile_ctiles : numpy.ndarray of int64, shape (T,)
+        16-row and 8-column fragments of each tile.
+    stage_ksteps : numpy.ndarray of int64, shape (S,)
+        MMA k-steps of each stage of a wave; ``stage_kstep0`` the first one.
+    wave_frags : numpy.ndarray of int64, shape (W, sms, tcs)
+        Fragments tensor core ``j`` of SM ``i`` owns in each wave.
+    load_cycles : list of int, length G
+        Transfer cycles of each stage's load.
+    dram_weight_bytes, dram_metadata_bytes, dram_act_bytes, sram_weight_bytes,
+    sram_metadata_bytes, smem_write_bytes : numpy.ndarray of int64, shape (G,)
+        Bytes each stage's load moves.
+    write_bytes : numpy.ndarray of int64, shape (W,)
+        Output bytes of each wave; ``write_cycles`` their transfer cycles.
+    program : list of (str, int)
+        The loader's requests in service order: ``("load", g)`` / ``("write", w)``.
+    mma_smem_bytes : int
+        Operand bytes one MMA reads from the buffer.
+    stage_buffer_bytes : int
+        Largest stage an SM buffers, bytes (times ``slots`` must fit ``smem_bytes_per_sm``).
+    """
+
+    rows: int
+    k: int
+    batch: int
+    k_padded: int
+    k_kept: int
+    k_cover: int
+    kept_per_row: int
+    real_slots_per_row: int
+    sparse: bool
+    index_bits: int
+    value_bytes: int
+    sms: int
+    tcs: int
+    mma_cycles: int
+    mma_latency: int
+    slots: int
+    tile_row0: np.ndarray
+    tile_rows: np.ndarray
+    tile_col0: np.ndarray
+    tile_cols: np.ndarray
+    tile_rtiles: np.ndarray
+    tile_ctiles: np.ndarray
+    stage_ksteps: np.ndarray
+    stage_kstep0: np.ndarray
+    wave_frags: np.ndarray
+    load_cycles: list[int]
+    dram_weight_bytes: np.ndarray
+    dram_metadata_bytes: np.ndarray
+    dram_act_bytes: np.ndarray
+    sram_weight_bytes: np.ndarray
+    sram_metadata_bytes: np.ndarray
+    smem_write_bytes: np.ndarray
+    write_bytes: np.ndarray
+    write_cycles: list[int]
+    program: list[tuple[str, int]]
+    mma_smem_bytes: int
+    stage_buffer_bytes: int
+    memory: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def waves(self) -> int:
+        return int(self.wave_frags.shape[0])
+
+    @property
+    def stages_per_wave(self) -> int:
+        return int(self.stage_ksteps.size)
+
+    @property
+    def stages(self) -> int:
+        return self.waves * self.stages_per_wave
+
+    @property
+    def tiles(self) -> int:
+        return int(self.tile_rows.size)
+
+    def wave_of(self, g: int) -> int:
+        return g // self.stages_per_wave
+
+    def last_stage(self, w: int) -> int:
+        """Global index of wave ``w``'s last stage."""
+        return (w + 1) * self.stages_per_wave - 1
+
+    def tile_of(self, w: int, sm: int) -> int | None:
+        """Tile SM ``sm`` computes in wave ``w`` (None: the SM is unused in that wave)."""
+        t = w * self.sms + sm
+        return t if t < self.tiles else None
+
+    def fragments(self, t: int, tc: int) -> list[tuple[int, int]]:
+        """``(row0, col0)`` of the 16 x 8 fragments of tile ``t`` that tensor core ``tc`` of
+        its SM computes (fragment ``f`` goes to tensor core ``f % tcs``, row-major order)."""
+        c = int(self.tile_ctiles[t])
+        r0, c0 = int(self.tile_row0[t]), int(self.tile_col0[t])
+        out = []
+        for f in range(tc, int(self.tile_rtiles[t]) * c, self.tcs):
+            ri, ci = divmod(f, c)
+            out.append((r0 + MMA_ROWS * ri, c0 + MMA_COLS * ci))
+        return out
+
+    def compute_cycles(self) -> int:
+        """Sum over stages of the busiest tensor core's MMA cycles: the GEMM's time if every
+        load were free ("MMA cycles")."""
+        per_wave = self.wave_frags.max(axis=(1, 2))
+        return int(per_wave.sum() * int(self.stage_ksteps.sum()) * self.mma_cycles)
+
+    def timing_summary(self) -> dict[str, int]:
+        """Cycles of the work if it ran alone: MMA, loads, write-back (no overlap)."""
+        return {
+            "mma_cycles": self.compute_cycles(),
+            "load_cycles": int(sum(self.load_cycles)),
+            "writeback_cycles": int(sum(self.write_cycles)),
+        }
+
+
+def make_plan(rows: int, k: int, batch: int, config: STCConfig) -> Plan:
+    """Decompose ``Y (rows x batch) = W (rows x k) . X (k x batch)`` for ``config``.
+
+    Raises
+    ------
+    CapacityError
+        A stage does not fit the operand buffer, or (``weights_from 'sram'``) the compressed
+        weights do not fit the weight store.
+    """
+    sparse = config.sparse
+    vb = config.value_bytes
+    k_kept, k_cover = config.mma_k_kept, config.mma_k
+    ibits = index_bits(config.m) if sparse else 0
+    k_padded = ceil_div(k, k_cover) * k_cover
+    ksteps_total = k_padded // k_cover
+    kept_per_row = ksteps_total * k_kept
+    real_slots = ceil_div(k, config.m) * config.n if sparse else k
+    # Per row per k-step: stored values and metadata, bytes (k_kept * ibits is a multiple of 8).
+    w_step = k_kept * vb
+    meta_step = k_kept * ibits // 8
+    x_step = k_cover * vb  # per batch column
+
+    # Tiles: column blocks outer, row blocks inner; tile t runs on SM t % sms in wave t // sms.
+    bn = min(config.block_n, ceil_div(batch, MMA_COLS) * MMA_COLS)
+    bm = config.block_m
+    row0 = np.arange(0, rows, bm, dtype=np.int64)
+    col0 = np.arange(0, batch, bn, dtype=np.int64)
+    t_row0 = np.tile(row0, col0.size)
+    t_col0 = np.repeat(col0, row0.size)
+    t_rows = np.minimum(bm, rows - t_row0)
+    t_cols = np.minimum(bn, batch - t_col0)
+    t_rt = -(-t_rows // MMA_ROWS)
+    t_ct = -(-t_cols // MMA_COLS)
+    n_tiles = t_rows.size
+    sms, tcs = config.sms, config.tensor_cores_per_sm
+    n_waves = ceil_div(n_tiles, sms)
+
+    s_per_wave = ceil_div(ksteps_total, config.k_steps_per_stage)
+    stage_kstep0 = np.arange(s_per_wave, dtype=np.int64) * config.k_steps_per_stage
+    stage_ksteps = np.minimum(config.k_steps_per_stage, ksteps_total - stage_kstep0)
+
+    # Fragments per tensor core per wave: tile t has F = rtiles * ctiles fragments and tensor
+    # core j owns fragments j, j + tcs, ...
+    frags = t_rt * t_ct
+    wave_frags = np.zeros((n_waves * sms, tcs), dtype=np.int64)
+    j = np.arange(tcs, dtype=np.int64)
+    wave_frags[:n_tiles] = np.maximum(0, -(-(frags[:, None] - j[None, :]) // tcs))
+    wave_frags = wave_frags.reshape(n_waves, sms, tcs)
+
+    # Bytes per stage. Global memory: a slab shared by several SMs of a wave (same row block
+    # or same column block) is read once (L2 merges the requests); every SM's buffer gets its
+    # own copy.
+    wave_of_tile = np.arange(n_tiles) // sms
+    uniq_rows = np.zeros(n_waves, dtype=np.int64)
+    uniq_cols = np.zeros(n_waves, dtype=np.int64)
+    for w in range(n_waves):
+        sel = wave_of_tile == w
+        _, first = np.unique(t_row0[sel], return_index=True)
+        uniq_rows[w] = int(t_rows[sel][first].sum())
+        _, first = np.unique(t_col0[sel], return_index=True)
+        uniq_cols[w] = int(t_cols[sel][first].sum())
+    tile_rows_w = np.bincount(wave_of_tile, weights=t_rows, minlength=n_waves).astype(np.int64)
+    tile_cols_w = np.bincount(wave_of_tile, weights=t_cols, minlength=n_waves).astype(np.int64)
+    ks = np.tile(stage_ksteps, n_waves)
+    wv = np.repeat(np.arange(n_waves), s_per_wave)
+    weight_b = uniq_rows[wv] * ks * w_step
+    meta_b = uniq_rows[wv] * ks * meta_step
+    act_b = uniq_cols[wv] * ks * x_step
+    smem_b = tile_rows_w[wv] * ks * (w_step + meta_step) + tile_cols_w[wv] * ks * x_step
+    zeros = np.zeros_like(weight_b)
+    if config.weights_from == "sram":
+        dram_w, dram_m, sram_w, sram_m = zeros, zeros, weight_b, meta_b
+    else:
+        dram_w, dram_m, sram_w, sram_m = weight_b, meta_b, zeros, zeros
+    load_cycles = [
+        max(
+            transfer_cycles(int(dram_w[g] + dram_m[g] + act_b[g]), config),
+            ceil_div(int(sram_w[g] + sram_m[g]), config.weight_sram_bytes_per_clk),
+        )
+        for g in range(n_waves * s_per_wave)
+    ]
+    write_b = (
+        np.bincount(wave_of_tile, weights=t_rows * t_cols, minlength=n_waves).astype(np.int64)
+        * ACC_BYTES
+    )
+    write_cycles = [transfer_cycles(int(b), config) for b in write_b]
+
+    # Loader service order: the loads in stage order; wave w's write-back right after the
+    # last load that the buffer lets in while w's last stage computes (stage last + slots - 1).
+    slots = config.buffer_stages
+    n_stages = n_waves * s_per_wave
+    after: dict[int, list[int]] = {}
+    for w in range(n_waves):
+        g = min((w + 1) * s_per_wave - 1 + slots - 1, n_stages - 1)
+        after.setdefault(g, []).append(w)
+    program: list[tuple[str, int]] = []
+    for g in range(n_stages):
+        program.append(("load", g))
+        program.extend(("write", w) for w in after.get(g, []))
+
+    mma_smem = MMA_ROWS * (w_step + meta_step) + MMA_COLS * x_step
+    stage_buf = int(
+        (t_rows.max() * (w_step + meta_step) + t_cols.max() * x_step) * int(stage_ksteps.max())
+    )
+    memory = {
+        "smem_stage_bytes": stage_buf,
+        "smem_buffer_bytes_needed": slots * stage_buf,
+        "smem_buffer_bytes_available": config.smem_bytes_per_sm,
+        "weight_bytes": rows * kept_per_row * vb,
+        "metadata_bytes": rows * kept_per_row * ibits // 8,
+    }
+    if slots * stage_buf > config.smem_bytes_per_sm:
+        raise CapacityError(
+            f"a {slots}-stage operand buffer needs {slots * stage_buf} B per SM "
+            f"({stage_buf} B per stage), smem_bytes_per_sm is {config.smem_bytes_per_sm}; "
+            "allowed: smaller block_m, block_n or k_steps_per_stage, or more smem_bytes_per_sm"
+        )
+    if config.weights_from == "sram":
+        need = memory["weight_bytes"] + memory["metadata_bytes"]
+        memory["weight_sram_bytes_needed"] = need
+        memory["weight_sram_bytes_available"] = config.weight_sram_bytes
+        if need > config.weight_sram_bytes:
+            raise CapacityError(
+                f"the compressed weights need {need} B of on-chip weight store, "
+                f"weight_sram_bytes is {config.weight_sram_bytes}; allowed: weights_from "
+                "'dram', a larger weight_sram_bytes, int8, or a sparser pattern"
+            )
+    return Plan(
+        rows=rows,
+        k=k,
+        batch=batch,
+        k_padded=k_padded,
+        k_kept=k_kept,
+        k_cover=k_cover,
+        kept_per_row=kept_per_row,
+        real_slots_per_row=real_slots,
+        sparse=sparse,
+        index_bits=ibits,
+        value_bytes=vb,
+        sms=sms,
+        tcs=tcs,
+        mma_cycles=config.mma_cycles,
+        mma_latency=config.mma_latency_cycles,
+        slots=slots,
+        tile_row0=t_row0,
+        tile_rows=t_rows,
+        tile_col0=t_col0,
+        tile_cols=t_cols,
+        tile_rtiles=t_rt,
+        tile_ctiles=t_ct,
+        stage_ksteps=stage_ksteps,
+        stage_kstep0=stage_kstep0,
+        wave_frags=wave_frags,
+        load_cycles=load_cycles,
+        dram_weight_bytes=dram_w,
+        dram_metadata_bytes=dram_m,
+        dram_act_bytes=act_b,
+        sram_weight_bytes=sram_w,
+        sram_metadata_bytes=sram_m,
+        smem_write_bytes=smem_b,
+        write_bytes=write_b,
+        write_cycles=write_cycles,
+        program=program,
+        mma_smem_bytes=int(mma_smem),
+        stage_buffer_bytes=stage_buf,
+        memory=memory,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Operands:
+    """The operand images in global memory, zero-padded to the hardware's granularity.
+
+    Rows are padded to a multiple of 16, K to the instruction's K, batch columns to a
+    multiple of 8 (padding is what the MMA lanes see; it is never counted as real work).
+
+    Attributes
+    ----------
+    values : numpy.ndarray, shape (rows_p, kept_per_row)
+        Sparse: the kept values in stored order; dense twin: the dense weights (rows_p, k_p).
+    columns : numpy.ndarray of int64, shape (rows_p, kept_per_row), or None
+        Sparse: the input index each kept value multiplies (from the metadata).
+    x : numpy.ndarray, shape (k_p, batch_p)
+        Activations.
+    """
+
+    values: np.ndarray
+    columns: np.ndarray | None
+    x: np.ndarray
+
+
+def operands(weights: NMSparse, x: np.ndarray, plan: Plan) -> Operands:
+    """Lay out ``weights`` (N:M, operand dtype) and ``x`` (K x Nb, operand dtype) for ``plan``."""
+    rows_p = ceil_div(plan.rows, MMA_ROWS) * MMA_ROWS
+    batch_p = ceil_div(plan.batch, MMA_COLS) * MMA_COLS
+    xp = np.zeros((plan.k_padded, batch_p), dtype=x.dtype)
+    xp[: plan.k, : plan.batch] = x
+    if plan.sparse:
+        vals = np.zeros((rows_p, plan.kept_per_row), dtype=weights.values.dtype)
+        n, m = weights.n, weights.m
+        # Padding groups keep zeros at positions 0..n-1.
+        groups_p = plan.kept_per_row // n
+        cols = (np.arange(groups_p, dtype=np.int64)[:, None] * m + np.arange(n)).ravel()
+        cols = np.broadcast_to(cols, (rows_p, cols.size)).copy()
+        real = weights.groups * n
+        vals[: plan.rows, :real] = weights.values.reshape(plan.rows, -1)
+        cols[: plan.rows, :real] = weights.absolute_indices()
+        return Operands(vals, cols, xp)
+    dense = np.zeros((rows_p, plan.k_padded), dtype=weights.values.dtype)
+    dense[: plan.rows, : plan.k] = weights.decompress()
+    return Operands(dense, None, xp)
+
+
+@dataclass(eq=False)
+class STCLayerRun:
+    """What a tensor-core engine returns for one GEMM (raw counts and cycles, no energy).
+
+    Attributes
+    ----------
+    cycles : int
+        Latency in clock cycles: cycle 0 starts the first load, the layer ends when the last
+        output byte is written.
+    wave_cycles : list of int
+        Cycles between consecutive waves' write-back ends (they add up to ``cycles``).
+    counts : dict of str to int
+        One counter per (unit, action), see :data:`COUNTERS`.
+    tc_busy, tc_stall, tc_idle : numpy.ndarray of int64, shape (sms * tensor_cores_per_sm,)
+        Per tensor core (SM-major): issuing MMAs; waiting for its operand stage to arrive
+        while it has work in that stage; otherwise (no work, drain). They sum to ``cycles``.
+    outputs : numpy.ndarray, shape (rows, batch)
+        ``W . X``: float32 (fp16 operands) or int32 (int8 operands).
+    """
+
+    cycles: int
+    wave_cycles: list[int]
+    counts: dict[str, int]
+    tc_busy: np.ndarray
+    tc_stall: np.ndarray
+    tc_idle: np.ndarray
+    outputs: np.ndarray
+
+
+def geometry(config: STCConfig) -> dict:
+    """Instances and SRAM shapes of the tensor-core units, for pricing.
+
+    Memory counters are in bytes, so SRAM units are given an 8-bit access width: the table's
+    scaling rule then prices one byte (energy linear in the bits moved).
+    """
+    from eie_sim.energy import UnitGeometry as G
+
+    out = {
+        "dram": G(1),
+        "smem": G(config.sms, config.smem_bytes_per_sm, 8),
+        "tc": G(config.tensor_cores),
+        "rf.accumulator": G(config.tensor_cores),
+    }
+    if config.weights_from == "sram":
+        out["weight_sram"] = G(1, config.weight_sram_bytes, 8)
+    return out
+
+
+def traffic_map(config: STCConfig) -> dict[str, tuple[str, str, float]]:
+    """counter -> (memory level, 'read' | 'write', bytes per count)."""
+    return {
+        "dram.weight_read_bytes": ("dram", "read", 1),
+        "dram.metadata_read_bytes": ("dram", "read", 1),
+        "dram.act_read_bytes": ("dram", "read", 1),
+        "dram.write_bytes": ("dram", "write", 1),
+        "weight_sram.weight_read_bytes": ("weight_sram", "read", 1),
+        "weight_sram.metadata_read_bytes": ("weight_sram", "read", 1),
+        "smem.write_bytes": ("smem", "write", 1),
+        "smem.read_bytes": ("smem", "read", 1),
+        "rf.accumulator.read": ("accumulator_rf", "read", ACC_BYTES),
+        "rf.accumulator.write": ("accumulator_rf", "write", ACC_BYTES),
+    }

@@ -1,0 +1,46 @@
+"""Runs one GEMM on the SimPy tensor-core model: wires the loader, the SMs' operand buffers,
+tensor cores and accumulators, and the write-back together."""
+
+from __future__ import annotations
+
+import numpy as np
+import simpy
+
+from eie_sim.engines.stc.common import Operands, Plan, STCLayerRun, zero_counts
+from eie_sim.engines.stc.des.buffer import OperandBuffer
+from eie_sim.engines.stc.des.loader import GlobalMemoryLoader
+from eie_sim.engines.stc.des.tensor_core import MetadataSelector, MMAPipeline, TensorCore
+from eie_sim.engines.stc.des.writeback import Accumulator, WriteBack
+
+
+def run_layer(plan: Plan, ops: Operands) -> STCLayerRun:
+    """Simulate the GEMM of ``plan`` on the operands ``ops`` (see :func:`common.operands`)."""
+    env = simpy.Environment()
+    counts = zero_counts()
+    acc_dtype = np.float32 if ops.values.dtype == np.float16 else np.int32
+    outputs = np.zeros((plan.rows, plan.batch), dtype=acc_dtype)
+    buffers = [OperandBuffer(env, sm, plan, counts) for sm in range(plan.sms)]
+    accumulators = [Accumulator(plan, acc_dtype) for _ in range(plan.sms)]
+    pipeline = MMAPipeline(plan, ops, counts)
+    selector = MetadataSelector(ops, counts) if plan.sparse else None
+    cores = [
+        TensorCore(env, sm, j, plan, buffers[sm], accumulators[sm], pipeline, selector)
+        for sm in range(plan.sms)
+        for j in range(plan.tcs)
+    ]
+    writeback = WriteBack(env, plan, buffers, accumulators, outputs, counts)
+    loader = GlobalMemoryLoader(env, plan, buffers, writeback, counts)
+    env.run()
+    cycles = int(env.now)
+    ends = [0, *loader.wave_end]
+    busy = np.array([c.busy for c in cores], dtype=np.int64)
+    stall = np.array([c.stall for c in cores], dtype=np.int64)
+    return STCLayerRun(
+        cycles=cycles,
+        wave_cycles=[b - a for a, b in zip(ends, ends[1:], strict=False)],
+        counts=counts,
+        tc_busy=busy,
+        tc_stall=stall,
+        tc_idle=cycles - busy - stall,
+        outputs=outputs,
+    )

@@ -1,0 +1,142 @@
+"""The fast tensor-core engine: the timing model as a recurrence, counters in closed form.
+
+With ``L_g`` the end of stage ``g``'s load, ``E_j`` the end of tensor core ``j``'s previous work
+and ``D_g`` the end of stage ``g`` (its last working tensor core), served in the loader's order
+(:attr:`~eie_sim.engines.stc.common.Plan.program`):
+
+* ``load g``: starts at ``max(loader free, D_{g - slots})``, ends ``load_cycles[g]`` later;
+* stage ``g`` on tensor core ``j`` with work ``u_j > 0``: starts at ``max(L_g, E_j)`` (the wait
+  is stall), ends ``u_j`` later; tensor cores without work skip the stage;
+* ``write w``: starts at ``max(loader free, D_last(w) + mma_latency)``.
+
+The loop runs once per stage (vectorised over all tensor cores); the outputs come from one
+vectorised pass over the kept K slots.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eie_sim.engines.stc.common import MMA_COLS, MMA_ROWS, Operands, Plan, STCLayerRun
+
+#: Elements of one product chunk (rows x K slots x batch) in the output computation.
+_CHUNK_ELEMENTS = 1 << 22
+
+
+def schedule(plan: Plan) -> tuple[int, list[int], np.ndarray, np.ndarray]:
+    """``(cycles, wave write-back ends, busy, stall)`` of ``plan``; per tensor core arrays."""
+    n_tc = plan.sms * plan.tcs
+    prev_end = np.zeros(n_tc, dtype=np.int64)
+    busy = np.zeros(n_tc, dtype=np.int64)
+    stall = np.zeros(n_tc, dtype=np.int64)
+    load_end = [0] * plan.stages
+    done = [0] * plan.stages
+    computed = 0
+    s_per_wave = plan.stages_per_wave
+
+    def compute_through(h: int) -> None:
+        nonlocal computed, prev_end
+        while computed <= h:
+            g = computed
+            w, s = divmod(g, s_per_wave)
+            work = plan.wave_frags[w].ravel() * int(plan.stage_ksteps[s]) * plan.mma_cycles
+            on = work > 0
+            start = np.maximum(load_end[g], prev_end)
+            stall[on] += (start - prev_end)[on]
+            end = start + work
+            busy[:] += work
+            prev_end = np.where(on, end, prev_end)
+            done[g] = int(end[on].max())
+            computed += 1
+
+    free = 0
+    wave_end = [0] * plan.waves
+    for kind, i in plan.program:
+        if kind == "load":
+            gate = 0
+            if i >= plan.slots:
+                compute_through(i - plan.slots)
+                gate = done[i - plan.slots]
+            load_end[i] = max(free, gate) + plan.load_cycles[i]
+            free = load_end[i]
+        else:
+            last = plan.last_stage(i)
+            compute_through(last)
+            free = max(free, done[last] + plan.mma_latency) + plan.write_cycles[i]
+            wave_end[i] = free
+    compute_through(plan.stages - 1)
+    return free, wave_end, busy, stall
+
+
+def counters(plan: Plan) -> dict[str, int]:
+    """Every counter of :data:`~eie_sim.engines.stc.common.COUNTERS`, in closed form."""
+    lanes = MMA_ROWS * MMA_COLS
+    mma = int(plan.wave_frags.sum()) * int(plan.stage_ksteps.sum())
+    mac = plan.rows * plan.batch * plan.real_slots_per_row
+    fragments = int((plan.tile_rtiles * plan.tile_ctiles).sum())
+    return {
+        "dram.weight_read_bytes": int(plan.dram_weight_bytes.sum()),
+        "dram.metadata_read_bytes": int(plan.dram_metadata_bytes.sum()),
+        "dram.act_read_bytes": int(plan.dram_act_bytes.sum()),
+        "dram.write_bytes": int(plan.write_bytes.sum()),
+        "weight_sram.weight_read_bytes": int(plan.sram_weight_bytes.sum()),
+        "weight_sram.metadata_read_bytes": int(plan.sram_metadata_bytes.sum()),
+        "smem.write_bytes": int(plan.smem_write_bytes.sum()),
+        "smem.read_bytes": mma * plan.mma_smem_bytes,
+        "tc.mma": mma,
+        "tc.mac": mac,
+        "tc.padding_mac": mma * lanes * plan.k_kept - mac,
+        "tc.metadata_select": mma * MMA_ROWS * plan.k_kept if plan.sparse else 0,
+        "rf.accumulator.read": lanes * (mma + fragments),
+        "rf.accumulator.write": lanes * mma,
+    }
+
+
+def outputs(plan: Plan, ops: Operands) -> np.ndarray:
+    """``W . X`` over the stored K slots: a gather by the metadata (sparse) or a slice (dense),
+    products in float32 added in slot order with a sequential ``numpy.add.accumulate``
+    (fp16), or summed in int64 and wrapped to int32 (int8)."""
+    rows, batch = plan.rows, plan.batch
+    vals = ops.values[:rows]
+    x = ops.x[:, :batch]
+    is_float = vals.dtype == np.float16
+    slots = vals.shape[1]
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, rows * batch))
+    if is_float:
+        acc = np.zeros((rows, batch), dtype=np.float32)
+        vals = vals.astype(np.float32)
+        x = x.astype(np.float32)
+    else:
+        acc = np.zeros((rows, batch), dtype=np.int64)
+        vals = vals.astype(np.int64)
+        x = x.astype(np.int64)
+    for lo in range(0, slots, chunk):
+        hi = min(lo + chunk, slots)
+        if ops.columns is not None:
+            xs = x[ops.columns[:rows, lo:hi]]  # (rows, chunk, batch)
+        else:
+            xs = x[None, lo:hi, :]
+        prods = vals[:, lo:hi, None] * xs
+        if is_float:
+            seq = np.concatenate([acc[:, None, :], prods], axis=1)
+            acc = np.add.accumulate(seq, axis=1)[:, -1, :]
+        else:
+            acc += prods.sum(axis=1)
+    if is_float:
+        return np.ascontiguousarray(acc)
+    return ((acc + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+
+
+def run_layer(plan: Plan, ops: Operands) -> STCLayerRun:
+    """Simulate the GEMM of ``plan`` on the operands ``ops`` (see :func:`common.operands`)."""
+    cycles, wave_end, busy, stall = schedule(plan)
+    ends = [0, *wave_end]
+    return STCLayerRun(
+        cycles=cycles,
+        wave_cycles=[b - a for a, b in zip(ends, ends[1:], strict=False)],
+        counts=counters(plan),
+        tc_busy=busy,
+        tc_stall=stall,
+        tc_idle=cycles - busy - stall,
+        outputs=outputs(plan, ops),
+    )
