@@ -15,6 +15,8 @@ Kinds
     Speedup over the smallest PE count and load-balance efficiency vs the number of PEs.
 ``queue-depth``
     Load-balance efficiency and speedup over the shallowest queue vs the activation-queue depth.
+    Sweep it with ``--queue-model counter``: with the default circular FIFO (which holds
+    depth - 1 entries) a depth of 1 holds nothing and is refused.
 ``energy-vs-sparsity``
     Energy and latency vs weight sparsity (``1 - workload.weight_density``) of one layer.
 ``energy-breakdown``
@@ -124,12 +126,21 @@ def _coordinates(columns: Sequence[str]) -> list[str]:
 
 
 def _varying(rows: Sequence[dict], columns: Sequence[str]) -> list[str]:
-    """Columns with more than one value among the rows (a missing value does not count)."""
+    """Columns with more than one value among the rows of one architecture (a missing value does
+    not count, nor does a setting that differs only between architectures, such as a clock)."""
+    by_arch: dict[Any, list[dict]] = {}
+    for r in rows:
+        by_arch.setdefault(_hashable(r.get("arch")), []).append(r)
     out = []
     for c in columns:
-        values = {_hashable(r.get(c)) for r in rows if r.get(c) is not None}
-        if len(values) > 1:
-            out.append(c)
+        if c == "arch":
+            if len(by_arch) > 1:
+                out.append(c)
+            continue
+        for mine in by_arch.values():
+            if len({_hashable(r.get(c)) for r in mine if r.get(c) is not None}) > 1:
+                out.append(c)
+                break
     return out
 
 
@@ -209,8 +220,8 @@ def _constants(rows: list[dict], skip: Sequence[str] = ()) -> str:
     parts = []
     for column, fmt in (("num_pes", "{} PEs"), ("energy_table", "{} energy table"),
                         ("engine", "{} engine")):
-        values = {r.get(column) for r in rows if r.get(column) is not None}
-        if column not in skip and len(values) == 1:
+        values = {_hashable(r.get(column)) for r in rows}
+        if column not in skip and len(values) == 1 and None not in values:
             parts.append(fmt.format(_fmt(values.pop())))
     return ", ".join(parts)
 

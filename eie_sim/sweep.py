@@ -245,7 +245,7 @@ def run_sweep(points: Sequence[Point], *, executor: Executor | None = None,
     cache_dir : path, optional
         Per-point cache; finished points are never recomputed.
     progress : bool or callable
-        A tqdm bar on stderr, or a callable receiving the number of points finished.
+        A tqdm bar on stderr, or a callable called with 1 each time a point finishes.
     """
     cache = Path(cache_dir) / "points" if cache_dir is not None else None
     if cache is not None:
