@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="magnitude-prune to this density first")
     own.add_argument("--activations", metavar="FILE.npy",
                      help="input activations (or give --activation-density)")
+    own.add_argument("--prune", action="store_true",
+                     help="stc: N:M-prune weights that violate the pattern (default: refuse "
+                          "them; named and synthetic workloads are always N:M-pruned)")
     arch = run.add_argument_group("architecture")
     _arch_arguments(arch)
     run.add_argument(
@@ -95,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="PATH", help="also write the result as JSON")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    cmp = sub.add_parser("compare", help="EIE vs the dense baseline side by side")
+    cmp = sub.add_parser("compare", help="EIE vs the 2:4 tensor core vs the dense baseline")
     cmp.add_argument("--workload", required=True, metavar="NAME", help="named workload")
     cmp.add_argument("--seed", type=_int, metavar="S", help="workload seed")
     cmp.add_argument("--pes", type=_int, metavar="N", help="PEs of both (default 64)")
@@ -110,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="energy table: 45nm (default), 7nm or a YAML file",
     )
     cmp.add_argument("--engine", default="fast", choices=["fast", "des"])
+    cmp.add_argument("--stc-preset", default="iso-eie", metavar="NAME",
+                     help="tensor-core preset (default iso-eie: EIE's MACs, clock and SRAM)")
     cmp.add_argument("--json", metavar="PATH", help="also write both results as JSON")
 
     sw = sub.add_parser("sweep", help="run a grid of configs x workloads, write CSV and JSON")
@@ -195,6 +200,11 @@ def _arch_arguments(arch) -> None:
         metavar="B",
         help="DRAM bandwidth for weight streaming, GB/s (default 25.6)",
     )
+    arch.add_argument("--preset", metavar="NAME",
+                      help="stc / dense-tc: a100 (default), h100 or iso-eie")
+    arch.add_argument("--pattern", metavar="N:M", help="stc: sparsity pattern (default 2:4)")
+    arch.add_argument("--batch", type=_int, metavar="B", help="stc / dense-tc: batch size")
+    arch.add_argument("--dtype", choices=["fp16", "int8"], help="stc / dense-tc operand type")
     arch.add_argument(
         "--energy",
         default="45nm",
@@ -203,20 +213,40 @@ def _arch_arguments(arch) -> None:
     )
 
 
+#: command-line flag -> config field it sets (only for the archs that have the field)
+FLAG_FIELDS = {
+    "pes": "num_pes", "queue_depth": "act_queue_depth", "queue_model": "act_queue_model",
+    "clock_mhz": "clock_mhz", "sram_capacity": "sram_capacity", "weights_from": "weights_from",
+    "dram_gbps": "dram_bandwidth_gbps", "pattern": "pattern", "batch": "batch", "dtype": "dtype",
+}
+TENSOR_CORES = ("stc", "dense-tc")
+
+
 def _arch_config(args):
-    config = load_config(args.config, args.arch) if args.config else ARCHS[args.arch]()
-    if config.arch != args.arch:
-        raise EieSimError(f"--config describes arch {config.arch!r} but --arch is {args.arch!r}")
-    changes = {
-        "num_pes": args.pes,
-        "act_queue_depth": args.queue_depth,
-        "act_queue_model": args.queue_model,
-        "clock_mhz": args.clock_mhz,
-        "sram_capacity": args.sram_capacity,
-        "weights_from": args.weights_from,
-        "dram_bandwidth_gbps": args.dram_gbps,
-    }
-    changes = {k: v for k, v in changes.items() if v is not None}
+    cls = ARCHS[args.arch]
+    if args.config:
+        config = load_config(args.config, args.arch)
+        if config.arch != args.arch:
+            raise EieSimError(
+                f"--config describes arch {config.arch!r} but --arch is {args.arch!r}")
+    elif args.arch in TENSOR_CORES:
+        config = cls.preset(args.preset or "a100")
+    else:
+        config = cls()
+    if args.preset is not None and args.arch not in TENSOR_CORES:
+        raise EieSimError(f"--preset applies to {' and '.join(TENSOR_CORES)}, not {args.arch}")
+    fields = config.to_dict()
+    changes = {}
+    for flag, name in FLAG_FIELDS.items():
+        value = getattr(args, flag, None)
+        if value is None:
+            continue
+        if args.arch in TENSOR_CORES and name == "dram_bandwidth_gbps":
+            name = "mem_bandwidth_gbps"
+        if name not in fields:
+            raise EieSimError(f"--{flag.replace('_', '-')} does not apply to arch {args.arch}; "
+                              f"its fields: {', '.join(k for k in fields if k != 'arch')}")
+        changes[name] = value
     return config.replace(**changes) if changes else config
 
 
@@ -272,14 +302,21 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)])
 
 
+def describe_config(cfg: dict) -> str:
+    """One line of the settings that matter for an architecture config (as a dict)."""
+    if "num_pes" in cfg:
+        return (f"{cfg['num_pes']} PEs, {cfg['clock_mhz']:g} MHz, queue depth "
+                f"{cfg['act_queue_depth']}, weights from {cfg['weights_from']}")
+    pattern = cfg["pattern"] if cfg["arch"] == "stc" else "dense"
+    return (f"{cfg['sms']} SMs x {cfg['tensor_cores_per_sm']} tensor cores, "
+            f"{cfg['clock_mhz']:g} MHz, {pattern} {cfg['dtype']}, batch {cfg['batch']}, "
+            f"weights from {cfg['weights_from']}")
+
+
 def format_run(result: RunResult) -> str:
     cfg = result.config
-    lines = [
-        f"workload {result.workload} on {result.arch} ({cfg.get('num_pes')} PEs, "
-        f"{cfg.get('clock_mhz'):g} MHz, queue depth {cfg.get('act_queue_depth')}, weights "
-        f"from {cfg.get('weights_from')}), engine {result.engine}",
-        "",
-    ]
+    lines = [f"workload {result.workload} on {result.arch} ({describe_config(cfg)}), "
+             f"engine {result.engine}", ""]
     rows = [
         [
             lr.name,
@@ -372,7 +409,8 @@ def cmd_run(args) -> int:
     config = _arch_config(args)
     workload = _workload(args)
     show = not args.no_progress and sys.stderr.isatty()
-    result = simulate(config, workload, engine=args.engine, progress=show, energy=args.energy)
+    result = simulate(config, workload, engine=args.engine, progress=show, energy=args.energy,
+                      nm_prune=args.prune or args.weights is None)
     if args.json:
         write_atomic(args.json, result.to_json())
     print(format_run(result))
@@ -420,8 +458,8 @@ def format_compare(results: dict[str, RunResult]) -> str:
             ]
         )
     lines = [
-        f"workload {base.workload}: EIE vs dense baseline, {base.config['num_pes']} PEs, "
-        f"{base.config['clock_mhz']:g} MHz, {base.energy.table} energy table",
+        f"workload {base.workload}, {base.energy.table} energy table",
+        *(f"  {name}: {describe_config(r.config)}" for name, r in results.items()),
         "",
         _table(rows, header),
         "",
@@ -463,16 +501,20 @@ def cmd_compare(args) -> int:
         if v is not None
     }
     results = {}
-    for arch in ("eie", "dense"):
-        config = ARCHS[arch]().replace(**common)
-        if arch == "eie":
-            # EIE streams from DRAM only when its compressed weights do not fit on chip.
-            try:
-                results[arch] = simulate(config, workload, engine=args.engine, energy=args.energy)
-                continue
-            except CapacityError:
-                config = config.replace(weights_from="dram")
-        results[arch] = simulate(config, workload, engine=args.engine, energy=args.energy)
+    tc_common = {("mem_bandwidth_gbps" if k == "dram_bandwidth_gbps" else k): v
+                 for k, v in common.items() if k != "num_pes"}
+    configs = {
+        "eie": ARCHS["eie"]().replace(**common),
+        "stc": ARCHS["stc"].preset(args.stc_preset, **tc_common),
+        "dense": ARCHS["dense"]().replace(**common),
+    }
+    for arch, config in configs.items():
+        try:
+            results[arch] = simulate(config, workload, engine=args.engine, energy=args.energy)
+        except CapacityError:
+            # Weights that do not fit on chip stream from DRAM instead.
+            config = config.replace(weights_from="dram")
+            results[arch] = simulate(config, workload, engine=args.engine, energy=args.energy)
     if args.json:
         write_atomic(
             args.json,

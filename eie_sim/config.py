@@ -227,6 +227,16 @@ class DenseConfig(PEArrayConfig):
 ARCHS: dict[str, type[ArchConfig]] = {"eie": EIEConfig, "dense": DenseConfig}
 
 
+def _register_tensor_core() -> None:
+    # The tensor-core configs subclass ArchConfig, so they are imported after it is defined.
+    from eie_sim.engines.stc.config import DenseTCConfig, STCConfig
+
+    ARCHS.update({"stc": STCConfig, "dense-tc": DenseTCConfig})
+
+
+_register_tensor_core()
+
+
 def load_config(path: str | Path, arch: str | None = None) -> ArchConfig:
     """Read an architecture config from YAML (``arch:`` key picks the class, default eie)."""
     p = Path(path)

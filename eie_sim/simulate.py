@@ -127,6 +127,7 @@ def simulate(
     seed: int | None = None,
     energy: str | Path | EnergyTable | None = "45nm",
     progress: bool | Callable[[int], None] = False,
+    nm_prune: bool = True,
 ) -> RunResult:
     """Simulate ``workload`` on ``arch``.
 
@@ -147,6 +148,8 @@ def simulate(
         or None to skip pricing.
     progress : bool or callable
         True shows a progress bar on stderr; a callable receives scanned-activation counts.
+    nm_prune : bool
+        Tensor cores only: N:M-prune weights that violate the pattern (False refuses them).
 
     Returns
     -------
@@ -154,6 +157,9 @@ def simulate(
     """
     if not isinstance(arch, ArchConfig):
         raise ConfigError(f"arch must be an architecture config, got {type(arch).__name__}")
+    if arch.arch in TENSOR_CORE_ARCHS:
+        return _simulate_tensor_core(arch, workload, engine=engine, inputs=inputs, seed=seed,
+                                     energy=energy, prune=nm_prune)
     family = FAMILIES.get(arch.arch)
     if family is None:
         raise ConfigError(f"no engines for arch {arch.arch!r}; allowed: {', '.join(FAMILIES)}")
@@ -173,6 +179,26 @@ def simulate(
         layers=layers,
         info=dict(wl.info),
     )
+
+
+TENSOR_CORE_ARCHS = ("stc", "dense-tc")
+
+
+def _simulate_tensor_core(arch, workload, *, engine, inputs, seed, energy, prune) -> RunResult:
+    """The N:M tensor core and its dense twin (docs/STC_MODEL.md), priced like the others."""
+    from eie_sim.engines.stc import common as stc_common
+    from eie_sim.engines.stc import run as stc_run
+
+    if engine not in ("fast", "des"):
+        raise ConfigError(f"unknown engine {engine!r} for arch {arch.arch!r}; allowed: des, fast")
+    table = load_table(energy) if energy is not None else None
+    result = stc_run(arch, workload, engine=engine, inputs=inputs, seed=seed, prune=prune)
+    geometry = stc_common.geometry(arch)
+    for layer in result.layers:
+        if table is not None:
+            layer.energy = price(layer.counts, table, geometry, layer.time_us)
+        layer.traffic_bytes = traffic(layer.counts, stc_common.traffic_map(arch))
+    return result
 
 
 def _progress_bar(progress, total: int):

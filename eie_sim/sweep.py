@@ -109,7 +109,8 @@ def row_of(point: Point, result) -> dict[str, Any]:
         "time_us": result.time_us,
         "load_balance_efficiency": busy / (busy + stall) if busy + stall else 1.0,
         "pe_utilization": busy / pe_cycles if pe_cycles else 0.0,
-        "macs": result.counts.get("pe.arith.mac", result.counts.get("tc.mac", 0)),
+        "macs": sum(v for k, v in result.counts.items()
+                    if k.endswith("mac") and "padding" not in k),
         "dram_read_bytes": traffic.get("dram", {}).get("read", 0),
         "dram_write_bytes": traffic.get("dram", {}).get("write", 0),
         "sram_bytes": sram,

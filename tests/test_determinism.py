@@ -101,7 +101,7 @@ def test_compare_is_byte_identical(capsys, tmp_path):
                                  "--json", str(path)]))
     a, b, c = (p.read_bytes() for p in paths)
     assert a == b and outs[0] == outs[1]
-    assert set(json.loads(a)) == {"eie", "dense"}
+    assert set(json.loads(a)) == {"eie", "stc", "dense"}
     assert a != c
 
 

@@ -257,11 +257,13 @@ def test_run_json_has_energy_power_and_traffic(tmp_path, capsys):
     assert data["totals"]["energy_pj"]["total"] == pytest.approx(layer["energy_pj"]["total"])
 
 
-def test_compare_prints_both_and_ratios(tmp_path, capsys):
+def test_compare_prints_all_three_and_ratios(tmp_path, capsys):
     path = tmp_path / "c.json"
     assert main(["compare", "--workload", "alexnet-fc8", "--pes", "16", "--json", str(path)]) == 0
     out = capsys.readouterr().out
     assert "speedup_vs_dense" in out and "energy_vs_dense" in out
     data = json.loads(path.read_text())
-    assert set(data) == {"eie", "dense"}
+    assert set(data) == {"eie", "stc", "dense"}
     assert data["eie"]["totals"]["cycles"] < data["dense"]["totals"]["cycles"]
+    assert data["stc"]["config"]["pattern"] == "2:4" and data["stc"]["totals"]["energy_pj"]
+    assert "stc" in out

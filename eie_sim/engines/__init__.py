@@ -5,5 +5,6 @@ def all_counters() -> dict[str, tuple[str, str]]:
     """Every counter any engine reports: name -> (unit, description)."""
     from eie_sim.engines.dense.common import COUNTERS as DENSE
     from eie_sim.engines.eie.common import COUNTERS as EIE
+    from eie_sim.engines.stc.common import COUNTERS as STC
 
-    return {**EIE, **DENSE}
+    return {**EIE, **DENSE, **STC}

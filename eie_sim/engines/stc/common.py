@@ -54,16 +54,22 @@ COUNTERS: dict[str, tuple[str, str]] = {
         "operand fragment bytes the tensor cores read per MMA (A values + metadata + B)",
     ),
     "tc.mma": ("instructions", "mma / mma.sp instructions issued"),
-    "tc.mac": (
-        "operations",
-        "multiply-accumulates on real operands (kept values incl. explicit zeros, real rows "
-        "and batch columns)",
-    ),
-    "tc.padding_mac": (
-        "operations",
-        "MAC lanes on padding: rows beyond M, batch columns beyond Nb (GEMV pads to 8), K "
-        "padding",
-    ),
+    **{
+        f"tc.{dt}_mac": (
+            "operations",
+            f"{dt} multiply-accumulates on real operands (kept values incl. explicit zeros, real "
+            "rows and batch columns); zero for the other dtype",
+        )
+        for dt in ("fp16", "int8")
+    },
+    **{
+        f"tc.{dt}_padding_mac": (
+            "operations",
+            f"{dt} MAC lanes on padding: rows beyond M, batch columns beyond Nb (GEMV pads to "
+            "8), K padding",
+        )
+        for dt in ("fp16", "int8")
+    },
     "tc.metadata_select": (
         "selections",
         "metadata-driven M:1 activation selections, one per kept weight element per mma.sp",
@@ -357,7 +363,7 @@ def make_plan(rows: int, k: int, batch: int, config: STCConfig) -> Plan:
         memory["weight_sram_bytes_available"] = config.weight_sram_bytes
         if need > config.weight_sram_bytes:
             raise CapacityError(
-                f"the compressed weights need {need} B of on-chip weight store, "
+                f"the weights (values + metadata) need {need} B of on-chip weight store, "
                 f"weight_sram_bytes is {config.weight_sram_bytes}; allowed: weights_from "
                 "'dram', a larger weight_sram_bytes, int8, or a sparser pattern"
             )
@@ -480,18 +486,20 @@ def geometry(config: STCConfig) -> dict:
     """Instances and SRAM shapes of the tensor-core units, for pricing.
 
     Memory counters are in bytes, so SRAM units are given an 8-bit access width: the table's
-    scaling rule then prices one byte (energy linear in the bits moved).
+    scaling rule then prices one byte (energy linear in the bits moved). ``tc`` has one instance
+    per fp16 MAC lane (leakage per lane).
     """
     from eie_sim.energy import UnitGeometry as G
 
     out = {
         "dram": G(1),
         "smem": G(config.sms, config.smem_bytes_per_sm, 8),
-        "tc": G(config.tensor_cores),
+        # One instance per fp16 MAC lane, so that a per-lane leakage scales with the datapath.
+        "tc": G(config.sms * config.dense_fma_per_clk_per_sm),
         "rf.accumulator": G(config.tensor_cores),
     }
-    if config.weights_from == "sram":
-        out["weight_sram"] = G(1, config.weight_sram_bytes, 8)
+    # The weight store exists only with weights_from 'sram' (zero instances: no leakage).
+    out["weight_sram"] = G(int(config.weights_from == "sram"), config.weight_sram_bytes, 8)
     return out
 
 

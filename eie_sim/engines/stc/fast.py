@@ -70,6 +70,7 @@ def schedule(plan: Plan) -> tuple[int, list[int], np.ndarray, np.ndarray]:
 
 def counters(plan: Plan) -> dict[str, int]:
     """Every counter of :data:`~eie_sim.engines.stc.common.COUNTERS`, in closed form."""
+    dt, other = ("fp16", "int8") if plan.value_bytes == 2 else ("int8", "fp16")
     lanes = MMA_ROWS * MMA_COLS
     mma = int(plan.wave_frags.sum()) * int(plan.stage_ksteps.sum())
     mac = plan.rows * plan.batch * plan.real_slots_per_row
@@ -84,8 +85,10 @@ def counters(plan: Plan) -> dict[str, int]:
         "smem.write_bytes": int(plan.smem_write_bytes.sum()),
         "smem.read_bytes": mma * plan.mma_smem_bytes,
         "tc.mma": mma,
-        "tc.mac": mac,
-        "tc.padding_mac": mma * lanes * plan.k_kept - mac,
+        f"tc.{dt}_mac": mac,
+        f"tc.{other}_mac": 0,
+        f"tc.{dt}_padding_mac": mma * lanes * plan.k_kept - mac,
+        f"tc.{other}_padding_mac": 0,
         "tc.metadata_select": mma * MMA_ROWS * plan.k_kept if plan.sparse else 0,
         "rf.accumulator.read": lanes * (mma + fragments),
         "rf.accumulator.write": lanes * mma,
@@ -110,6 +113,12 @@ def outputs(plan: Plan, ops: Operands) -> np.ndarray:
         acc = np.zeros((rows, batch), dtype=np.int64)
         vals = vals.astype(np.int64)
         x = x.astype(np.int64)
+    if is_float and chunk < 16:
+        # Large outputs: one slot at a time (``acc += w * x`` is one float32 rounding per slot).
+        for p in range(slots):
+            xs = x[ops.columns[:rows, p]] if ops.columns is not None else x[p][None, :]
+            acc += vals[:, p, None] * xs
+        return acc
     for lo in range(0, slots, chunk):
         hi = min(lo + chunk, slots)
         if ops.columns is not None:

@@ -53,6 +53,8 @@ class MMAPipeline:
         self.x = ops.x
         self.counts = counts
         self.is_float = ops.values.dtype == np.float16
+        dt = "fp16" if self.is_float else "int8"
+        self.mac_counter, self.padding_counter = f"tc.{dt}_mac", f"tc.{dt}_padding_mac"
 
     def mma(self, acc: np.ndarray, row0: int, col0: int, kstep: int, b: np.ndarray | None) -> None:
         """Issue one instruction for the fragment at ``(row0, col0)`` and k-step ``kstep``.
@@ -80,8 +82,8 @@ class MMAPipeline:
         slots = min(kk, max(0, plan.real_slots_per_row - s0))
         lanes = MMA_ROWS * MMA_COLS * kk
         counts["tc.mma"] += 1
-        counts["tc.mac"] += rows * cols * slots
-        counts["tc.padding_mac"] += lanes - rows * cols * slots
+        counts[self.mac_counter] += rows * cols * slots
+        counts[self.padding_counter] += lanes - rows * cols * slots
         counts["smem.read_bytes"] += plan.mma_smem_bytes
         counts["rf.accumulator.read"] += MMA_ROWS * MMA_COLS
         counts["rf.accumulator.write"] += MMA_ROWS * MMA_COLS
