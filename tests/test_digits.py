@@ -12,7 +12,13 @@ pytest.importorskip("sklearn")
 from eie_sim import EIEConfig, simulate  # noqa: E402
 from eie_sim.cli import main  # noqa: E402
 from workloads import Workload, get_workload  # noqa: E402
-from workloads.digits import TARGET_DENSITY, digits_model, evaluate, image_input  # noqa: E402
+from workloads.digits import (  # noqa: E402
+    TARGET_DENSITY,
+    digits_model,
+    evaluate,
+    evaluate_tensor_core,
+    image_input,
+)
 
 
 def test_pruned_to_the_target_density_and_still_accurate():
@@ -57,3 +63,18 @@ def test_digits_workload_json_carries_accuracies(tmp_path, capsys):
     assert len(data["layers"]) == 3
     wl = get_workload("digits-mlp")
     assert wl.chained and wl.info["test_images"] == 360
+    tc = data["tensor_core_2_4"]
+    assert abs(tc["simulated_accuracy"] - tc["float_accuracy"]) <= 0.02
+
+
+def test_same_network_pruned_2_4_on_the_tensor_core():
+    from eie_sim.compress import satisfies_nm
+    from workloads.digits import train_nm_mlp
+
+    model, _ = train_nm_mlp(0)
+    assert all(satisfies_nm(w, 2, 4) for w in model.weights)
+    report = evaluate_tensor_core(seed=0)
+    assert report["images"] == 360 and report["outputs_match_reference"]
+    assert report["float_accuracy"] >= 0.93
+    assert abs(report["simulated_accuracy"] - report["float_accuracy"]) <= 0.02
+    assert report["cycles"] > 0 and report["energy_pj"] > 0
