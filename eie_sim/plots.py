@@ -560,14 +560,24 @@ def _draw_lines(fig, data: dict) -> None:
             _log2_axis(ax, [x for s in panel["series"] for x in s["x"]])
         if panel["yscale"] in ("log", "log2"):
             _log_y(ax, 2 if panel["yscale"] == "log2" else 10)
-        if "ylim" in panel:
-            ax.set_ylim(*panel["ylim"])
-        ax.set_title(panel["title"])
-        ax.set_xlabel(panel["xlabel"])
-        ax.set_ylabel(panel["ylabel"])
-        ax.grid(True, which="major", alpha=0.3)
+        _finish_axis(ax, panel, grid_axis="both")
+    _legend(fig, handles, panels[0].get("legend"))
+
+
+def _finish_axis(ax, panel: dict, *, grid_axis: str) -> None:
+    """Limits, title, axis labels (with units) and grid of one panel."""
+    if "ylim" in panel:
+        ax.set_ylim(*panel["ylim"])
+    ax.set_title(panel["title"])
+    ax.set_xlabel(panel["xlabel"])
+    ax.set_ylabel(panel["ylabel"])
+    ax.grid(True, axis=grid_axis, which="major", alpha=0.3)
+
+
+def _legend(fig, handles: dict, title: str | None) -> None:
+    """One legend for the figure, outside the panels on the right."""
     fig.legend(list(handles.values()), list(handles), loc="outside right upper",
-               fontsize="small", title=panels[0].get("legend"), title_fontsize="small")
+               fontsize="small", title=title, title_fontsize="small")
 
 
 def _draw_breakdown(fig, data: dict) -> None:
@@ -594,14 +604,8 @@ def _draw_breakdown(fig, data: dict) -> None:
         ax.set_xticklabels(panel["series"][0]["x"] if panel["series"] else [],
                            fontsize="x-small", rotation=60 if n > 6 else 0,
                            ha="right" if n > 6 else "center")
-        if "ylim" in panel:
-            ax.set_ylim(*panel["ylim"])
-        ax.set_title(panel["title"])
-        ax.set_xlabel(panel["xlabel"])
-        ax.set_ylabel(panel["ylabel"])
-        ax.grid(True, axis="y", alpha=0.3)
-    fig.legend(list(handles.values()), list(handles), loc="outside right upper",
-               fontsize="small", title="unit", title_fontsize="small")
+        _finish_axis(ax, panel, grid_axis="y")
+    _legend(fig, handles, "unit")
 
 
 def _draw_grouped(fig, data: dict) -> None:
@@ -631,12 +635,8 @@ def _draw_grouped(fig, data: dict) -> None:
         ax.set_xticks(range(len(cats)))
         ax.set_xticklabels(cats, fontsize="small", rotation=30 if len(cats) > 4 else 0,
                            ha="right" if len(cats) > 4 else "center")
-        ax.set_title(panel["title"])
-        ax.set_xlabel(panel["xlabel"])
-        ax.set_ylabel(panel["ylabel"])
-        ax.grid(True, axis="y", alpha=0.3)
-    fig.legend(list(handles.values()), list(handles), loc="outside right upper",
-               fontsize="small", title="accelerator", title_fontsize="small")
+        _finish_axis(ax, panel, grid_axis="y")
+    _legend(fig, handles, "accelerator")
 
 
 _DRAW = {"pe-sweep": _draw_lines, "queue-depth": _draw_lines, "energy-vs-sparsity": _draw_lines,

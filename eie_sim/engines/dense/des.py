@@ -16,9 +16,8 @@ from eie_sim.engines.dense.common import (
 )
 from eie_sim.engines.eie.common import LayerRun
 from eie_sim.engines.eie.des.act_queue import ActivationQueue
-from eie_sim.engines.eie.des.ccu import CentralControlUnit
 from eie_sim.engines.eie.des.dram import DramStream
-from eie_sim.engines.eie.des.engine import run_passes
+from eie_sim.engines.eie.des.engine import run_passes, wire
 from eie_sim.engines.eie.des.pe import ProcessingElement
 from eie_sim.layer import QuantizedLayer
 
@@ -95,22 +94,12 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: DenseConfig, progres
     """Simulate ``layer`` on input ``x`` (int16) on the dense baseline."""
     env = simpy.Environment()
     counts = zero_counts()
-    n = config.num_pes
     pass_rows = rows_per_pass(layer, config)
     passes = pass_rows.shape[0]
-    queues = [ActivationQueue(env, config.queue_capacity, counts) for _ in range(n)]
-    pes = [
-        DenseProcessingElement(env, k, config, queues[k], layer, pass_rows, counts)
-        for k in range(n)
-    ]
-    ccu = CentralControlUnit(
-        env,
-        queues,
-        counts,
-        batch_activations=n * config.act_regfile_entries,
-        batch_swap_cycles=config.batch_swap_cycles,
-        detect_nonzeros=False,
-    )
+    queues, pes, ccu = wire(
+        env, config, counts,
+        lambda k, queue: DenseProcessingElement(env, k, config, queue, layer, pass_rows, counts),
+        detect_nonzeros=False)
     stream_on = streams_weights(layer, config)
     columns = list(range(n_columns(layer)))
 

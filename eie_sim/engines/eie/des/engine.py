@@ -18,6 +18,21 @@ from eie_sim.layer import QuantizedLayer
 from eie_sim.reference import broadcast_mask
 
 
+def wire(env: simpy.Environment, config, counts: dict[str, int],
+         make_pe: Callable[[int, ActivationQueue], ProcessingElement], *,
+         detect_nonzeros: bool = True):
+    """The PE array both EIE and the dense baseline share: one activation queue per PE, the PEs
+    (``make_pe(k, queue)``) and the central control unit broadcasting into the queues."""
+    n = config.num_pes
+    queues = [ActivationQueue(env, config.queue_capacity, counts) for _ in range(n)]
+    pes = [make_pe(k, queues[k]) for k in range(n)]
+    ccu = CentralControlUnit(env, queues, counts,
+                             batch_activations=n * config.act_regfile_entries,
+                             batch_swap_cycles=config.batch_swap_cycles,
+                             detect_nonzeros=detect_nonzeros)
+    return queues, pes, ccu
+
+
 def run_passes(
     env: simpy.Environment,
     config,
@@ -87,16 +102,9 @@ def run_layer(
     """
     env = simpy.Environment()
     counts = zero_counts()
-    n = config.num_pes
-    queues = [ActivationQueue(env, config.queue_capacity, counts) for _ in range(n)]
-    pes = [ProcessingElement(env, k, config, queues[k], enc, layer, counts) for k in range(n)]
-    ccu = CentralControlUnit(
-        env,
-        queues,
-        counts,
-        batch_activations=n * config.act_regfile_entries,
-        batch_swap_cycles=config.batch_swap_cycles,
-    )
+    queues, pes, ccu = wire(
+        env, config, counts,
+        lambda k, queue: ProcessingElement(env, k, config, queue, enc, layer, counts))
     entries = enc.entry_counts()
     # The DRAM stream prefetches, in order, the columns the LNZD will select.
     streamed_columns = [int(j) for j in np.flatnonzero(broadcast_mask(x, config.input_relu))]
