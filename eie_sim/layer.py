@@ -143,23 +143,6 @@ class QuantizedLayer:
             np.concatenate([self.weight_idx, self.bias_idx[brows]]),
         )
 
-    @cached_property
-    def entry_columns(self) -> np.ndarray:
-        """Column of every entry of :meth:`augmented_csc` (int64), computed once."""
-        col_ptr = self.augmented_csc()[0]
-        return np.repeat(np.arange(col_ptr.size - 1, dtype=np.int64), np.diff(col_ptr))
-
-    @cached_property
-    def entry_weights(self) -> np.ndarray:
-        """Decoded int16 value (as int64) of every entry of :meth:`augmented_csc`: the weight, or
-        for the bias column the bias value; computed once."""
-        _, _, idx = self.augmented_csc()
-        values = self.codebook.astype(np.int64)[idx]
-        if self.has_bias:
-            start = self.col_ptr[-1]
-            values[start:] = self.bias_codebook.astype(np.int64)[idx[start:]]
-        return values
-
     def bias_activation(self) -> int:
         """Raw activation broadcast with the bias column: 1.0 in the weight format."""
         return 1 << self.weight_frac_bits

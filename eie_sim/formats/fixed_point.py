@@ -83,22 +83,23 @@ def frac_bits_for(max_abs: float, *, max_frac_bits: int = MAX_FRAC_BITS) -> int:
 
 
 def accumulate_saturating(
-    rows: np.ndarray, order: np.ndarray, terms: np.ndarray, n: int
+    rows: np.ndarray, order: np.ndarray | None, terms: np.ndarray, n: int
 ) -> np.ndarray:
     """``out[r] = sat16(...sat16(sat16(0 + t1) + t2)...)`` over each row's terms in ``order``.
 
-    Vectorised: where no partial sum of a row can leave the int16 range (its positive terms sum
-    to at most INT16_MAX and its negative terms to at least INT16_MIN) the result is the plain
-    sum; only the other rows are replayed in order, one term per row per step.
+    Vectorised: where no partial sum of a row can leave the int16 range the result is the plain
+    sum (:func:`signed_row_sums`); only the other rows are replayed in order
+    (:func:`replay_saturating`).
 
     Parameters
     ----------
     rows : numpy.ndarray of int
         Output index of each term.
-    order : numpy.ndarray of int
-        Accumulation order of the terms within a row (e.g. the input column).
-    terms : numpy.ndarray of int64
-        Values to add.
+    order : numpy.ndarray of int, or None
+        Accumulation order of the terms within a row (e.g. the input column); None means the
+        terms are already in accumulation order.
+    terms : numpy.ndarray of int64, or float64 holding integers
+        Values to add (float64 sums are exact: every partial sum stays far below 2**53).
     n : int
         Number of outputs.
 
@@ -106,24 +107,42 @@ def accumulate_saturating(
     -------
     numpy.ndarray of int16
     """
-    out = np.bincount(rows, weights=terms, minlength=n).astype(np.int64)
-    # Cheap bound first (sum of magnitudes), exact bound (positive / negative sums) for the rest.
-    risky = np.bincount(rows, weights=np.abs(terms), minlength=n) > INT16_MAX
+    out, risky = signed_row_sums(2 * rows + (terms < 0), terms, n)
     if risky.any():
-        sel = risky[rows]
-        pos = np.bincount(rows[sel], weights=np.maximum(terms[sel], 0), minlength=n)
-        neg = np.bincount(rows[sel], weights=np.minimum(terms[sel], 0), minlength=n)
-        risky &= (pos > INT16_MAX) | (neg < INT16_MIN)
-    if risky.any():
-        sel = risky[rows]
-        rr, oo, tt = rows[sel], order[sel], terms[sel]
-        idx = np.lexsort((oo, rr))
-        rr, tt = rr[idx], tt[idx]
-        starts = np.flatnonzero(np.r_[True, rr[1:] != rr[:-1]])
-        rank = np.arange(rr.size) - np.repeat(starts, np.diff(np.r_[starts, rr.size]))
-        acc = np.zeros(n, dtype=np.int64)
-        for k in range(int(rank.max()) + 1):
-            at = rank == k
-            acc[rr[at]] = np.clip(acc[rr[at]] + tt[at], INT16_MIN, INT16_MAX)
-        out[risky] = acc[risky]
+        replay_saturating(rows, order, terms, risky, out)
     return out.astype(np.int16)
+
+
+def signed_row_sums(sign_rows: np.ndarray, terms: np.ndarray, n: int):
+    """Plain row sums and the rows whose saturating sum may differ from them.
+
+    ``sign_rows = 2 * row + (term < 0)`` (a zero term may go either way). A row whose positive
+    terms sum to at most INT16_MAX and negative terms to at least INT16_MIN never saturates,
+    whatever the order; the others are *risky*. One ``bincount`` gives both sums.
+
+    Returns ``(sums, risky)``: int64 ``(n,)`` plain sums and a bool ``(n,)`` mask.
+    """
+    both = np.bincount(sign_rows, weights=terms, minlength=2 * n)
+    pos, neg = both[0::2], both[1::2]
+    return (pos + neg).astype(np.int64), (pos > INT16_MAX) | (neg < INT16_MIN)
+
+
+def replay_saturating(
+    rows: np.ndarray, order: np.ndarray | None, terms: np.ndarray, risky: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Overwrite ``out[r]`` for the ``risky`` rows with their term-by-term saturating sum.
+
+    Terms are replayed in ``order`` (None: array order), one term per row per step.
+    """
+    sel = risky[rows]
+    rr, tt = rows[sel], terms[sel].astype(np.int64)
+    idx = np.argsort(rr, kind="stable") if order is None else np.lexsort((order[sel], rr))
+    rr, tt = rr[idx], tt[idx]
+    starts = np.flatnonzero(np.r_[True, rr[1:] != rr[:-1]])
+    rank = np.arange(rr.size) - np.repeat(starts, np.diff(np.r_[starts, rr.size]))
+    acc = np.zeros(out.size, dtype=np.int64)
+    for k in range(int(rank.max()) + 1):
+        at = rank == k
+        acc[rr[at]] = np.clip(acc[rr[at]] + tt[at], INT16_MIN, INT16_MAX)
+    out[risky] = acc[risky]

@@ -32,9 +32,9 @@ from eie_sim.engines.eie.common import (
     slice_rows,
     zero_counts,
 )
-from eie_sim.formats.fixed_point import accumulate_saturating, round_shift
+from eie_sim.formats.fixed_point import replay_saturating, round_shift, signed_row_sums
 from eie_sim.formats.interleaved_csc import InterleavedCSC
-from eie_sim.layer import QuantizedLayer
+from eie_sim.layer import CODEBOOK_SIZE, QuantizedLayer
 from eie_sim.reference import broadcast_mask
 
 PUSH_TO_ISSUE = QUEUE_VISIBLE_DELAY + POP_TO_ISSUE
@@ -70,6 +70,14 @@ def scan_schedule(x: np.ndarray, config: EIEConfig, has_bias: bool, n_in: int):
     return columns.astype(np.int64), adv, tail, int(advance.sum())
 
 
+#: Initial lower bound of a queue gate (no constraint), far from int64 overflow.
+_NO_GATE = np.iinfo(np.int64).min // 4
+#: Window of the first speculative step, in queue capacities.
+_FIRST_WINDOW = 16
+#: Largest window, in (passes x PEs x broadcasts) elements.
+_MAX_WINDOW_ELEMENTS = 1 << 16
+
+
 def broadcast_recurrence(
     work: np.ndarray, adv: np.ndarray, capacity: int, ready: np.ndarray | None
 ):
@@ -79,43 +87,64 @@ def broadcast_recurrence(
     (DRAM stream): ``S = max(F + 1, P + 2, ready)``.
 
     With global prefix sums ``A = cumsum(1 + adv)`` and ``U = cumsum(W)`` the recurrences become
-    running maxima: ``P - A = max(P_prev - A_prev, gate - A)`` and
-    ``F - U = max(F_prev - U_prev, earliest - 1 - (U - W))``; each chunk of ``C`` broadcasts is
-    one ``np.maximum.accumulate`` per recurrence, since its gates come from the chunk before.
+    running maxima once the queue gates ``G_b = max_k S_k(b - C)`` are known:
+    ``P - A = max(P_prev - A_prev, G - A)`` and ``F - U = max(F_prev - U_prev, P + 1 - (U - W))``
+    (one ``np.maximum.accumulate`` each). The gates are solved window by window from lower
+    bounds (no gate at first): a window ``[lo, hi)`` is computed with the current bounds, which
+    yields new bounds for the gates ``C`` broadcasts later. Up to the first broadcast whose new
+    gate exceeds the push cycle just computed for it, the window satisfies every equation, so it
+    is the exact (unique, causal) solution and is kept; the rest is recomputed from there with
+    the raised bounds. Each step keeps at least ``C`` broadcasts (their gates come from kept
+    ones), so it never does worse than stepping ``C`` at a time; the window doubles after a
+    step that keeps everything and shrinks to twice the kept length otherwise.
     """
     passes, n, b_total = work.shape
-    a_all = np.cumsum(1 + adv)
     u_all = np.cumsum(work, axis=2)
+    uw_all = u_all - work  # U - W: work issued before each broadcast
+    a_all = np.cumsum(1 + adv)
+    gates = np.full((passes, b_total), _NO_GATE, dtype=np.int64)  # lower bounds of G
     push = np.empty((passes, b_total), dtype=np.int64)
-    last = np.empty((passes, n, b_total), dtype=np.int64)
-    q_prev = np.zeros(passes, dtype=np.int64)  # P - A
-    h_prev = np.full((passes, n), -1, dtype=np.int64)  # F - U
-    gate = None  # max_k S_k(b - C) for the current chunk
-    for lo in range(0, b_total, capacity):
-        hi = min(lo + capacity, b_total)
+    h_all = np.empty((passes, n, b_total), dtype=np.int64)  # F - U
+    q_prev = np.zeros(passes, dtype=np.int64)  # P - A of the last kept broadcast
+    h_prev = np.full((passes, n), -1, dtype=np.int64)  # F - U of the last kept broadcast
+    max_window = max(4 * capacity, _MAX_WINDOW_ELEMENTS // (passes * n))
+    window = min(_FIRST_WINDOW * capacity, max_window)
+    lo = 0
+    while lo < b_total:
+        hi = min(lo + window, b_total)
         a = a_all[lo:hi]
-        if gate is None:
-            p = np.broadcast_to(a, (passes, hi - lo)) + q_prev[:, None]
-        else:
-            x = gate[:, : hi - lo] - a
-            x[:, 0] = np.maximum(x[:, 0], q_prev)
-            q = np.maximum.accumulate(x, axis=1)
-            q_prev = q[:, -1]
-            p = q + a
-        earliest = p + PUSH_TO_ISSUE
+        q = gates[:, lo:hi] - a
+        np.maximum(q[:, 0], q_prev, out=q[:, 0])
+        np.maximum.accumulate(q, axis=1, out=q)
+        p = q + a
+        earliest = p + (PUSH_TO_ISSUE - 1)  # issue no earlier than this + 1
         if ready is not None:
-            earliest = np.maximum(earliest, ready[:, lo:hi])
-        w = work[:, :, lo:hi]
-        u = u_all[:, :, lo:hi]
-        y = (earliest - 1)[:, None, :] - (u - w)
-        y[:, :, 0] = np.maximum(y[:, :, 0], h_prev)
-        h = np.maximum.accumulate(y, axis=2)
-        h_prev = h[:, :, -1]
-        f = h + u
-        push[:, lo:hi] = p
-        last[:, :, lo:hi] = f
-        gate = (f - w).max(axis=1) + 1
-    return push, last - work + 1, last
+            np.maximum(earliest, ready[:, lo:hi] - 1, out=earliest)
+        uw = uw_all[:, :, lo:hi]
+        h = h_all[:, :, lo:hi]
+        np.subtract(earliest[:, None, :], uw, out=h)
+        np.maximum(h[:, :, 0], h_prev, out=h[:, :, 0])
+        np.maximum.accumulate(h, axis=2, out=h)
+        new_gates = (h + uw).max(axis=1) + 1  # max_k S_k(b), the gate of b + C
+        keep = hi - lo
+        if keep > capacity:
+            raised = np.flatnonzero((new_gates[:, : keep - capacity] > p[:, capacity:]).any(axis=0))
+            if raised.size:
+                keep = capacity + int(raised[0])
+        stop = lo + keep
+        push[:, lo:stop] = p[:, :keep]
+        q_prev = q[:, keep - 1]
+        h_prev = h[:, :, keep - 1].copy()
+        # Bounds for the gates from ``stop`` on (exact for [stop, stop + C)).
+        t_end = min(hi + capacity, b_total)
+        if t_end > stop:
+            gates[:, stop:t_end] = new_gates[:, stop - lo - capacity : t_end - lo - capacity]
+        window = min(2 * window, max_window) if stop == hi else max(capacity, 2 * keep)
+        lo = stop
+    first = h_all + uw_all
+    first += 1
+    h_all += u_all
+    return push, first, h_all
 
 
 @dataclass
@@ -165,18 +194,35 @@ def stream_ready(per_column_bytes: np.ndarray, bytes_per_cycle: float) -> tuple[
 
 def _outputs(layer: QuantizedLayer, x: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """Output vector: the broadcast columns' weights x activations, accumulated in broadcast
-    order with 16-bit saturation (bias column last, from the bias codebook)."""
-    col_ptr, rows, _ = layer.augmented_csc()
-    starts, ends = col_ptr[columns], col_ptr[columns + 1]
-    lengths = ends - starts
-    take = np.repeat(ends - np.cumsum(lengths), lengths) + np.arange(int(lengths.sum()))
-    act = np.zeros(col_ptr.size - 1, dtype=np.int64)
-    act[: layer.n_in] = x
-    if layer.has_bias:
-        act[layer.n_in] = layer.bias_activation()
-    col = layer.entry_columns[take]
-    prod = round_shift(layer.entry_weights[take] * act[col], layer.weight_frac_bits)
-    return accumulate_saturating(rows[take], col, prod, layer.n_out)
+    order with 16-bit saturation (bias column last, from the bias codebook).
+
+    A column's products take at most 16 values (one per codebook entry), so they are computed
+    once per broadcast as a ``(B, 16)`` table and each entry looks its product up by its 4-bit
+    index. Entries are gathered column by column, i.e. in broadcast order, straight into
+    buffers that leave room for the bias terms.
+    """
+    with_bias = layer.has_bias and columns.size > 0 and columns[-1] == layer.n_in
+    weight_cols = columns[:-1] if with_bias else columns
+    starts = layer.col_ptr[weight_cols]
+    lengths = layer.col_ptr[weight_cols + 1] - starts
+    n_terms = int(lengths.sum())
+    take = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(n_terms)
+    table = round_shift(layer.codebook.astype(np.int64) * x[weight_cols][:, None],
+                        layer.weight_frac_bits)
+    slot = np.repeat(np.arange(0, table.size, CODEBOOK_SIZE), lengths)
+    slot += np.take(layer.weight_idx, take)
+    bias_rows = np.flatnonzero(layer.bias_idx) if with_bias else np.zeros(0, dtype=np.int64)
+    rows = np.empty(n_terms + bias_rows.size, dtype=layer.row_idx.dtype)
+    terms = np.empty(rows.size, dtype=np.float64)  # bincount weights: exact for these sums
+    np.take(layer.row_idx, take, out=rows[:n_terms])
+    np.take(table.astype(np.float64).ravel(), slot, out=terms[:n_terms])
+    if with_bias:  # bias_codebook[i] * 2**f >> f == the bias value itself
+        rows[n_terms:] = bias_rows
+        terms[n_terms:] = layer.bias_codebook[layer.bias_idx[bias_rows]]
+    out, risky = signed_row_sums(2 * rows + (terms < 0), terms, layer.n_out)
+    if risky.any():
+        replay_saturating(rows, None, terms, risky, out)
+    return out.astype(np.int16)
 
 
 def run_layer(
@@ -191,7 +237,7 @@ def run_layer(
     start_addr = enc.ptr[:, :-1].reshape(n, passes, n_cols)
 
     if b_total:
-        e_b = entries[:, :, columns].transpose(1, 0, 2)  # (passes, N, B)
+        e_b = np.take(entries, columns, axis=2).transpose(1, 0, 2)  # (passes, N, B)
         work = np.maximum(e_b, 1)
         ready = None
         if config.weights_from == "dram":
@@ -229,7 +275,7 @@ def run_layer(
     counts["pe.act_queue.push"] = counts["pe.act_queue.pop"] = passes * b_total * n
     counts["pe.ptr_sram.read"] = 2 * passes * b_total * n
     lookups = int(e_b.sum())
-    padding = int(enc.slice_padding[:, :, columns].sum()) if b_total else 0
+    padding = int(np.take(enc.slice_padding, columns, axis=2).sum()) if b_total else 0
     macs = lookups - padding
     counts["pe.weight_decoder.lookup"] = lookups
     counts["pe.arith.padding"] = padding
@@ -243,7 +289,7 @@ def run_layer(
     if b_total:
         # Sparse-matrix SRAM rows: per PE, distinct rows over its slices in processing order.
         epr = config.entries_per_sram_row
-        s = start_addr[:, :, columns]  # (N, passes, B)
+        s = np.take(start_addr, columns, axis=2)  # (N, passes, B)
         e = e_b.transpose(1, 0, 2)
         nonempty = e > 0
         k_idx = np.broadcast_to(np.arange(n)[:, None, None], s.shape)[nonempty]
@@ -254,10 +300,10 @@ def run_layer(
         # Bypass: last entry of b-1 and first entry of b hit the same row on adjacent cycles
         # (a slice's last entry is always real; its first is real unless it is padding).
         if b_total > 1:
-            fr = enc.slice_first_row[:, :, columns]
-            lr = enc.slice_last_row[:, :, columns]
-            chain = (nonempty[:, :, 1:] & nonempty[:, :, :-1] & (fr[:, :, 1:] <= enc.max_run)
-                     & (fr[:, :, 1:] == lr[:, :, :-1]))
+            fr = np.take(enc.slice_first_row, columns, axis=2)[:, :, 1:]
+            lr = np.take(enc.slice_last_row, columns, axis=2)[:, :, :-1]
+            # fr == lr >= 0: both slices non-empty; fr <= max_run: b's first entry is real.
+            chain = (fr == lr) & (fr.view(np.uint32) <= enc.max_run)
             first_k, last_k = first.transpose(1, 0, 2), last.transpose(1, 0, 2)
             bypass = int(np.sum(chain & (first_k[:, :, 1:] == last_k[:, :, :-1] + 1)))
     counts["pe.spmat_sram.read"] = spmat_reads
