@@ -58,11 +58,23 @@ def machine_info() -> dict:
         "numpy_version": np.__version__,
         "simpy_version": simpy_version,
         "eie_sim_version": eie_version,
+        "fast_engine_loops": _fast_engine_loops(),
         "git_commit": _git("rev-parse", "HEAD"),
         # The library is edited concurrently; record whether the measured code was committed.
         "library_has_uncommitted_changes": bool(status) if status is not None else None,
         "timestamp_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _fast_engine_loops() -> str:
+    """Which code runs the fast EIE engine's hot loops: numba (with its version) or numpy."""
+    from eie_sim.engines.eie import accel
+
+    if accel.kernels() is None:
+        return "numpy"
+    import numba
+
+    return f"numba {numba.__version__}"
 
 
 def peak_rss_bytes() -> int:

@@ -30,9 +30,10 @@ import sys
 import time
 
 import numpy as np
-from _common import table, timed, verdict, write_json
+from _common import machine_info, table, timed, verdict, write_json
 
 from eie_sim.config import EIEConfig
+from eie_sim.engines.eie import accel
 from eie_sim.engines.eie import des as eie_des
 from eie_sim.engines.eie import fast as eie_fast
 from eie_sim.engines.eie.common import prepare
@@ -110,7 +111,11 @@ def main(argv=None) -> int:
     for name in COMPARE_LAYERS:
         layer, x = workloads[name].layers[0], workloads[name].inputs
         fast_t, fast_run = best_of(args.repeats, eie_fast.run_layer, layer, x, config)
-        row = {"layer": name, "num_pes": NUM_PES, "fast": fast_t, "cycles": fast_run.cycles}
+        with accel.using("numpy"):  # the fast engine without numba, for reference
+            numpy_t, numpy_run = best_of(args.repeats, eie_fast.run_layer, layer, x, config)
+        assert numpy_run.counts == fast_run.counts and numpy_run.cycles == fast_run.cycles
+        row = {"layer": name, "num_pes": NUM_PES, "fast": fast_t, "fast_numpy_loops": numpy_t,
+               "cycles": fast_run.cycles}
         if not args.skip_des:
             print(f"  des {name} ...", flush=True)
             des_t, des_run = best_of(args.des_repeats, eie_des.run_layer, layer, x, config)
@@ -122,6 +127,7 @@ def main(argv=None) -> int:
             )
             row["speedup_fast_vs_des"] = des_t["run_s"] / fast_t["run_s"]
             row["speedup_fast_vs_des_incl_prepare"] = des_t["total_s"] / fast_t["total_s"]
+            row["speedup_fast_numpy_loops_vs_des"] = des_t["run_s"] / numpy_t["run_s"]
         compare.append(row)
 
         if name in DES_TARGET_S and "des" in row:
@@ -159,7 +165,8 @@ def main(argv=None) -> int:
             )
 
     print(
-        f"\n(a) SimPy (des) vs vectorised (fast), {NUM_PES} PEs; time = prepare + run_layer; "
+        f"\n(a) SimPy (des) vs vectorised (fast, loops: {machine_info()['fast_engine_loops']}), "
+        f"{NUM_PES} PEs; time = prepare + run_layer; "
         f"fast best of {args.repeats}, des best of {args.des_repeats}; speedup = des run / "
         "fast run (with encoding on both sides in brackets)"
     )
@@ -176,6 +183,8 @@ def main(argv=None) -> int:
                 f"{f['prepare_s']:.3f}",
                 f"{f['run_s']:.3f}",
                 f"{f['total_s']:.3f}",
+                f"{r['fast_numpy_loops']['run_s']:.4f}"
+                + (f" ({r['speedup_fast_numpy_loops_vs_des']:.0f}x)" if d else ""),
                 (f"{r['speedup_fast_vs_des']:.0f}x "
                  f"({r['speedup_fast_vs_des_incl_prepare']:.0f}x)") if d else "-",
                 ("yes" if r["engines_agree"] else "NO") if d else "-",
@@ -192,6 +201,7 @@ def main(argv=None) -> int:
                 "fast enc s",
                 "fast run s",
                 "fast total s",
+                "numpy-loops run s",
                 "speedup",
                 "agree",
             ],

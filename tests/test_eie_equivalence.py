@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eie_sim.config import EIEConfig
+from eie_sim.engines.eie import accel
 from eie_sim.engines.eie import des as eie_des
 from eie_sim.engines.eie import fast as eie_fast
 from eie_sim.engines.eie.common import COUNTERS, LayerRun, prepare
@@ -43,10 +44,22 @@ class Case:
 # --------------------------------------------------------------------------- helpers
 def run_both(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig
              ) -> tuple[LayerRun, LayerRun, np.ndarray]:
+    """DES and fast runs; the fast engine's numpy code must equal its numba kernels (when
+    numba is installed) exactly, so the returned fast run stands for both."""
     enc = prepare(layer, config)
     d = eie_des.run_layer(layer, x, config, enc)
     f = eie_fast.run_layer(layer, x, config, enc)
+    with accel.using("numpy"):
+        f_numpy = eie_fast.run_layer(layer, x, config, enc)
+    assert_same_run(f, f_numpy)
     return d, f, reference_forward(layer, x, input_relu=config.input_relu)
+
+
+def assert_same_run(a: LayerRun, b: LayerRun) -> None:
+    assert (a.cycles, a.pass_cycles, a.counts) == (b.cycles, b.pass_cycles, b.counts)
+    for name in ("pe_busy", "pe_stall", "pe_idle", "outputs"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        assert getattr(a, name).dtype == getattr(b, name).dtype
 
 
 def assert_equivalent(d: LayerRun, f: LayerRun, expected: np.ndarray, num_pes: int) -> None:
@@ -283,6 +296,8 @@ def test_table_iii_layer_des_equals_fast(name):
     des_run = simulate(config, wl, engine="des")
     fast_run = simulate(config, wl, engine="fast")
     compare_results(des_run, fast_run)
+    with accel.using("numpy"):
+        compare_results(des_run, simulate(config, wl, engine="fast"))
     layer, x = wl.layers[0], wl.inputs
     np.testing.assert_array_equal(des_run.layers[0].outputs,
                                   reference_forward(layer, x, input_relu=config.input_relu))
@@ -296,6 +311,8 @@ def test_chained_alexnet_des_equals_fast():
     des_run = simulate(config, wl, engine="des")
     fast_run = simulate(config, wl, engine="fast")
     compare_results(des_run, fast_run)
+    with accel.using("numpy"):
+        compare_results(des_run, simulate(config, wl, engine="fast"))
     # Each layer's input is the previous layer's simulated output.
     x = wl.inputs
     for layer, res in zip(wl.layers, des_run.layers, strict=True):

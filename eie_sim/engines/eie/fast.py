@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from eie_sim.config import EIEConfig
+from eie_sim.engines.eie import accel
 from eie_sim.engines.eie.common import (
     ISSUE_TO_WRITE,
     POP_TO_ISSUE,
@@ -87,7 +88,19 @@ def broadcast_recurrence(
     """Push cycles ``P`` (passes, B) and first/last issue cycles ``S``, ``F`` (passes, N, B).
 
     ``ready`` (passes, B), if given, is the first cycle each broadcast's weights can issue
-    (DRAM stream): ``S = max(F + 1, P + 2, ready)``.
+    (DRAM stream): ``S = max(F + 1, P + 2, ready)``. Stepped one broadcast at a time by the
+    numba kernel when it is available (:mod:`eie_sim.engines.eie.accel`), else solved by
+    :func:`broadcast_recurrence_numpy`.
+    """
+    if accel.kernels() is not None:
+        return accel.recurrence(work, adv, capacity, PUSH_TO_ISSUE, ready)
+    return broadcast_recurrence_numpy(work, adv, capacity, ready)
+
+
+def broadcast_recurrence_numpy(
+    work: np.ndarray, adv: np.ndarray, capacity: int, ready: np.ndarray | None
+):
+    """:func:`broadcast_recurrence` in numpy.
 
     With global prefix sums ``A = cumsum(1 + adv)`` and ``U = cumsum(W)`` the recurrences become
     running maxima once the queue gates ``G_b = max_k S_k(b - C)`` are known:
@@ -203,28 +216,32 @@ def _outputs(layer: QuantizedLayer, x: np.ndarray, columns: np.ndarray) -> np.nd
 
     A column's products take at most 16 values (one per codebook entry), so they are computed
     once per broadcast as a ``(B, 16)`` table and each entry looks its product up by its 4-bit
-    index. Entries are gathered column by column, i.e. in broadcast order, straight into
-    buffers that leave room for the bias terms.
+    index. The numba kernel then accumulates entry by entry; the numpy code gathers the entries
+    column by column (broadcast order), sums each row's positive and negative terms with one
+    ``bincount`` and replays term by term only the rows that may saturate.
     """
     with_bias = layer.has_bias and columns.size > 0 and columns[-1] == layer.n_in
     weight_cols = columns[:-1] if with_bias else columns
+    table = round_shift(layer.codebook.astype(np.int64) * x[weight_cols][:, None],
+                        layer.weight_frac_bits)
+    bias_rows = np.flatnonzero(layer.bias_idx) if with_bias else np.zeros(0, dtype=np.int64)
+    # bias_codebook[i] * 2**f >> f == the bias value itself
+    bias = layer.bias_codebook[layer.bias_idx[bias_rows]] if with_bias else bias_rows
+    if accel.kernels() is not None:
+        return accel.saturating_outputs(layer, weight_cols, table, bias_rows, bias)
     starts = layer.col_ptr[weight_cols]
     lengths = layer.col_ptr[weight_cols + 1] - starts
     n_terms = int(lengths.sum())
     take = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(n_terms)
-    table = round_shift(layer.codebook.astype(np.int64) * x[weight_cols][:, None],
-                        layer.weight_frac_bits)
     slot = np.repeat(np.arange(0, table.size, CODEBOOK_SIZE, dtype=np.int32), lengths)
     slot += np.take(layer.weight_idx, take)
-    bias_rows = np.flatnonzero(layer.bias_idx) if with_bias else np.zeros(0, dtype=np.int64)
     rows = np.empty(n_terms + bias_rows.size, dtype=layer.row_idx.dtype)
     terms = np.empty(rows.size, dtype=np.float64)  # bincount weights: exact for these sums
     # Indices are in range by construction; mode="wrap" skips the buffered copy "raise" makes.
     np.take(layer.row_idx, take, out=rows[:n_terms], mode="wrap")
     np.take(table.astype(np.float64).ravel(), slot, out=terms[:n_terms], mode="wrap")
-    if with_bias:  # bias_codebook[i] * 2**f >> f == the bias value itself
-        rows[n_terms:] = bias_rows
-        terms[n_terms:] = layer.bias_codebook[layer.bias_idx[bias_rows]]
+    rows[n_terms:] = bias_rows
+    terms[n_terms:] = bias
     out, risky = signed_row_sums(2 * rows + (terms < 0), terms, layer.n_out)
     if risky.any():
         replay_saturating(rows, None, terms, risky, out)

@@ -1,0 +1,78 @@
+"""The fast engine's optional numba kernels (eie_sim.engines.eie.accel) against its numpy code.
+
+Both must give identical results; the whole-engine comparison on generated layers and on the
+Table III layers is in tests/test_eie_equivalence.py (every fast run there is repeated with
+``EIE_SIM_ACCELERATOR=numpy``). Here: the recurrence alone on arbitrary work, adv, capacity
+and DRAM-ready cycles (including shapes no encoding produces), and the choice of accelerator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eie_sim.cli import main
+from eie_sim.engines.eie import accel, fast
+from eie_sim.errors import ConfigError
+
+pytest.importorskip("numba")
+
+
+@st.composite
+def recurrences(draw):
+    passes = draw(st.integers(1, 3))
+    n = draw(st.integers(1, 9))
+    b = draw(st.integers(1, 120))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    spread = draw(st.sampled_from([1, 3, 40]))
+    work = 1 + rng.geometric(1 / spread, size=(passes, n, b)) - 1
+    # One PE slower than the rest half of the time: long runs of binding queue gates.
+    if draw(st.booleans()):
+        work[:, rng.integers(n), :] *= draw(st.integers(2, 20))
+    adv = rng.integers(0, draw(st.sampled_from([1, 3])), size=b)
+    capacity = draw(st.integers(1, 16))
+    ready = None
+    if draw(st.booleans()):
+        ready = np.cumsum(rng.integers(0, 30, size=(passes, b)), axis=1) + 1
+    return work.astype(np.int64), adv.astype(np.int64), capacity, ready
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(recurrences())
+def test_numba_recurrence_equals_numpy(case):
+    work, adv, capacity, ready = case
+    want = fast.broadcast_recurrence_numpy(work, adv, capacity, ready)
+    got = accel.recurrence(work, adv, capacity, fast.PUSH_TO_ISSUE, ready)
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_dispatch_follows_the_environment(monkeypatch):
+    monkeypatch.setenv(accel.ACCELERATOR_ENV, "numpy")
+    assert accel.kernels() is None
+    monkeypatch.setenv(accel.ACCELERATOR_ENV, "auto")
+    assert accel.kernels() is not None
+    monkeypatch.delenv(accel.ACCELERATOR_ENV)
+    assert accel.kernels() is not None
+    with accel.using("numpy"):
+        assert accel.kernels() is None
+    assert accel.kernels() is not None
+
+
+def test_unknown_accelerator_is_a_config_error(monkeypatch):
+    monkeypatch.setenv(accel.ACCELERATOR_ENV, "gpu")
+    with pytest.raises(ConfigError, match="EIE_SIM_ACCELERATOR='gpu' is not allowed; use one"):
+        accel.kernels()
+
+
+def test_cli_reports_unknown_accelerator_in_one_line(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv(accel.ACCELERATOR_ENV, "gpu")
+    out = tmp_path / "r.json"
+    code = main(["run", "--workload", "alexnet-fc8", "--pes", "64", "--engine", "fast",
+                 "--no-progress", "--json", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.count("\n") == 0 and "EIE_SIM_ACCELERATOR" in err and "auto, numpy" in err
+    assert not out.exists()
