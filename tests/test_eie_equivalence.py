@@ -275,6 +275,16 @@ def test_sparse_random_layer_across_queue_models(num_pes, depth, model):
 
 
 # --------------------------------------------------------------------------- paper layers
+def simulate_all_engines(config: EIEConfig, wl):
+    """The DES result, after checking that the fast engine (numba kernels if installed, and
+    its numpy code) gives the same result."""
+    des_run = simulate(config, wl, engine="des")
+    compare_results(des_run, simulate(config, wl, engine="fast"))
+    with accel.using("numpy"):
+        compare_results(des_run, simulate(config, wl, engine="fast"))
+    return des_run
+
+
 def compare_results(des_run, fast_run) -> None:
     assert len(des_run.layers) == len(fast_run.layers)
     for d, f in zip(des_run.layers, fast_run.layers, strict=True):
@@ -293,11 +303,7 @@ def compare_results(des_run, fast_run) -> None:
 def test_table_iii_layer_des_equals_fast(name):
     wl = get_workload(name)
     config = EIEConfig(num_pes=64)
-    des_run = simulate(config, wl, engine="des")
-    fast_run = simulate(config, wl, engine="fast")
-    compare_results(des_run, fast_run)
-    with accel.using("numpy"):
-        compare_results(des_run, simulate(config, wl, engine="fast"))
+    des_run = simulate_all_engines(config, wl)
     layer, x = wl.layers[0], wl.inputs
     np.testing.assert_array_equal(des_run.layers[0].outputs,
                                   reference_forward(layer, x, input_relu=config.input_relu))
@@ -308,11 +314,7 @@ def test_table_iii_layer_des_equals_fast(name):
 def test_chained_alexnet_des_equals_fast():
     wl = get_workload("alexnet")
     config = EIEConfig(num_pes=64)
-    des_run = simulate(config, wl, engine="des")
-    fast_run = simulate(config, wl, engine="fast")
-    compare_results(des_run, fast_run)
-    with accel.using("numpy"):
-        compare_results(des_run, simulate(config, wl, engine="fast"))
+    des_run = simulate_all_engines(config, wl)
     # Each layer's input is the previous layer's simulated output.
     x = wl.inputs
     for layer, res in zip(wl.layers, des_run.layers, strict=True):
