@@ -1,4 +1,8 @@
-"""Architecture configurations: frozen dataclasses, validated on construction.
+"""Architecture configurations of every accelerator: frozen dataclasses, validated on construction.
+
+This module imports no engine: configs are data. EIE (:class:`EIEConfig`), its dense baseline
+(:class:`DenseConfig`), the N:M tensor core (:class:`STCConfig`, presets in
+:data:`TENSOR_CORE_PRESETS`) and its dense twin (:class:`DenseTCConfig`).
 
 Each field declares its unit, its allowed range and a one-line description in its metadata
 (gem5-style), and :class:`ArchConfig` validates every field from that metadata, so a bad value
@@ -9,7 +13,9 @@ fails with a message naming the field, the value and what is allowed. ``from_dic
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -224,17 +230,261 @@ class DenseConfig(PEArrayConfig):
         return self.weight_sram_width_bits // 16
 
 
-ARCHS: dict[str, type[ArchConfig]] = {"eie": EIEConfig, "dense": DenseConfig}
+#: Multiply-accumulates of one dense fp16 ``mma.m16n8k16`` (16 x 8 x 16); an int8
+#: ``m16n8k32`` (4096 MACs) and every sparse ``mma.sp`` take the same time.
+DENSE_FP16_MMA_MACS = 16 * 8 * 16
+
+_PATTERN = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
+_KIB = 1024
+
+#: Tensor-core presets: name -> field values. Sources: DESIGN.md §5 (SMs, FMA/clk/SM, clock, bandwidth); NVIDIA A100
+#: and H100 whitepapers (shared memory per SM, L2 size and bandwidth); the EIE paper (iso-eie:
+#: 64 MACs, 800 MHz, 64 x 162 KB SRAM, 64-bit SRAM rows per PE per cycle). See docs/STC_MODEL.md.
+TENSOR_CORE_PRESETS: dict[str, dict[str, Any]] = {
+    "a100": {
+        "sms": 108,
+        "tensor_cores_per_sm": 4,
+        "dense_fma_per_clk_per_sm": 1024,
+        "clock_mhz": 1410.0,
+        "mem_bandwidth_gbps": 1555.0,
+        "smem_bytes_per_sm": 164 * _KIB,
+        "weights_from": "dram",
+        "weight_sram_bytes": 40 * _KIB * _KIB,
+        "weight_sram_bytes_per_clk": 5120,
+    },
+    "h100": {
+        "sms": 132,
+        "tensor_cores_per_sm": 4,
+        "dense_fma_per_clk_per_sm": 2048,
+        "clock_mhz": 1830.0,
+        "mem_bandwidth_gbps": 3350.0,
+        "smem_bytes_per_sm": 228 * _KIB,
+        "weights_from": "dram",
+        "weight_sram_bytes": 50 * _KIB * _KIB,
+        "weight_sram_bytes_per_clk": 5120,
+    },
+    "iso-eie": {
+        "sms": 1,
+        "tensor_cores_per_sm": 4,
+        "dense_fma_per_clk_per_sm": 64,
+        "clock_mhz": 800.0,
+        "mem_bandwidth_gbps": 25.6,
+        "smem_bytes_per_sm": 128 * _KIB,
+        "weights_from": "sram",
+        "weight_sram_bytes": 64 * 162 * _KIB - 128 * _KIB,
+        "weight_sram_bytes_per_clk": 512,
+    },
+}
 
 
-def _register_tensor_core() -> None:
-    # The tensor-core configs subclass ArchConfig, so they are imported after it is defined.
-    from eie_sim.engines.stc.config import DenseTCConfig, STCConfig
+def parse_pattern(pattern: str) -> tuple[int, int]:
+    """``"N:M"`` -> ``(N, M)`` (no range check)."""
+    match = _PATTERN.match(pattern) if isinstance(pattern, str) else None
+    if match is None:
+        raise ConfigError(f"pattern must be a string 'N:M' such as '2:4', got {pattern!r}")
+    return int(match.group(1)), int(match.group(2))
 
-    ARCHS.update({"stc": STCConfig, "dense-tc": DenseTCConfig})
+
+@dataclass(frozen=True)
+class STCConfig(ArchConfig):
+    """An NVIDIA-style N:M sparse tensor-core GPU (defaults: A100, fp16, 2:4, batch 1).
+
+    The GEMM ``Y (M x Nb) = W (M x K) . X (K x Nb)`` (M = layer outputs, K = inputs, Nb = batch)
+    is tiled into ``block_m x block_n`` output tiles, one per SM per wave; each tile streams K in
+    operand-buffer stages of ``k_steps_per_stage`` MMA k-steps (docs/STC_MODEL.md).
+    """
+
+    arch: ClassVar[str] = "stc"
+
+    sms: int = param(108, "SMs", "streaming multiprocessors (one output tile each per wave)",
+                     lo=1, hi=1 << 16)
+    tensor_cores_per_sm: int = param(4, "tensor cores", "tensor cores per SM", lo=1, hi=64)
+    dense_fma_per_clk_per_sm: int = param(
+        1024,
+        "fp16 FMA/cycle",
+        "dense fp16 multiply-accumulates per clock per SM (int8: twice as many MACs; sparse: "
+        "the same real MACs covering M/N times the K)",
+        lo=1,
+        hi=1 << 24,
+    )
+    clock_mhz: float = param(1410.0, "MHz", "clock frequency", lo=1e-3)
+    mem_bandwidth_gbps: float = param(
+        1555.0, "GB/s", "global memory (DRAM / HBM) bandwidth shared by all SMs", lo=1e-6
+    )
+    pattern: str = param(
+        "2:4", "N:M", "weight sparsity pattern: at most N non-zeros in every M consecutive inputs"
+    )
+    sparse: bool = param(
+        True, "-", "true: sparse mma.sp on the compressed weights; false: the dense twin"
+    )
+    dtype: Literal["fp16", "int8"] = param(
+        "fp16",
+        "-",
+        "operand type: 'fp16' (float32 accumulation) or 'int8' (int32 accumulation)",
+        choices=("fp16", "int8"),
+    )
+    batch: int = param(
+        1, "columns", "batch Nb: columns of the activation operand (1 = GEMV)", lo=1, hi=1 << 20
+    )
+    block_m: int = param(128, "rows", "output rows per SM tile, multiple of 16", lo=16, hi=1 << 20)
+    block_n: int = param(
+        128,
+        "columns",
+        "batch columns per SM tile, multiple of 8 (clipped to the batch rounded up to 8)",
+        lo=8,
+        hi=1 << 20,
+    )
+    k_steps_per_stage: int = param(
+        2, "MMA k-steps", "MMA k-steps of K per operand-buffer stage (one load)", lo=1, hi=1 << 16
+    )
+    buffer_stages: int = param(
+        2, "stages", "operand-buffer stages per SM (2 = double buffering)", lo=1, hi=64
+    )
+    smem_bytes_per_sm: int = param(
+        164 * _KIB, "bytes", "on-chip operand buffer (shared memory) per SM", lo=1
+    )
+    mma_latency_cycles: int = param(
+        32,
+        "cycles",
+        "cycles after a tile's last MMA issue slot before its accumulators can be written back "
+        "(pipeline drain; estimate)",
+        lo=0,
+        hi=1 << 20,
+    )
+    weights_from: Literal["dram", "sram"] = param(
+        "dram",
+        "-",
+        "'dram': compressed weights stream from global memory; 'sram': they are resident in "
+        "the on-chip weight store (capacity enforced), activations and outputs use DRAM",
+        choices=("dram", "sram"),
+    )
+    weight_sram_bytes: int = param(
+        40 * _KIB * _KIB, "bytes", "on-chip weight store used by weights_from 'sram'", lo=0
+    )
+    weight_sram_bytes_per_clk: int = param(
+        5120, "bytes/cycle", "read bandwidth of the on-chip weight store", lo=1
+    )
+
+    _sparse_arch: ClassVar[bool] = True
+
+    def _check(self) -> None:
+        n, m = parse_pattern(self.pattern)
+        if not (1 <= n < m <= 16 and m & (m - 1) == 0 and 16 % n == 0):
+            raise ConfigError(
+                f"pattern must be 'N:M' with 1 <= N < M, M in 2, 4, 8, 16 and N dividing 16 "
+                f"(e.g. 2:4, 1:4, 2:8, 4:8), got {self.pattern!r}"
+            )
+        if self.sparse != self._sparse_arch:
+            other = "DenseTCConfig (arch 'dense-tc')" if self._sparse_arch else "STCConfig"
+            raise ConfigError(
+                f"sparse={self.sparse} does not match arch {self.arch!r}; allowed: use {other}, "
+                "or dense_twin() / sparse_twin()"
+            )
+        if self.dense_fma_per_clk_per_sm % self.tensor_cores_per_sm:
+            raise ConfigError(
+                f"dense_fma_per_clk_per_sm ({self.dense_fma_per_clk_per_sm}) must be a multiple "
+                f"of tensor_cores_per_sm ({self.tensor_cores_per_sm})"
+            )
+        if self.block_m % 16:
+            raise ConfigError(f"block_m must be a multiple of 16 rows, got {self.block_m}")
+        if self.block_n % 8:
+            raise ConfigError(f"block_n must be a multiple of 8 columns, got {self.block_n}")
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def n(self) -> int:
+        """N of the N:M pattern (kept values per group)."""
+        return parse_pattern(self.pattern)[0]
+
+    @property
+    def m(self) -> int:
+        """M of the N:M pattern (inputs per group)."""
+        return parse_pattern(self.pattern)[1]
+
+    @property
+    def tensor_cores(self) -> int:
+        """Tensor cores on the chip."""
+        return self.sms * self.tensor_cores_per_sm
+
+    @property
+    def fma_per_clk_per_tc(self) -> int:
+        """Dense fp16 FMA per clock of one tensor core."""
+        return self.dense_fma_per_clk_per_sm // self.tensor_cores_per_sm
+
+    @property
+    def mma_cycles(self) -> int:
+        """Issue interval of one MMA instruction on a tensor core, cycles (every shape:
+        fp16 m16n8k16, sparse fp16 m16n8k32, int8 m16n8k32, sparse int8 m16n8k64)."""
+        return -(-DENSE_FP16_MMA_MACS // self.fma_per_clk_per_tc)
+
+    @property
+    def value_bytes(self) -> int:
+        """Bytes per operand value (2 for fp16, 1 for int8)."""
+        return 2 if self.dtype == "fp16" else 1
+
+    @property
+    def mma_k_kept(self) -> int:
+        """Stored (kept) K values per row of one instruction: 16 for fp16, 32 for int8."""
+        return 16 if self.dtype == "fp16" else 32
+
+    @property
+    def mma_k(self) -> int:
+        """K the instruction covers: dense 16 (fp16) / 32 (int8); sparse M/N times that
+        (2:4: m16n8k32 for fp16, m16n8k64 for int8)."""
+        return self.mma_k_kept * self.m // self.n if self.sparse else self.mma_k_kept
+
+    @property
+    def mma_shape(self) -> tuple[int, int, int]:
+        """PTX shape ``(m, n, k)`` of the instruction, e.g. ``(16, 8, 32)`` for fp16 2:4."""
+        return (16, 8, self.mma_k)
+
+    @property
+    def dram_bytes_per_cycle(self) -> Fraction:
+        """Global-memory bandwidth, bytes per cycle, as an exact fraction."""
+        return Fraction(self.mem_bandwidth_gbps) * 1000 / Fraction(self.clock_mhz)
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> STCConfig:
+        """A named machine (``'a100'``, ``'h100'``, ``'iso-eie'``), fields overridable."""
+        if name not in TENSOR_CORE_PRESETS:
+            raise ConfigError(f"unknown tensor-core preset {name!r}; allowed: {', '.join(TENSOR_CORE_PRESETS)}")
+        return cls.from_dict({**TENSOR_CORE_PRESETS[name], **overrides})
+
+    def _values(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def dense_twin(self) -> DenseTCConfig:
+        """The same machine without sparsity support (arch ``dense-tc``)."""
+        return DenseTCConfig(**{**self._values(), "sparse": False})
+
+    def sparse_twin(self) -> STCConfig:
+        """The same machine with N:M sparsity support (arch ``stc``)."""
+        return STCConfig(**{**self._values(), "sparse": True})
 
 
-_register_tensor_core()
+@dataclass(frozen=True)
+class DenseTCConfig(STCConfig):
+    """The dense twin: the same tensor-core GPU running dense ``mma`` on uncompressed weights.
+
+    ``pattern`` still names the N:M pruning applied to the weights, so that the twin runs the
+    very same (pruned) matrix as the sparse machine.
+    """
+
+    arch: ClassVar[str] = "dense-tc"
+    _sparse_arch: ClassVar[bool] = False
+
+    sparse: bool = param(
+        False, "-", "true: sparse mma.sp on the compressed weights; false: the dense twin"
+    )
+
+
+ARCHS: dict[str, type[ArchConfig]] = {
+    "eie": EIEConfig,
+    "dense": DenseConfig,
+    "stc": STCConfig,
+    "dense-tc": DenseTCConfig,
+}
 
 
 def load_config(path: str | Path, arch: str | None = None) -> ArchConfig:

@@ -3,8 +3,8 @@
 
 def all_counters() -> dict[str, tuple[str, str]]:
     """Every counter any engine reports: name -> (unit, description)."""
-    from eie_sim.engines.dense.common import COUNTERS as DENSE
-    from eie_sim.engines.eie.common import COUNTERS as EIE
-    from eie_sim.engines.stc.common import COUNTERS as STC
+    from eie_sim.engines.dense.counters import COUNTERS as DENSE
+    from eie_sim.engines.eie.counters import COUNTERS as EIE
+    from eie_sim.engines.stc.counters import COUNTERS as STC
 
     return {**EIE, **DENSE, **STC}

@@ -14,11 +14,11 @@ from eie_sim.engines.dense.common import (
     streams_weights,
     zero_counts,
 )
-from eie_sim.engines.eie.common import LayerRun
 from eie_sim.engines.eie.des.act_queue import ActivationQueue
 from eie_sim.engines.eie.des.dram import DramStream
 from eie_sim.engines.eie.des.engine import run_passes, wire
 from eie_sim.engines.eie.des.pe import ProcessingElement
+from eie_sim.engines.record import LayerRun
 from eie_sim.layer import QuantizedLayer
 
 

@@ -6,8 +6,9 @@ import numpy as np
 
 from eie_sim.config import DenseConfig
 from eie_sim.engines.dense.common import n_columns, rows_per_pass, streams_weights, zero_counts
-from eie_sim.engines.eie.common import LayerRun, slice_rows
+from eie_sim.engines.eie.common import slice_rows
 from eie_sim.engines.eie.fast import schedule, stream_ready
+from eie_sim.engines.record import LayerRun
 from eie_sim.formats.fixed_point import accumulate_saturating, round_shift
 from eie_sim.layer import QuantizedLayer
 
@@ -78,10 +79,10 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: DenseConfig, progres
         progress(layer.n_in * passes)
     return LayerRun(
         cycles=cycles,
-        pass_cycles=pass_cycles,
+        segment_cycles=pass_cycles,
         counts=counts,
-        pe_busy=sched.busy.astype(np.int64),
-        pe_stall=sched.stall.astype(np.int64),
-        pe_idle=(cycles - sched.busy - sched.stall).astype(np.int64),
+        unit_busy=sched.busy.astype(np.int64),
+        unit_stall=sched.stall.astype(np.int64),
+        unit_idle=(cycles - sched.busy - sched.stall).astype(np.int64),
         outputs=_outputs(layer, x.astype(np.int64), config.input_relu),
     )

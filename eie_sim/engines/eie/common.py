@@ -12,9 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from eie_sim.config import EIEConfig
+from eie_sim.engines.eie.counters import COUNTERS, zero_counts  # noqa: F401 (re-export)
 from eie_sim.errors import CapacityError
 from eie_sim.formats.interleaved_csc import InterleavedCSC, encode
 from eie_sim.layer import QuantizedLayer
@@ -28,33 +27,6 @@ POP_TO_ISSUE = 1
 #: The accumulator write of an entry lands this many cycles after its issue.
 ISSUE_TO_WRITE = 5
 
-#: Every counter an EIE engine reports: name -> (unit, description).
-COUNTERS: dict[str, tuple[str, str]] = {
-    "ccu.broadcast": ("activations", "activations broadcast to all PEs (bias column included)"),
-    "ccu.stall": ("cycles", "cycles the broadcast waited because some activation queue was full"),
-    "lnzd.select": ("activations", "non-zero activations selected by the LNZD quadtree"),
-    "lnzd.advance": ("cycles", "cycles the LNZD moved to the next group without a selection"),
-    "pe.src_regfile.read": ("16-bit words", "source activations read by non-zero detection"),
-    "pe.src_regfile.write": ("16-bit words", "source activations loaded from activation SRAM"),
-    "pe.act_sram.read": ("16-bit words", "activations read from the activation SRAM"),
-    "pe.act_sram.write": ("16-bit words", "output activations spilled to the activation SRAM"),
-    "pe.act_queue.push": ("entries", "activation queue pushes (one per PE per broadcast)"),
-    "pe.act_queue.pop": ("entries", "activation queue pops"),
-    "pe.ptr_sram.read": (
-        "pointers",
-        "column pointers read (p_j from one bank, p_j+1 from the other)",
-    ),
-    "pe.spmat_sram.read": ("SRAM rows", "sparse-matrix SRAM row reads (a row holds 8 entries)"),
-    "pe.spmat_sram.write": ("SRAM rows", "rows written by the DRAM weight stream"),
-    "pe.weight_decoder.lookup": ("entries", "codebook lookups (padding entries included)"),
-    "pe.arith.mac": ("operations", "16-bit multiply-accumulates (real entries)"),
-    "pe.arith.padding": ("entries", "padding entries passed through without a write"),
-    "pe.arith.bypass": ("operations", "accumulator reads replaced by the bypass path"),
-    "pe.dest_regfile.read": ("16-bit words", "accumulator reads (MACs without bypass, spills)"),
-    "pe.dest_regfile.write": ("16-bit words", "accumulator writes"),
-    "dram.read_bytes": ("bytes", "weight bytes streamed from DRAM (weights_from: dram)"),
-    "dram.write_bytes": ("bytes", "bytes written to DRAM"),
-}
 
 
 def stream_ready_cycle(cumulative_bytes: float, bytes_per_cycle: float) -> int:
@@ -72,39 +44,6 @@ def slice_bytes(entries, entry_bits: int):
 def slice_rows(entries, entry_bits: int, width_bits: int):
     """SRAM rows a streamed column slice of ``entries`` entries is written into."""
     return -(-(entries * entry_bits) // width_bits)
-
-
-def zero_counts() -> dict[str, int]:
-    return dict.fromkeys(COUNTERS, 0)
-
-
-@dataclass(eq=False)
-class LayerRun:
-    """What an engine returns for one layer (raw counts and cycle statistics, no energy).
-
-    Attributes
-    ----------
-    cycles : int
-        Layer latency in clock cycles (all passes, batch swaps included).
-    pass_cycles : list of int
-        Cycles of each output pass.
-    counts : dict of str to int
-        One counter per (unit, action), see :data:`COUNTERS`.
-    pe_busy, pe_stall, pe_idle : numpy.ndarray of int64, shape (N,)
-        Per-PE cycles: issuing entries (empty column slices count one cycle); waiting for an
-        activation that a full queue elsewhere held back; waiting otherwise (scan, pipeline
-        fill and drain). They sum to ``cycles`` for every PE.
-    outputs : numpy.ndarray of int16, shape (n_out,)
-        Output activations (pre-ReLU).
-    """
-
-    cycles: int
-    pass_cycles: list[int]
-    counts: dict[str, int]
-    pe_busy: np.ndarray
-    pe_stall: np.ndarray
-    pe_idle: np.ndarray
-    outputs: np.ndarray
 
 
 @dataclass(frozen=True)

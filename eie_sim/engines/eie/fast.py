@@ -31,11 +31,11 @@ from eie_sim.engines.eie.common import (
     POP_TO_ISSUE,
     QUEUE_VISIBLE_DELAY,
     SCAN_START_CYCLE,
-    LayerRun,
     slice_bytes,
     slice_rows,
     zero_counts,
 )
+from eie_sim.engines.record import LayerRun
 from eie_sim.formats.fixed_point import replay_saturating, round_shift, signed_row_sums
 from eie_sim.formats.interleaved_csc import InterleavedCSC
 from eie_sim.layer import CODEBOOK_SIZE, QuantizedLayer
@@ -340,10 +340,10 @@ def run_layer(
         progress(layer.n_in * passes)
     return LayerRun(
         cycles=cycles,
-        pass_cycles=pass_cycles,
+        segment_cycles=pass_cycles,
         counts=counts,
-        pe_busy=busy.astype(np.int64),
-        pe_stall=stall.astype(np.int64),
-        pe_idle=idle.astype(np.int64),
+        unit_busy=busy.astype(np.int64),
+        unit_stall=stall.astype(np.int64),
+        unit_idle=idle.astype(np.int64),
         outputs=outputs,
     )

@@ -2,32 +2,12 @@
 
 Engines ``des`` (SimPy, one component per hardware unit) and ``fast`` (recurrence + closed
 forms) implement the model of docs/STC_MODEL.md and agree exactly on cycles, per-tensor-core
-statistics, every counter and the output bits (tests/test_stc_equivalence.py).
+statistics, every counter and the output bits. Run them through the one facade::
 
-Public names::
+    from eie_sim import simulate, STCConfig
+    result = simulate(STCConfig.preset("a100"), "alexnet-fc7")
 
-    from eie_sim.engines.stc import STCConfig, run
-    result = run(STCConfig.preset("a100"), "alexnet-fc7", batch=1)
+Modules: ``counters`` (catalogue), ``adapter`` (N:M pruning, quantization, batching),
+``common`` (the work decomposition, operands, geometry, traffic), ``model`` (the accelerator
+interface the registry reads), ``reference``, ``fast``, ``des/``.
 """
-
-from eie_sim.engines.stc.adapter import STCLayer, activations, from_layer
-from eie_sim.engines.stc.common import COUNTERS, Plan, STCLayerRun, make_plan
-from eie_sim.engines.stc.config import PRESETS, DenseTCConfig, STCConfig
-from eie_sim.engines.stc.reference import reference_gemm
-from eie_sim.engines.stc.run import run, run_layer
-
-__all__ = [
-    "COUNTERS",
-    "PRESETS",
-    "DenseTCConfig",
-    "Plan",
-    "STCConfig",
-    "STCLayer",
-    "STCLayerRun",
-    "activations",
-    "from_layer",
-    "make_plan",
-    "reference_gemm",
-    "run",
-    "run_layer",
-]

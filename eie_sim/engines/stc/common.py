@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from eie_sim.engines.stc.config import STCConfig
+from eie_sim.config import STCConfig
+from eie_sim.engines.stc.counters import COUNTERS, zero_counts  # noqa: F401 (re-export)
 from eie_sim.errors import CapacityError
 from eie_sim.formats.nm_sparse import NMSparse, index_bits
 
@@ -24,66 +25,6 @@ MMA_COLS = 8
 #: Bytes of one accumulator / output element (fp32 or int32).
 ACC_BYTES = 4
 
-#: Every counter a tensor-core engine reports: name -> (unit, description).
-COUNTERS: dict[str, tuple[str, str]] = {
-    "dram.weight_read_bytes": (
-        "bytes",
-        "weight values read from global memory (kept values; dense twin: every weight)",
-    ),
-    "dram.metadata_read_bytes": (
-        "bytes",
-        "N:M metadata (ceil(log2 M)-bit in-group indices) read from global memory",
-    ),
-    "dram.act_read_bytes": ("bytes", "activation operand (B) bytes read from global memory"),
-    "dram.write_bytes": ("bytes", "output bytes (fp32 / int32) written to global memory"),
-    "weight_sram.weight_read_bytes": (
-        "bytes",
-        "weight values read from the on-chip weight store (weights_from 'sram')",
-    ),
-    "weight_sram.metadata_read_bytes": (
-        "bytes",
-        "N:M metadata read from the on-chip weight store (weights_from 'sram')",
-    ),
-    "smem.write_bytes": (
-        "bytes",
-        "operand bytes written into the SMs' operand buffers (per SM: shared slabs count once "
-        "per SM that receives them)",
-    ),
-    "smem.read_bytes": (
-        "bytes",
-        "operand fragment bytes the tensor cores read per MMA (A values + metadata + B)",
-    ),
-    "tc.mma": ("instructions", "mma / mma.sp instructions issued"),
-    **{
-        f"tc.{dt}_mac": (
-            "operations",
-            f"{dt} multiply-accumulates on real operands (kept values incl. explicit zeros, real "
-            "rows and batch columns); zero for the other dtype",
-        )
-        for dt in ("fp16", "int8")
-    },
-    **{
-        f"tc.{dt}_padding_mac": (
-            "operations",
-            f"{dt} MAC lanes on padding: rows beyond M, batch columns beyond Nb (GEMV pads to "
-            "8), K padding",
-        )
-        for dt in ("fp16", "int8")
-    },
-    "tc.metadata_select": (
-        "selections",
-        "metadata-driven M:1 activation selections, one per kept weight element per mma.sp",
-    ),
-    "rf.accumulator.read": (
-        "32-bit words",
-        "accumulator reads: the C operand of every MMA (128) and each fragment at write-back",
-    ),
-    "rf.accumulator.write": ("32-bit words", "accumulator writes: the D result of every MMA"),
-}
-
-
-def zero_counts() -> dict[str, int]:
-    return dict.fromkeys(COUNTERS, 0)
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -451,35 +392,6 @@ def operands(weights: NMSparse, x: np.ndarray, plan: Plan) -> Operands:
     dense = np.zeros((rows_p, plan.k_padded), dtype=weights.values.dtype)
     dense[: plan.rows, : plan.k] = weights.decompress()
     return Operands(dense, None, xp)
-
-
-@dataclass(eq=False)
-class STCLayerRun:
-    """What a tensor-core engine returns for one GEMM (raw counts and cycles, no energy).
-
-    Attributes
-    ----------
-    cycles : int
-        Latency in clock cycles: cycle 0 starts the first load, the layer ends when the last
-        output byte is written.
-    wave_cycles : list of int
-        Cycles between consecutive waves' write-back ends (they add up to ``cycles``).
-    counts : dict of str to int
-        One counter per (unit, action), see :data:`COUNTERS`.
-    tc_busy, tc_stall, tc_idle : numpy.ndarray of int64, shape (sms * tensor_cores_per_sm,)
-        Per tensor core (SM-major): issuing MMAs; waiting for its operand stage to arrive
-        while it has work in that stage; otherwise (no work, drain). They sum to ``cycles``.
-    outputs : numpy.ndarray, shape (rows, batch)
-        ``W . X``: float32 (fp16 operands) or int32 (int8 operands).
-    """
-
-    cycles: int
-    wave_cycles: list[int]
-    counts: dict[str, int]
-    tc_busy: np.ndarray
-    tc_stall: np.ndarray
-    tc_idle: np.ndarray
-    outputs: np.ndarray
 
 
 def geometry(config: STCConfig) -> dict:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from eie_sim.engines.stc.common import MMA_COLS, MMA_ROWS, Operands, Plan, STCLayerRun
+from eie_sim.engines.record import LayerRun
+from eie_sim.engines.stc.common import MMA_COLS, MMA_ROWS, Operands, Plan
 
 #: Elements of one product chunk (rows x K slots x batch) in the output computation.
 _CHUNK_ELEMENTS = 1 << 22
@@ -136,16 +137,16 @@ def outputs(plan: Plan, ops: Operands) -> np.ndarray:
     return ((acc + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
 
 
-def run_layer(plan: Plan, ops: Operands) -> STCLayerRun:
+def run_layer(plan: Plan, ops: Operands) -> LayerRun:
     """Simulate the GEMM of ``plan`` on the operands ``ops`` (see :func:`common.operands`)."""
     cycles, wave_end, busy, stall = schedule(plan)
     ends = [0, *wave_end]
-    return STCLayerRun(
+    return LayerRun(
         cycles=cycles,
-        wave_cycles=[b - a for a, b in zip(ends, ends[1:], strict=False)],
+        segment_cycles=[b - a for a, b in zip(ends, ends[1:], strict=False)],
         counts=counters(plan),
-        tc_busy=busy,
-        tc_stall=stall,
-        tc_idle=cycles - busy - stall,
+        unit_busy=busy,
+        unit_stall=stall,
+        unit_idle=cycles - busy - stall,
         outputs=outputs(plan, ops),
     )

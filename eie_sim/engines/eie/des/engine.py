@@ -8,11 +8,12 @@ import numpy as np
 import simpy
 
 from eie_sim.config import EIEConfig
-from eie_sim.engines.eie.common import LayerRun, zero_counts
+from eie_sim.engines.eie.common import zero_counts
 from eie_sim.engines.eie.des.act_queue import ActivationQueue
 from eie_sim.engines.eie.des.ccu import CentralControlUnit
 from eie_sim.engines.eie.des.dram import DramStream
 from eie_sim.engines.eie.des.pe import ProcessingElement, drain_cycle
+from eie_sim.engines.record import LayerRun
 from eie_sim.formats.interleaved_csc import InterleavedCSC
 from eie_sim.layer import QuantizedLayer
 from eie_sim.reference import broadcast_mask
@@ -84,11 +85,11 @@ def run_passes(
     env.run()
     return LayerRun(
         cycles=int(env.now),
-        pass_cycles=pass_cycles,
+        segment_cycles=pass_cycles,
         counts=counts,
-        pe_busy=np.array([pe.busy for pe in pes], dtype=np.int64),
-        pe_stall=np.array([pe.stall for pe in pes], dtype=np.int64),
-        pe_idle=np.array([pe.idle for pe in pes], dtype=np.int64),
+        unit_busy=np.array([pe.busy for pe in pes], dtype=np.int64),
+        unit_stall=np.array([pe.stall for pe in pes], dtype=np.int64),
+        unit_idle=np.array([pe.idle for pe in pes], dtype=np.int64),
         outputs=outputs,
     )
 

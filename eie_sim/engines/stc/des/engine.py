@@ -6,14 +6,15 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from eie_sim.engines.stc.common import Operands, Plan, STCLayerRun, zero_counts
+from eie_sim.engines.record import LayerRun
+from eie_sim.engines.stc.common import Operands, Plan, zero_counts
 from eie_sim.engines.stc.des.buffer import OperandBuffer
 from eie_sim.engines.stc.des.loader import GlobalMemoryLoader
 from eie_sim.engines.stc.des.tensor_core import MetadataSelector, MMAPipeline, TensorCore
 from eie_sim.engines.stc.des.writeback import Accumulator, WriteBack
 
 
-def run_layer(plan: Plan, ops: Operands) -> STCLayerRun:
+def run_layer(plan: Plan, ops: Operands) -> LayerRun:
     """Simulate the GEMM of ``plan`` on the operands ``ops`` (see :func:`common.operands`)."""
     env = simpy.Environment()
     counts = zero_counts()
@@ -35,12 +36,12 @@ def run_layer(plan: Plan, ops: Operands) -> STCLayerRun:
     ends = [0, *loader.wave_end]
     busy = np.array([c.busy for c in cores], dtype=np.int64)
     stall = np.array([c.stall for c in cores], dtype=np.int64)
-    return STCLayerRun(
+    return LayerRun(
         cycles=cycles,
-        wave_cycles=[b - a for a, b in zip(ends, ends[1:], strict=False)],
+        segment_cycles=[b - a for a, b in zip(ends, ends[1:], strict=False)],
         counts=counts,
-        tc_busy=busy,
-        tc_stall=stall,
-        tc_idle=cycles - busy - stall,
+        unit_busy=busy,
+        unit_stall=stall,
+        unit_idle=cycles - busy - stall,
         outputs=outputs,
     )

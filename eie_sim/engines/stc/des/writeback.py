@@ -74,25 +74,27 @@ class WriteBack:
         self.outputs = outputs
         self.counts = counts
         self._ready = [env.event() for _ in range(plan.waves)]
-        self.process = env.process(self.run())
+        # One drain per wave: the MMA pipelines of a wave drain while the next wave computes,
+        # so a wave's drain never waits for the previous wave's (docs/STC_MODEL.md §Timing).
+        self.processes = [env.process(self.drain(w)) for w in range(plan.waves)]
 
     def ready(self, wave: int) -> simpy.Event:
         """Event that fires when ``wave``'s accumulators are final (pipeline drained)."""
         return self._ready[wave]
 
-    def run(self):
+    def drain(self, wave: int):
+        """Wait for every SM to finish ``wave``'s last stage, then ``mma_latency`` cycles."""
         env, plan = self.env, self.plan
-        for w in range(plan.waves):
-            last = plan.last_stage(w)
-            pending = [
-                b.released(last) for b in self.buffers
-                if b.workers(last) and not b.released(last).processed
-            ]
-            if pending:
-                yield env.all_of(pending)
-            if plan.mma_latency:
-                yield env.timeout(plan.mma_latency)
-            self._ready[w].succeed()
+        last = plan.last_stage(wave)
+        pending = [
+            b.released(last) for b in self.buffers
+            if b.workers(last) and not b.released(last).processed
+        ]
+        if pending:
+            yield env.all_of(pending)
+        if plan.mma_latency:
+            yield env.timeout(plan.mma_latency)
+        self._ready[wave].succeed()
 
     def store(self, wave: int) -> None:
         """The loader finished writing ``wave``: its outputs are in memory (this cycle)."""
