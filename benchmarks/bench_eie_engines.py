@@ -38,8 +38,8 @@ from eie_sim.engines.eie import des as eie_des
 from eie_sim.engines.eie import fast as eie_fast
 from eie_sim.engines.eie.common import prepare
 from eie_sim.simulate import simulate
-from workloads import get_workload
-from workloads.paper import TABLE_III
+from eie_sim.workloads import get_workload
+from eie_sim.workloads.paper import TABLE_III
 
 SCRIPT = "bench_eie_engines"
 NUM_PES = 64

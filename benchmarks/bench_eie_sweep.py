@@ -23,8 +23,8 @@ from _common import table, timed, verdict, write_json
 
 from eie_sim.config import EIEConfig
 from eie_sim.simulate import simulate
-from workloads import get_workload
-from workloads.paper import TABLE_III
+from eie_sim.workloads import get_workload
+from eie_sim.workloads.paper import TABLE_III
 
 PE_COUNTS = tuple(2**i for i in range(9))  # 1 .. 256
 QUICK_LAYERS = ("alexnet-fc7", "alexnet-fc8", "neuraltalk-lstm")
@@ -61,9 +61,9 @@ def main(argv=None) -> int:
                     "wall_s": wall,
                     "cycles": lr.cycles,
                     "time_us": lr.time_us,
-                    "passes": len(lr.pass_cycles),
+                    "passes": len(lr.segment_cycles),
                     "load_balance_efficiency": lr.load_balance_efficiency,
-                    "pe_utilization": lr.pe_utilization,
+                    "pe_utilization": lr.unit_utilization,
                     "outputs_match_reference": lr.outputs_match_reference,
                 }
             )

@@ -65,7 +65,7 @@ def child(breakdown: bool, profile: bool) -> dict:
     t0 = time.perf_counter()
     from eie_sim.config import EIEConfig
     from eie_sim.simulate import simulate
-    from workloads import LayerSpec, single_layer
+    from eie_sim.workloads import LayerSpec, single_layer
 
     out["import_s"] = time.perf_counter() - t0
     out["rss_after_import_bytes"] = current_rss_bytes()
@@ -99,9 +99,9 @@ def child(breakdown: bool, profile: bool) -> dict:
     lr = res.layers[0]
     out["cycles"] = lr.cycles
     out["time_us"] = lr.time_us
-    out["passes"] = len(lr.pass_cycles)
+    out["passes"] = len(lr.segment_cycles)
     out["load_balance_efficiency"] = lr.load_balance_efficiency
-    out["pe_utilization"] = lr.pe_utilization
+    out["pe_utilization"] = lr.unit_utilization
     out["outputs_match_reference"] = lr.outputs_match_reference
     out["activation_density_actual"] = lr.activation_density
     out["spmat_bytes_per_pe"] = lr.memory.get("spmat_bytes_needed")

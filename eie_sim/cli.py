@@ -10,11 +10,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from eie_sim.config import ARCHS, load_config
+from eie_sim import registry
+from eie_sim.registry import load_config
 from eie_sim.errors import CapacityError, ConfigError, EieSimError
 from eie_sim.result import RunResult, check_writable, write_atomic
 
 PROG = "eie-sim"
+ARCHS = {name: acc.config for name, acc in registry.ACCELERATORS.items()}  # temporary
 
 
 class _Parser(argparse.ArgumentParser):
@@ -251,10 +253,10 @@ def _arch_config(args):
 
 
 def _workload(args):
-    from workloads import LayerSpec, get_workload, single_layer
+    from eie_sim.workloads import LayerSpec, get_workload, single_layer
 
     if args.weights is not None:
-        from workloads.loaders import user_workload
+        from eie_sim.workloads.loaders import user_workload
 
         if args.workload is not None or args.inputs is not None:
             raise EieSimError("give one of --workload, --weights or a synthetic layer")
@@ -326,7 +328,7 @@ def format_run(result: RunResult) -> str:
             f"{lr.cycles:,}",
             f"{lr.time_us:.2f}",
             f"{lr.load_balance_efficiency:.1%}",
-            f"{lr.pe_utilization:.1%}",
+            f"{lr.unit_utilization:.1%}",
             "yes" if lr.outputs_match_reference else "NO",
         ]
         for lr in result.layers
@@ -486,7 +488,7 @@ def cmd_compare(args) -> int:
     import json
 
     from eie_sim.simulate import simulate
-    from workloads import get_workload
+    from eie_sim.workloads import get_workload
 
     if args.json:
         check_writable(args.json)
@@ -551,7 +553,7 @@ def cmd_sweep(args) -> int:
         params["workload.weight_density"] = args.weight_density
         params["workload.activation_density"] = args.activation_density
     else:
-        from workloads import workload_names
+        from eie_sim.workloads import workload_names
 
         for name in args.workload:
             if name not in workload_names():
@@ -591,7 +593,7 @@ def cmd_plot(args) -> int:
 
 
 def cmd_workloads(args) -> int:
-    from workloads import describe, workload_names
+    from eie_sim.workloads import describe, workload_names
 
     names = workload_names()
     width = max(map(len, names))

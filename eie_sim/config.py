@@ -16,10 +16,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, ClassVar, Literal
-
-import yaml
 
 from eie_sim.errors import ConfigError
 
@@ -237,9 +234,10 @@ DENSE_FP16_MMA_MACS = 16 * 8 * 16
 _PATTERN = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
 _KIB = 1024
 
-#: Tensor-core presets: name -> field values. Sources: DESIGN.md §5 (SMs, FMA/clk/SM, clock, bandwidth); NVIDIA A100
-#: and H100 whitepapers (shared memory per SM, L2 size and bandwidth); the EIE paper (iso-eie:
-#: 64 MACs, 800 MHz, 64 x 162 KB SRAM, 64-bit SRAM rows per PE per cycle). See docs/STC_MODEL.md.
+#: Tensor-core presets: name -> field values. Sources: NVIDIA A100 / H100 whitepapers (SMs,
+#: FMA/clk/SM, clock, bandwidth, shared memory per SM) and datasheets; the iso-eie machine
+#: (the EIE paper's 64 MACs, 800 MHz, 64 x 162 KB SRAM, 64-bit SRAM rows per PE per
+#: cycle). See docs/STC_MODEL.md.
 TENSOR_CORE_PRESETS: dict[str, dict[str, Any]] = {
     "a100": {
         "sms": 108,
@@ -295,6 +293,7 @@ class STCConfig(ArchConfig):
     """
 
     arch: ClassVar[str] = "stc"
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = TENSOR_CORE_PRESETS
 
     sms: int = param(108, "SMs", "streaming multiprocessors (one output tile each per wave)",
                      lo=1, hi=1 << 16)
@@ -448,7 +447,9 @@ class STCConfig(ArchConfig):
     def preset(cls, name: str, **overrides: Any) -> STCConfig:
         """A named machine (``'a100'``, ``'h100'``, ``'iso-eie'``), fields overridable."""
         if name not in TENSOR_CORE_PRESETS:
-            raise ConfigError(f"unknown tensor-core preset {name!r}; allowed: {', '.join(TENSOR_CORE_PRESETS)}")
+            raise ConfigError(
+                f"unknown tensor-core preset {name!r}; allowed: {', '.join(TENSOR_CORE_PRESETS)}"
+            )
         return cls.from_dict({**TENSOR_CORE_PRESETS[name], **overrides})
 
     def _values(self) -> dict[str, Any]:
@@ -477,36 +478,3 @@ class DenseTCConfig(STCConfig):
     sparse: bool = param(
         False, "-", "true: sparse mma.sp on the compressed weights; false: the dense twin"
     )
-
-
-ARCHS: dict[str, type[ArchConfig]] = {
-    "eie": EIEConfig,
-    "dense": DenseConfig,
-    "stc": STCConfig,
-    "dense-tc": DenseTCConfig,
-}
-
-
-def load_config(path: str | Path, arch: str | None = None) -> ArchConfig:
-    """Read an architecture config from YAML (``arch:`` key picks the class, default eie)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"cannot read config {p}: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"config {p} is not a UTF-8 text file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        where = getattr(err, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where is not None else ""
-        raise ConfigError(f"config {p} is not valid YAML{at}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config {p} must be a YAML mapping of field: value")
-    name = data.get("arch", arch or "eie")
-    if not isinstance(name, str) or name not in ARCHS:
-        raise ConfigError(f"unknown arch {name!r} in {p}; allowed: {', '.join(ARCHS)}")
-    return ARCHS[name].from_dict(data)

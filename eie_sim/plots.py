@@ -54,14 +54,26 @@ FIGSIZE: dict[str, tuple[float, float]] = {
 }
 """Figure size of each kind, inches (width, height); the PNG is ``size * DPI`` pixels."""
 
-ARCH_NAMES = {
-    "eie": "EIE",
-    "stc": "2:4 tensor core",
-    "dense-tc": "dense tensor core",
-    "dense": "dense baseline",
-}
-ARCH_COLORS = {"eie": "#1f77b4", "stc": "#2ca02c", "dense-tc": "#9467bd", "dense": "#d62728"}
-ARCH_ORDER = ("eie", "stc", "dense-tc", "dense")
+
+
+def _arch_names() -> dict[str, str]:
+    """Registered architecture -> its label (from the registry)."""
+    from eie_sim import registry
+
+    return {name: acc.label for name, acc in registry.ACCELERATORS.items()}
+
+
+def _arch_colours() -> dict[str, str]:
+    """Registered architecture -> its fixed colour (from the registry)."""
+    from eie_sim import registry
+
+    return {name: acc.colour for name, acc in registry.ACCELERATORS.items()}
+
+
+def _arch_order() -> tuple[str, ...]:
+    from eie_sim import registry
+
+    return tuple(registry.ACCELERATORS)
 NINE_LAYERS = ("alexnet-fc6", "alexnet-fc7", "alexnet-fc8", "vgg-fc6", "vgg-fc7", "vgg-fc8",
                "neuraltalk-we", "neuraltalk-wd", "neuraltalk-lstm")
 POWERS_OF_TWO = "1,2,4,8,16,32,64,128,256"
@@ -86,9 +98,7 @@ def sweep_command(kind: str) -> str:
     str
         One command line, with ``DIR`` for the output directory.
     """
-    from eie_sim.config import ARCHS
-
-    present = [a for a in ARCH_ORDER if a in ARCHS]
+    present = list(_arch_order())
     nine = ",".join(NINE_LAYERS)
     commands = {
         "pe-sweep": f"eie-sim sweep --arch eie --workload {nine} --pes {POWERS_OF_TWO} "
@@ -114,9 +124,10 @@ def _need(kind: str, problem: str) -> EieSimError:
 
 # ----------------------------------------------------------------------------- table helpers
 def _config_fields() -> set[str]:
-    from eie_sim.config import ARCHS
+    from eie_sim import registry
 
-    return {f.name for cls in ARCHS.values() for f in dataclasses.fields(cls)}
+    return {f.name for acc in registry.ACCELERATORS.values()
+            for f in dataclasses.fields(acc.config)}
 
 
 def _coordinates(columns: Sequence[str]) -> list[str]:
@@ -168,7 +179,8 @@ def _number(row: dict, column: str) -> float | None:
 
 
 def _arch_rank(arch: Any) -> tuple[int, str]:
-    return (ARCH_ORDER.index(arch) if arch in ARCH_ORDER else len(ARCH_ORDER), str(arch))
+    order = _arch_order()
+    return (order.index(arch) if arch in order else len(order), str(arch))
 
 
 def _check_table(kind: str, table) -> list[dict]:
@@ -189,7 +201,7 @@ def _series(rows: list[dict], x_column: str | None, *, split: Sequence[str] = ()
     """Group rows into series: one per combination of the varying coordinates except ``x``.
 
     Returns a list of ``{"key": {col: value}, "rows": [row index, ...]}`` in order of first
-    appearance, archs in :data:`ARCH_ORDER`.
+    appearance, archs in registry order.
     """
     columns = list(dict.fromkeys(c for r in rows for c in r))
     coords = [c for c in _coordinates(columns) if c != x_column]
@@ -207,12 +219,12 @@ def _series(rows: list[dict], x_column: str | None, *, split: Sequence[str] = ()
 def _label(key: dict, *, many_archs: bool, many_workloads: bool) -> str:
     parts = []
     if many_archs and "arch" in key:
-        parts.append(ARCH_NAMES.get(key.get("arch"), str(key.get("arch"))))
+        parts.append(_arch_names().get(key.get("arch"), str(key.get("arch"))))
     if many_workloads and "workload" in key:
         parts.append(str(key["workload"]))
     parts += [f"{_short(k)}={_fmt(v)}" for k, v in key.items()
               if k not in ("arch", "workload") and v is not None]
-    return ", ".join(parts) or ARCH_NAMES.get(key.get("arch"), str(key.get("arch", "all")))
+    return ", ".join(parts) or _arch_names().get(key.get("arch"), str(key.get("arch", "all")))
 
 
 def _constants(rows: list[dict], skip: Sequence[str] = ()) -> str:
@@ -438,7 +450,7 @@ def _compare_data(rows: list[dict]) -> dict:
                        "series": [s for s in series if s["rows"]]})
     if not panels[0]["series"]:
         raise _need(kind, "rows with time_us and energy_pj values")
-    archs = [ARCH_NAMES.get(a, str(a)) for a in sorted(_distinct(rows, "arch"), key=_arch_rank)]
+    archs = [_arch_names().get(a, str(a)) for a in sorted(_distinct(rows, "arch"), key=_arch_rank)]
     return {"title": f"{' vs '.join(archs)}: latency, energy and DRAM traffic",
             "subtitle": _constants(rows), "panels": panels}
 
@@ -499,7 +511,7 @@ def _style(series: list[dict], many_workloads: bool) -> list[dict]:
             color = tab[workloads.index(s.get("workload")) % len(tab)]
             ls, marker = _LINESTYLES[a % len(_LINESTYLES)], _MARKERS[a % len(_MARKERS)]
         else:
-            color = ARCH_COLORS.get(s.get("arch"), tab[(4 + a) % len(tab)])
+            color = _arch_colours().get(s.get("arch"), tab[(4 + a) % len(tab)])
             n = seen.setdefault(s.get("arch"), 0)
             seen[s.get("arch")] = n + 1
             ls, marker = _LINESTYLES[n % len(_LINESTYLES)], _MARKERS[(a + n) % len(_MARKERS)]

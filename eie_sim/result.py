@@ -1,17 +1,24 @@
 """Results: what a run reports, per layer and in total, and its JSON form.
 
 A :class:`LayerResult` holds what an engine counted for one layer plus the derived figures
-(time, load balance). A :class:`RunResult` is a workload's layers on one architecture; its
-``totals`` add the layers up. ``to_dict`` gives the JSON schema documented in README.md.
+(time, load balance, energy, traffic). A :class:`RunResult` is a workload's layers on one
+machine; its ``totals`` add the layers up. ``to_dict`` gives the JSON declared by the schema
+shipped with the package (``eie_sim/schema/result.schema.json``, :data:`SCHEMA_VERSION`).
+
+Names are neutral across architectures: a *unit* is a compute unit (``unit_kind``: a PE or a
+tensor core), a *segment* a sequential part of the layer (``segment_kind``: an output pass or a
+wave); architecture-specific figures are under ``details``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +28,14 @@ from eie_sim.energy.pricing import EnergyReport
 from eie_sim.errors import EieSimError
 from eie_sim.traffic import add_traffic
 
-SCHEMA_VERSION = 1
+#: Version of the JSON layout; bumped on every incompatible change (docs/RESULTS.md).
+SCHEMA_VERSION = 2
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of :meth:`RunResult.to_dict`."""
+    text = resources.files("eie_sim").joinpath("schema/result.schema.json").read_text()
+    return json.loads(text)
 
 
 @dataclass(eq=False)
@@ -37,21 +51,33 @@ class LayerResult:
         Latency in clock cycles.
     time_us : float
         ``cycles / clock_mhz``, microseconds.
-    pass_cycles : list of int
-        Cycles of each output pass.
-    pe_busy_cycles, pe_stall_cycles, pe_idle_cycles : numpy.ndarray of int64
-        Per-PE cycles (see :class:`eie_sim.engines.eie.common.LayerRun`).
+    segment_kind : str
+        What a segment is: ``"pass"`` (output pass of a PE array) or ``"wave"`` (tensor core).
+    segment_cycles : list of int
+        Cycles of each segment.
+    unit_kind : str
+        What a compute unit is: ``"PE"`` or ``"tensor core"``.
+    unit_busy_cycles, unit_stall_cycles, unit_idle_cycles : numpy.ndarray of int64
+        Per compute unit (see :class:`eie_sim.engines.record.LayerRun`); they sum to
+        ``cycles`` for every unit.
     counts : dict of str to int
-        One counter per (unit, action).
+        One counter per (unit, action), from the architecture's catalogue.
     outputs : numpy.ndarray of int16
-        Output activations (pre-ReLU), fixed point with ``act_frac_bits`` fraction bits.
-    outputs_match_reference : bool
-        The outputs equal the reference functional model bit for bit.
+        Output activations (pre-ReLU), fixed point with ``act_frac_bits`` fraction bits;
+        ``(n_out,)``, or ``(n_out, batch)`` for a tensor core at batch > 1.
+    outputs_match_reference : bool or None
+        The engine's raw outputs equal the reference functional model bit for bit; None when
+        the check did not run.
     weight_density, activation_density : float
-        Non-zero weights / all weights; broadcast inputs / inputs.
+        Non-zero weights / all weights the machine stores; non-zero inputs / inputs.
     memory : dict
-        Per-PE on-chip storage needed and available, bytes.
+        On-chip storage needed and available, bytes (per PE for PE arrays).
     warnings : list of str
+    energy : EnergyReport or None
+    traffic_bytes : dict
+        ``{level: {"read": bytes, "write": bytes}}``.
+    details : dict
+        Architecture-specific figures (declared in its registry record).
     """
 
     name: str
@@ -59,13 +85,15 @@ class LayerResult:
     n_out: int
     cycles: int
     time_us: float
-    pass_cycles: list[int]
-    pe_busy_cycles: np.ndarray
-    pe_stall_cycles: np.ndarray
-    pe_idle_cycles: np.ndarray
+    segment_kind: str
+    segment_cycles: list[int]
+    unit_kind: str
+    unit_busy_cycles: np.ndarray
+    unit_stall_cycles: np.ndarray
+    unit_idle_cycles: np.ndarray
     counts: dict[str, int]
     outputs: np.ndarray
-    outputs_match_reference: bool
+    outputs_match_reference: bool | None
     weight_density: float
     activation_density: float
     act_frac_bits: int = 8
@@ -73,19 +101,20 @@ class LayerResult:
     warnings: list[str] = field(default_factory=list)
     energy: EnergyReport | None = None
     traffic_bytes: dict[str, dict[str, float]] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def load_balance_efficiency(self) -> float:
-        """busy / (busy + stall) over all PEs: 1.0 when no PE ever waits on another PE's queue."""
-        busy = int(self.pe_busy_cycles.sum())
-        lost = int(self.pe_stall_cycles.sum())
+        """busy / (busy + stall) over all units: 1.0 when no unit ever waits on another."""
+        busy = int(self.unit_busy_cycles.sum())
+        lost = int(self.unit_stall_cycles.sum())
         return busy / (busy + lost) if busy + lost else 1.0
 
     @property
-    def pe_utilization(self) -> float:
-        """busy / (PEs x cycles): the fraction of PE cycles spent issuing work."""
-        total = self.pe_busy_cycles.size * self.cycles
-        return int(self.pe_busy_cycles.sum()) / total if total else 0.0
+    def unit_utilization(self) -> float:
+        """busy / (units x cycles): the fraction of compute-unit cycles spent issuing work."""
+        total = self.unit_busy_cycles.size * self.cycles
+        return int(self.unit_busy_cycles.sum()) / total if total else 0.0
 
     def to_dict(self, *, outputs: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -94,23 +123,26 @@ class LayerResult:
             "outputs_count": self.n_out,
             "cycles": self.cycles,
             "time_us": self.time_us,
-            "pass_cycles": list(self.pass_cycles),
+            "segment_kind": self.segment_kind,
+            "segment_cycles": list(self.segment_cycles),
+            "unit_kind": self.unit_kind,
+            "unit_cycles": {
+                "busy": self.unit_busy_cycles.tolist(),
+                "stall": self.unit_stall_cycles.tolist(),
+                "idle": self.unit_idle_cycles.tolist(),
+            },
             "load_balance_efficiency": self.load_balance_efficiency,
-            "pe_utilization": self.pe_utilization,
+            "unit_utilization": self.unit_utilization,
             "weight_density": self.weight_density,
             "activation_density": self.activation_density,
-            "pe_cycles": {
-                "busy": self.pe_busy_cycles.tolist(),
-                "stall": self.pe_stall_cycles.tolist(),
-                "idle": self.pe_idle_cycles.tolist(),
-            },
             "counts": dict(self.counts),
-            "memory_bytes_per_pe": dict(self.memory),
+            "memory_bytes": dict(self.memory),
             "warnings": list(self.warnings),
             "outputs_match_reference": self.outputs_match_reference,
             "outputs_sha256": hashlib.sha256(self.outputs.astype("<i2").tobytes()).hexdigest(),
             "act_frac_bits": self.act_frac_bits,
             "traffic_bytes": self.traffic_bytes,
+            "details": dict(self.details),
         }
         if self.energy is not None:
             d["energy_pj"] = self.energy.to_dict()
@@ -120,15 +152,23 @@ class LayerResult:
         return d
 
 
+def _all_checked(flags: list[bool | None]) -> bool | None:
+    """True / False when every layer was checked, None when some check did not run."""
+    if any(f is None for f in flags):
+        return None
+    return all(flags)
+
+
 @dataclass(eq=False)
 class RunResult:
-    """A workload simulated on one architecture with one engine."""
+    """A workload simulated on one machine with one engine."""
 
     workload: str
     arch: str
     engine: str
     config: dict[str, Any]
     layers: list[LayerResult]
+    machine: str = ""
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -148,8 +188,8 @@ class RunResult:
         return total
 
     @property
-    def outputs_match_reference(self) -> bool:
-        return all(layer.outputs_match_reference for layer in self.layers)
+    def outputs_match_reference(self) -> bool | None:
+        return _all_checked([layer.outputs_match_reference for layer in self.layers])
 
     @property
     def energy(self) -> EnergyReport | None:
@@ -189,14 +229,37 @@ class RunResult:
             "workload": self.workload,
             "arch": self.arch,
             "engine": self.engine,
+            "machine": self.machine,
             "config": dict(self.config),
-            **self.info,
+            "info": dict(self.info),
             "layers": [layer.to_dict(outputs=outputs) for layer in self.layers],
             "totals": self.totals(),
         }
 
     def to_json(self, *, outputs: bool = True) -> str:
-        return json.dumps(self.to_dict(outputs=outputs), indent=2, sort_keys=False) + "\n"
+        return dumps(self.to_dict(outputs=outputs))
+
+
+def dumps(data: Any) -> str:
+    """Strict JSON text (indent 2, trailing newline): NaN and infinity are refused."""
+    try:
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    except ValueError:
+        bad = _first_non_finite(data)
+        raise EieSimError(f"result holds a non-finite number at {bad}; JSON allows finite "
+                          "numbers only") from None
+
+
+def _first_non_finite(data: Any, path: str = "$") -> str:
+    if isinstance(data, float) and not math.isfinite(data):
+        return path
+    items = data.items() if isinstance(data, dict) else (
+        enumerate(data) if isinstance(data, (list, tuple)) else ())
+    for k, v in items:
+        found = _first_non_finite(v, f"{path}.{k}" if isinstance(data, dict) else f"{path}[{k}]")
+        if found:
+            return found
+    return ""
 
 
 def check_writable(path: str | Path) -> Path:

@@ -1,94 +1,33 @@
-"""The one facade: ``simulate(arch, workload, *, engine=..., energy=...)`` for every engine.
+"""The one facade: ``simulate(arch, workload, *, engine=..., energy=...)`` for every accelerator.
 
-Architecture families register in :data:`FAMILIES`: how a layer is prepared for the hardware
-(encoding, memory checks), the engines that run it (all returning the same
-:class:`~eie_sim.engines.eie.common.LayerRun`), and the unit geometry and traffic map used to
-price and report it. Engines only count; :func:`eie_sim.energy.price` prices the counts.
+Every architecture comes in through its registry record (:mod:`eie_sim.registry`) and the
+interface of :mod:`eie_sim.accelerator`; this module holds the only layer loop: prepare, run an
+engine, check the outputs against the reference, price the counts, map the traffic, chain.
+Engines only count; :func:`eie_sim.energy.price` prices the counts afterwards.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
-from eie_sim.config import ArchConfig, DenseConfig, EIEConfig
+from eie_sim import registry
+from eie_sim.accelerator import RunOptions, same_bits
+from eie_sim.config import ArchConfig
 from eie_sim.energy import EnergyTable, load_table, price
-from eie_sim.engines.dense import common as dense_common
-from eie_sim.engines.dense import des as dense_des
-from eie_sim.engines.dense import fast as dense_fast
-from eie_sim.engines.eie import common as eie_common
-from eie_sim.engines.eie import des as eie_des
-from eie_sim.engines.eie import fast as eie_fast
 from eie_sim.errors import ConfigError, WorkloadError
-from eie_sim.formats.interleaved_csc import num_passes
 from eie_sim.layer import QuantizedLayer
-from eie_sim.reference import broadcast_mask, reference_forward
 from eie_sim.result import LayerResult, RunResult
 from eie_sim.traffic import traffic
 
 EngineName = Literal["fast", "des"]
 
 
-@dataclass(frozen=True)
-class Family:
-    """One accelerator family: prepare a layer, run it, price and report it.
-
-    ``prepare(layer, config) -> (state, memory, warnings)``; each engine is
-    ``run(layer, x, config, state, progress) -> LayerRun``.
-    """
-
-    prepare: Callable[[QuantizedLayer, Any], tuple[Any, dict, list[str]]]
-    engines: dict[str, Callable]
-    geometry: Callable[[Any], dict]
-    traffic_map: Callable[[Any], dict]
-
-
-def _prepare_eie(layer: QuantizedLayer, config: EIEConfig):
-    enc = eie_common.prepare(layer, config)
-    mem = eie_common.memory_use(layer, config, enc)
-    eie_common.check_capacity(layer, config, mem)
-    return enc, dict(mem.__dict__), mem.warnings()
-
-
-def _prepare_dense(layer: QuantizedLayer, config: DenseConfig):
-    streamed = dense_common.streams_weights(layer, config)
-    mem = {
-        "weight_bytes_needed": dense_common.weight_bytes_per_pe(layer, config),
-        "weight_bytes_available": config.weight_sram_bytes,
-        "weights_streamed": int(streamed),
-    }
-    return None, mem, []
-
-
-FAMILIES: dict[str, Family] = {
-    "eie": Family(
-        prepare=_prepare_eie,
-        engines={"des": eie_des.run_layer, "fast": eie_fast.run_layer},
-        geometry=eie_common.geometry,
-        traffic_map=eie_common.traffic_map,
-    ),
-    "dense": Family(
-        prepare=_prepare_dense,
-        engines={
-            "des": lambda layer, x, cfg, _state, progress: dense_des.run_layer(
-                layer, x, cfg, progress
-            ),
-            "fast": lambda layer, x, cfg, _state, progress: dense_fast.run_layer(
-                layer, x, cfg, progress
-            ),
-        },
-        geometry=dense_common.geometry,
-        traffic_map=dense_common.traffic_map,
-    ),
-}
-
-
 def _as_workload(workload, inputs, seed):
-    from workloads import Workload, get_workload
+    from eie_sim.workloads import Workload, get_workload
 
     if isinstance(workload, str):
         wl = get_workload(workload, seed)
@@ -104,14 +43,7 @@ def _as_workload(workload, inputs, seed):
             "allowed: a workload name, a Workload or a QuantizedLayer"
         )
     if inputs is not None and not isinstance(workload, QuantizedLayer):
-        wl = Workload(
-            name=wl.name,
-            layers=wl.layers,
-            inputs=np.asarray(inputs),
-            chained=wl.chained,
-            description=wl.description,
-            info=wl.info,
-        )
+        wl = wl.with_inputs(np.asarray(inputs))
     x = np.asarray(wl.inputs)
     if x.dtype != np.int16:
         raise WorkloadError(f"input activations must be int16 fixed point, got {x.dtype}")
@@ -128,28 +60,37 @@ def simulate(
     energy: str | Path | EnergyTable | None = "45nm",
     progress: bool | Callable[[int], None] = False,
     nm_prune: bool = True,
+    check: bool = True,
+    activation_seed: int = 0,
 ) -> RunResult:
     """Simulate ``workload`` on ``arch``.
 
     Parameters
     ----------
     arch : ArchConfig
-        For example ``EIEConfig(num_pes=64)`` or ``DenseConfig()``.
+        Any registered architecture's config, e.g. ``EIEConfig(num_pes=64)``, ``DenseConfig()``,
+        ``STCConfig.preset("a100")`` (``eie-sim archs`` lists them).
     workload : str, Workload or QuantizedLayer
         A registered workload name, a built workload, or a single layer (then ``inputs``).
     engine : {"fast", "des"}
         Vectorised or discrete-event (SimPy); they agree exactly.
     inputs : numpy.ndarray of int16, optional
-        Input activations of the first layer (overrides the workload's).
+        Input activations of the first layer (overrides the workload's); shape ``(K,)``, or
+        ``(K, batch)`` for a tensor core whose config has that batch.
     seed : int, optional
         Seed for a named workload (default: the workload's own).
     energy : str, path or EnergyTable, optional
         Energy table used to price the counts: ``"45nm"`` (default), ``"7nm"``, a YAML file,
         or None to skip pricing.
     progress : bool or callable
-        True shows a progress bar on stderr; a callable receives scanned-activation counts.
+        True shows a progress bar on stderr; a callable receives progress increments.
     nm_prune : bool
         Tensor cores only: N:M-prune weights that violate the pattern (False refuses them).
+    check : bool
+        Compare every layer's outputs with the architecture's reference model bit for bit
+        (``outputs_match_reference`` is None when False).
+    activation_seed : int
+        Tensor cores only: seed of the batch columns made from a 1-D input.
 
     Returns
     -------
@@ -157,48 +98,25 @@ def simulate(
     """
     if not isinstance(arch, ArchConfig):
         raise ConfigError(f"arch must be an architecture config, got {type(arch).__name__}")
-    if arch.arch in TENSOR_CORE_ARCHS:
-        return _simulate_tensor_core(arch, workload, engine=engine, inputs=inputs, seed=seed,
-                                     energy=energy, prune=nm_prune)
-    family = FAMILIES.get(arch.arch)
-    if family is None:
-        raise ConfigError(f"no engines for arch {arch.arch!r}; allowed: {', '.join(FAMILIES)}")
-    if engine not in family.engines:
+    acc = registry.get(arch.arch)
+    if engine not in acc.engines:
         raise ConfigError(
             f"unknown engine {engine!r} for arch {arch.arch!r}; allowed: "
-            f"{', '.join(sorted(family.engines))}"
+            f"{', '.join(sorted(acc.engines))}"
         )
     table = load_table(energy) if energy is not None else None
     wl = _as_workload(workload, inputs, seed)
-    layers = _run_layers(arch, family, family.engines[engine], wl, table, progress)
+    options = RunOptions(nm_prune=nm_prune, activation_seed=activation_seed)
+    layers = _run_layers(arch, acc, engine, wl, table, progress, options, check)
     return RunResult(
         workload=wl.name,
         arch=arch.arch,
         engine=engine,
         config=arch.to_dict(),
+        machine=acc.summary(arch),
         layers=layers,
         info=dict(wl.info),
     )
-
-
-TENSOR_CORE_ARCHS = ("stc", "dense-tc")
-
-
-def _simulate_tensor_core(arch, workload, *, engine, inputs, seed, energy, prune) -> RunResult:
-    """The N:M tensor core and its dense twin (docs/STC_MODEL.md), priced like the others."""
-    from eie_sim.engines.stc import common as stc_common
-    from eie_sim.engines.stc import run as stc_run
-
-    if engine not in ("fast", "des"):
-        raise ConfigError(f"unknown engine {engine!r} for arch {arch.arch!r}; allowed: des, fast")
-    table = load_table(energy) if energy is not None else None
-    result = stc_run(arch, workload, engine=engine, inputs=inputs, seed=seed, prune=prune)
-    geometry = stc_common.geometry(arch)
-    for layer in result.layers:
-        if table is not None:
-            layer.energy = price(layer.counts, table, geometry, layer.time_us)
-        layer.traffic_bytes = traffic(layer.counts, stc_common.traffic_map(arch))
-    return result
 
 
 def _progress_bar(progress, total: int):
@@ -212,26 +130,27 @@ def _progress_bar(progress, total: int):
     return bar.update, bar
 
 
-def _run_layers(config, family: Family, run_layer, wl, table, progress) -> list[LayerResult]:
-    total = sum(
-        layer.n_in * num_passes(layer.n_out, config.num_pes, config.act_regfile_entries)
-        for layer in wl.layers
-    )
+def _run_layers(config, acc: registry.Accelerator, engine: str, wl, table, progress,
+                options: RunOptions, check: bool) -> list[LayerResult]:
+    model = acc.implementation()
+    run_engine = model.ENGINES[engine]
+    total = sum(model.progress_total(layer, config) for layer in wl.layers)
     update, bar = _progress_bar(progress, total)
-    geometry = family.geometry(config)
-    results = []
+    geometry = model.geometry(config)
+    traffic_map = model.traffic_map(config)
+    results: list[LayerResult] = []
     x = np.asarray(wl.inputs)
     try:
         for i, layer in enumerate(wl.layers):
-            if i and wl.chained:
-                x = results[-1].outputs
-            elif i:
+            if i and not wl.chained:
                 raise WorkloadError(f"workload {wl.name!r} has several layers but is not chained")
-            if x.shape != (layer.n_in,):
-                raise WorkloadError(f"layer {layer.name!r} takes {layer.n_in} inputs, got {x.size}")
-            state, memory, warnings = family.prepare(layer, config)
-            run = run_layer(layer, x, config, state, update)
-            expected = reference_forward(layer, x, input_relu=config.input_relu)
+            if x.shape[0] != layer.n_in:
+                raise WorkloadError(
+                    f"layer {layer.name!r} takes {layer.n_in} inputs, got {x.shape[0]}")
+            prepared = model.prepare(layer, x, config, options)
+            run = run_engine(prepared, config, update)
+            match = same_bits(run.outputs, model.reference(prepared, config)) if check else None
+            outputs, x = model.finish(prepared, run, config)
             time_us = run.cycles / config.clock_mhz
             results.append(
                 LayerResult(
@@ -240,20 +159,23 @@ def _run_layers(config, family: Family, run_layer, wl, table, progress) -> list[
                     n_out=layer.n_out,
                     cycles=run.cycles,
                     time_us=time_us,
-                    pass_cycles=run.segment_cycles,
-                    pe_busy_cycles=run.unit_busy,
-                    pe_stall_cycles=run.unit_stall,
-                    pe_idle_cycles=run.unit_idle,
+                    segment_kind=acc.segment_kind,
+                    segment_cycles=list(run.segment_cycles),
+                    unit_kind=acc.unit_kind,
+                    unit_busy_cycles=run.unit_busy,
+                    unit_stall_cycles=run.unit_stall,
+                    unit_idle_cycles=run.unit_idle,
                     counts=run.counts,
-                    outputs=run.outputs,
-                    outputs_match_reference=bool(np.array_equal(run.outputs, expected)),
-                    weight_density=layer.weight_density,
-                    activation_density=float(broadcast_mask(x, config.input_relu).mean()),
-                    act_frac_bits=layer.act_frac_bits,
-                    memory=memory,
-                    warnings=warnings,
+                    outputs=outputs,
+                    outputs_match_reference=match,
+                    weight_density=prepared.weight_density,
+                    activation_density=prepared.activation_density,
+                    act_frac_bits=prepared.act_frac_bits,
+                    memory=prepared.memory,
+                    warnings=prepared.warnings,
                     energy=price(run.counts, table, geometry, time_us) if table else None,
-                    traffic_bytes=traffic(run.counts, family.traffic_map(config)),
+                    traffic_bytes=traffic(run.counts, traffic_map),
+                    details={**prepared.details, **run.details},
                 )
             )
     finally:

@@ -25,7 +25,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from eie_sim.config import ARCHS, ArchConfig
+from eie_sim import registry
+from eie_sim.config import ArchConfig
 from eie_sim.errors import ConfigError, EieSimError
 from eie_sim.result import write_atomic
 
@@ -64,7 +65,7 @@ class Point:
 
 @lru_cache(maxsize=8)
 def _build_workload(workload_json: str, seed: int | None):
-    from workloads import LayerSpec, get_workload, single_layer
+    from eie_sim.workloads import LayerSpec, get_workload, single_layer
 
     workload = json.loads(workload_json)
     if isinstance(workload, str):
@@ -80,7 +81,7 @@ def run_point(point: Point) -> dict[str, Any]:
     """Simulate one point and return its table row (runs in a worker process)."""
     from eie_sim.simulate import simulate
 
-    config = ARCHS[point.config["arch"]].from_dict(point.config)
+    config = registry.get(point.config["arch"]).config.from_dict(point.config)
     wl = _build_workload(json.dumps(point.workload, sort_keys=True), point.seed)
     result = simulate(config, wl, engine=point.engine, energy=point.energy)
     return row_of(point, result)
@@ -88,14 +89,15 @@ def run_point(point: Point) -> dict[str, Any]:
 
 def row_of(point: Point, result) -> dict[str, Any]:
     """A tidy row: the point's coordinates, then its results (totals over the layers)."""
-    busy = sum(int(layer.pe_busy_cycles.sum()) for layer in result.layers)
-    stall = sum(int(layer.pe_stall_cycles.sum()) for layer in result.layers)
-    pe_cycles = sum(layer.pe_busy_cycles.size * layer.cycles for layer in result.layers)
+    busy = sum(int(layer.unit_busy_cycles.sum()) for layer in result.layers)
+    stall = sum(int(layer.unit_stall_cycles.sum()) for layer in result.layers)
+    unit_cycles = sum(layer.unit_busy_cycles.size * layer.cycles for layer in result.layers)
     traffic = result.traffic_bytes
     sram = sum(d["read"] + d["write"] for lvl, d in traffic.items()
                if lvl.endswith("sram"))
     row: dict[str, Any] = {
         "arch": point.config["arch"],
+        "machine": result.machine,
         "workload": point.label(),
         "seed": point.seed,
         "engine": point.engine,
@@ -108,7 +110,7 @@ def row_of(point: Point, result) -> dict[str, Any]:
         "cycles": result.cycles,
         "time_us": result.time_us,
         "load_balance_efficiency": busy / (busy + stall) if busy + stall else 1.0,
-        "pe_utilization": busy / pe_cycles if pe_cycles else 0.0,
+        "unit_utilization": busy / unit_cycles if unit_cycles else 0.0,
         "macs": sum(v for k, v in result.counts.items()
                     if k.endswith("mac") and "padding" not in k),
         "dram_read_bytes": traffic.get("dram", {}).get("read", 0),
@@ -207,7 +209,7 @@ def grid(archs: ArchConfig | Sequence[ArchConfig], workloads: Iterable[str | dic
                     wl_swept = dict(zip(wl_names, wl_combo, strict=True))
                     workload = {**wl, **wl_swept} if isinstance(wl, dict) else wl
                     if isinstance(workload, dict):
-                        from workloads import LayerSpec
+                        from eie_sim.workloads import LayerSpec
 
                         spec = {**workload}
                         spec.setdefault("name", "synthetic")

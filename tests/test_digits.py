@@ -11,8 +11,8 @@ pytest.importorskip("sklearn")
 
 from eie_sim import EIEConfig, simulate  # noqa: E402
 from eie_sim.cli import main  # noqa: E402
-from workloads import Workload, get_workload  # noqa: E402
-from workloads.digits import (  # noqa: E402
+from eie_sim.workloads import Workload, get_workload  # noqa: E402
+from eie_sim.workloads.digits import (  # noqa: E402
     TARGET_DENSITY,
     digits_model,
     evaluate,
@@ -69,7 +69,7 @@ def test_digits_workload_json_carries_accuracies(tmp_path, capsys):
 
 def test_same_network_pruned_2_4_on_the_tensor_core():
     from eie_sim.compress import satisfies_nm
-    from workloads.digits import train_nm_mlp
+    from eie_sim.workloads.digits import train_nm_mlp
 
     model, _ = train_nm_mlp(0)
     assert all(satisfies_nm(w, 2, 4) for w in model.weights)

@@ -26,8 +26,8 @@ from eie_sim.formats.fixed_point import INT16_MAX, INT16_MIN, round_shift
 from eie_sim.layer import QuantizedLayer
 from eie_sim.reference import broadcast_mask, reference_forward
 from eie_sim.simulate import simulate
-from workloads import get_workload
-from workloads.paper import TABLE_III
+from eie_sim.workloads import get_workload
+from eie_sim.workloads.paper import TABLE_III
 
 ONE = 256  # 1.0 in Q7.8
 MAX_ELEMENTS = 20000  # rows x columns of a generated layer (keeps the DES fast)
@@ -56,8 +56,8 @@ def run_both(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig
 
 
 def assert_same_run(a: LayerRun, b: LayerRun) -> None:
-    assert (a.cycles, a.pass_cycles, a.counts) == (b.cycles, b.pass_cycles, b.counts)
-    for name in ("pe_busy", "pe_stall", "pe_idle", "outputs"):
+    assert (a.cycles, a.segment_cycles, a.counts) == (b.cycles, b.segment_cycles, b.counts)
+    for name in ("unit_busy", "unit_stall", "unit_idle", "outputs"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
         assert getattr(a, name).dtype == getattr(b, name).dtype
 
@@ -65,18 +65,18 @@ def assert_same_run(a: LayerRun, b: LayerRun) -> None:
 def assert_equivalent(d: LayerRun, f: LayerRun, expected: np.ndarray, num_pes: int) -> None:
     assert set(d.counts) == set(f.counts) == set(COUNTERS)
     assert d.counts == f.counts
-    np.testing.assert_array_equal(d.pe_busy, f.pe_busy)
-    np.testing.assert_array_equal(d.pe_stall, f.pe_stall)
+    np.testing.assert_array_equal(d.unit_busy, f.unit_busy)
+    np.testing.assert_array_equal(d.unit_stall, f.unit_stall)
     assert d.outputs.dtype == f.outputs.dtype == np.int16
     np.testing.assert_array_equal(d.outputs, expected)
     np.testing.assert_array_equal(f.outputs, expected)
     for r in (d, f):
-        assert r.pe_busy.shape == r.pe_stall.shape == r.pe_idle.shape == (num_pes,)
-        np.testing.assert_array_equal(r.pe_busy + r.pe_stall + r.pe_idle,
+        assert r.unit_busy.shape == r.unit_stall.shape == r.unit_idle.shape == (num_pes,)
+        np.testing.assert_array_equal(r.unit_busy + r.unit_stall + r.unit_idle,
                                       np.full(num_pes, r.cycles))
     assert d.cycles == f.cycles
-    assert d.pass_cycles == f.pass_cycles
-    np.testing.assert_array_equal(d.pe_idle, f.pe_idle)
+    assert d.segment_cycles == f.segment_cycles
+    np.testing.assert_array_equal(d.unit_idle, f.unit_idle)
 
 
 def unsaturated_forward(layer: QuantizedLayer, x: np.ndarray, input_relu: bool) -> np.ndarray:
@@ -152,7 +152,7 @@ def features(case: Case, d: LayerRun) -> set[str]:
     out = set()
     if np.any(np.abs(unsaturated_forward(layer, x, config.input_relu)) > INT16_MAX):
         out.add("saturation")
-    if len(d.pass_cycles) > 1:
+    if len(d.segment_cycles) > 1:
         out.add("passes")
         if config.batch_swap_cycles:
             out.add("passes+swap")
@@ -289,11 +289,11 @@ def compare_results(des_run, fast_run) -> None:
     assert len(des_run.layers) == len(fast_run.layers)
     for d, f in zip(des_run.layers, fast_run.layers, strict=True):
         assert d.cycles == f.cycles
-        assert d.pass_cycles == f.pass_cycles
+        assert d.segment_cycles == f.segment_cycles
         assert d.counts == f.counts
-        np.testing.assert_array_equal(d.pe_busy_cycles, f.pe_busy_cycles)
-        np.testing.assert_array_equal(d.pe_stall_cycles, f.pe_stall_cycles)
-        np.testing.assert_array_equal(d.pe_idle_cycles, f.pe_idle_cycles)
+        np.testing.assert_array_equal(d.unit_busy_cycles, f.unit_busy_cycles)
+        np.testing.assert_array_equal(d.unit_stall_cycles, f.unit_stall_cycles)
+        np.testing.assert_array_equal(d.unit_idle_cycles, f.unit_idle_cycles)
         np.testing.assert_array_equal(d.outputs, f.outputs)
         assert d.outputs_match_reference and f.outputs_match_reference
 

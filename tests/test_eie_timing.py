@@ -51,9 +51,9 @@ def run(engine: str, weights: np.ndarray, x, bias=None, **cfg):
     res = simulate(config, layer, engine=engine, inputs=x).layers[0]
     np.testing.assert_array_equal(res.outputs,
                                   reference_forward(layer, x, input_relu=config.input_relu))
-    total = res.pe_busy_cycles + res.pe_stall_cycles + res.pe_idle_cycles
+    total = res.unit_busy_cycles + res.unit_stall_cycles + res.unit_idle_cycles
     np.testing.assert_array_equal(total, np.full(config.num_pes, res.cycles))
-    assert res.cycles == sum(res.pass_cycles) + (len(res.pass_cycles) - 1) * (
+    assert res.cycles == sum(res.segment_cycles) + (len(res.segment_cycles) - 1) * (
         config.batch_swap_cycles)
     return res
 
@@ -69,9 +69,9 @@ def test_single_activation_with_k_entries_per_pe_takes_8_plus_k(engine, num_pes,
     x = [0] * (n - 1) + [ONE]
     res = run(engine, matrix(n * k, cols), x, num_pes=n)
     assert res.cycles == 8 + k
-    assert res.pass_cycles == [8 + k]
-    np.testing.assert_array_equal(res.pe_busy_cycles, [k] * n)
-    np.testing.assert_array_equal(res.pe_stall_cycles, [0] * n)
+    assert res.segment_cycles == [8 + k]
+    np.testing.assert_array_equal(res.unit_busy_cycles, [k] * n)
+    np.testing.assert_array_equal(res.unit_stall_cycles, [0] * n)
     assert res.counts["pe.arith.mac"] == n * k
     assert res.counts["ccu.broadcast"] == 1
     assert res.counts["ccu.stall"] == 0
@@ -82,7 +82,7 @@ def test_activation_with_no_entries_still_costs_one_issue_cycle(engine):
     # A layer whose only column is empty: 8 + max(1, 0) = 9 cycles.
     res = run(engine, np.zeros((3, 1)), [ONE])
     assert res.cycles == 9
-    np.testing.assert_array_equal(res.pe_busy_cycles, [1])
+    np.testing.assert_array_equal(res.unit_busy_cycles, [1])
     assert res.counts["pe.weight_decoder.lookup"] == 0
     assert res.counts["pe.ptr_sram.read"] == 2
 
@@ -99,8 +99,8 @@ def test_empty_column_slice_costs_exactly_one_cycle(engine, n, m):
     without = run(engine, w, [ONE, 0, ONE])
     assert with_empty.cycles == n + m + 9
     assert without.cycles == n + m + 8
-    np.testing.assert_array_equal(with_empty.pe_busy_cycles, [n + 1 + m])
-    np.testing.assert_array_equal(without.pe_busy_cycles, [n + m])
+    np.testing.assert_array_equal(with_empty.unit_busy_cycles, [n + 1 + m])
+    np.testing.assert_array_equal(without.unit_busy_cycles, [n + m])
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -113,7 +113,7 @@ def test_slice_of_n_entries_occupies_the_pe_for_n_cycles(engine, n):
     assert first_only.cycles == m + 8
     assert both.cycles == m + n + 8  # second slice starts right after the first: adds n
     assert both.cycles - first_only.cycles == n
-    np.testing.assert_array_equal(both.pe_busy_cycles, [m + n])
+    np.testing.assert_array_equal(both.unit_busy_cycles, [m + n])
     assert both.counts["ccu.stall"] == 0
 
 
@@ -125,7 +125,7 @@ def test_empty_slice_of_one_pe_does_not_delay_the_others(engine, num_pes):
     rows = [n * i for i in range(5)]
     res = run(engine, matrix(5 * n, [rows]), [ONE], num_pes=n)
     assert res.cycles == 8 + 5
-    np.testing.assert_array_equal(res.pe_busy_cycles, [5] + [1] * (n - 1))
+    np.testing.assert_array_equal(res.unit_busy_cycles, [5] + [1] * (n - 1))
 
 
 # --------------------------------------------------------------------------- padding
@@ -139,7 +139,7 @@ def test_padding_entries_cost_cycles(engine):
     assert res.counts["pe.arith.mac"] == 1
     assert res.counts["pe.weight_decoder.lookup"] == 3
     assert res.counts["pe.dest_regfile.write"] == 1  # padding passes through without a write
-    np.testing.assert_array_equal(res.pe_busy_cycles, [3])
+    np.testing.assert_array_equal(res.unit_busy_cycles, [3])
     assert res.outputs[40] == ONE
     # An 8-bit z reaches row 40 directly: no padding, one cycle per real entry.
     wide = run(engine, w, [ONE], relative_index_bits=8, spmat_sram_width_bits=96)
@@ -188,10 +188,10 @@ def test_full_queue_stalls_the_broadcast_for_exactly_the_right_cycles(engine, qu
     res = run(engine, stall_layer(), [ONE] * 4, num_pes=2, **queue)
     assert res.counts["ccu.stall"] == 1 + (big - 1) + 1
     assert res.cycles == big + 13
-    np.testing.assert_array_equal(res.pe_busy_cycles, [big + 3, 4])
+    np.testing.assert_array_equal(res.unit_busy_cycles, [big + 3, 4])
     # PE 1 waits 1 + (L-1) + 1 cycles for activations that PE 0's full queue held back.
-    np.testing.assert_array_equal(res.pe_stall_cycles, [2, big + 1])
-    np.testing.assert_array_equal(res.pe_idle_cycles, [8, 8])  # cycles 0-2 and the 5 drain
+    np.testing.assert_array_equal(res.unit_stall_cycles, [2, big + 1])
+    np.testing.assert_array_equal(res.unit_idle_cycles, [8, 8])  # cycles 0-2 and the 5 drain
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -202,7 +202,7 @@ def test_deep_queue_absorbs_the_imbalance(engine):
               act_queue_model="counter")
     assert res.counts["ccu.stall"] == 0
     assert res.cycles == big + 11
-    np.testing.assert_array_equal(res.pe_stall_cycles, [0, 0])
+    np.testing.assert_array_equal(res.unit_stall_cycles, [0, 0])
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -363,7 +363,7 @@ def test_bypass_on_adjacent_updates_of_one_accumulator(engine):
     assert res.counts["pe.dest_regfile.write"] == 5
     assert res.counts["ccu.stall"] == 0
     assert res.cycles == 4 + 1 + 8  # as without a bypass: adjacent issue, no bubble
-    np.testing.assert_array_equal(res.pe_stall_cycles, [0])
+    np.testing.assert_array_equal(res.unit_stall_cycles, [0])
     # 0.5 * 1.0 on rows 0-2; 0.5 * 1.0 + 0.25 * 2.0 = 1.0 on row 3 (Q7.8).
     np.testing.assert_array_equal(res.outputs, [128, 128, 128, 256])
 
@@ -458,7 +458,7 @@ def test_all_zero_input_costs_one_cycle_per_group(engine, n_in, groups):
     assert res.cycles == groups + 1
     assert res.counts["ccu.broadcast"] == 0
     assert res.counts["lnzd.advance"] == groups
-    np.testing.assert_array_equal(res.pe_busy_cycles, [0] * 4)
+    np.testing.assert_array_equal(res.unit_busy_cycles, [0] * 4)
     np.testing.assert_array_equal(res.outputs, [0] * 4)
 
 
@@ -523,7 +523,7 @@ def test_bias_slice_queues_behind_the_last_column(engine, k, kb):
     bias[:kb] = 1.0
     res = run(engine, w, [ONE], bias=bias)
     assert res.cycles == k + kb + 8
-    np.testing.assert_array_equal(res.pe_busy_cycles, [k + kb])
+    np.testing.assert_array_equal(res.unit_busy_cycles, [k + kb])
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -545,13 +545,13 @@ def test_multi_pass_cycles_are_the_sum_of_pass_cycles(engine, swap):
     # (36 + 8); the passes are separated by the swap.
     w = matrix(100, [list(range(100))])
     res = run(engine, w, [ONE], batch_swap_cycles=swap)
-    assert res.pass_cycles == [72, 44]
+    assert res.segment_cycles == [72, 44]
     assert res.cycles == 72 + 44 + swap
     assert res.counts["ccu.broadcast"] == 2
     assert res.counts["pe.src_regfile.read"] == 2
     assert res.counts["pe.act_sram.write"] == 100
     assert res.counts["pe.dest_regfile.read"] == 100 + 100
-    np.testing.assert_array_equal(res.pe_idle_cycles, [res.cycles - 100])
+    np.testing.assert_array_equal(res.unit_idle_cycles, [res.cycles - 100])
     np.testing.assert_array_equal(res.outputs, [ONE] * 100)
 
 
@@ -562,7 +562,7 @@ def test_small_register_file_gives_one_pass_per_block_of_rows(engine):
     w = matrix(14, [[], list(range(14))])
     res = run(engine, w, [0, ONE], num_pes=2, act_regfile_entries=3)
     # Input [0, 1]: lane 1 selected at 1 (last lane, no advance) -> 8 + k per pass.
-    assert res.pass_cycles == [11, 11, 9]
+    assert res.segment_cycles == [11, 11, 9]
     assert res.cycles == 31
 
 
@@ -575,7 +575,7 @@ def test_batch_swap_between_input_batches(engine, swap):
     x = [0] * 8 + [ONE]
     res = run(engine, w, x, act_regfile_entries=4, batch_swap_cycles=swap)
     assert res.cycles == 17 + 2 * swap
-    assert res.pass_cycles == [17 + 2 * swap]
+    assert res.segment_cycles == [17 + 2 * swap]
     assert res.counts["pe.act_sram.read"] == 9  # 9 inputs > 1 x 4 live in the activation SRAM
 
 
@@ -585,7 +585,7 @@ def test_per_pe_busy_stall_idle_sum_to_cycles_in_a_multi_pass_stalled_run(engine
     w = np.vstack([stall_layer(), stall_layer()])  # 40 rows: 20 per PE, 16 per pass -> 2 passes
     res = run(engine, w, [ONE] * 4, num_pes=2, act_queue_depth=2, act_regfile_entries=16,
               batch_swap_cycles=2)
-    assert len(res.pass_cycles) == 2
+    assert len(res.segment_cycles) == 2
     assert res.counts["ccu.stall"] > 0
     np.testing.assert_array_equal(
-        res.pe_busy_cycles + res.pe_stall_cycles + res.pe_idle_cycles, [res.cycles] * 2)
+        res.unit_busy_cycles + res.unit_stall_cycles + res.unit_idle_cycles, [res.cycles] * 2)

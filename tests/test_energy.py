@@ -13,7 +13,7 @@ import yaml
 from eie_sim import CapacityError, ConfigError, DenseConfig, EIEConfig, load_table, simulate
 from eie_sim.cli import main
 from eie_sim.energy import UnitGeometry, price
-from workloads import LayerSpec, single_layer
+from eie_sim.workloads import LayerSpec, single_layer
 
 
 def small(wd=0.2, ad=0.4, inputs=256, outputs=192, seed=3):

@@ -8,7 +8,7 @@ from safetensors.numpy import save_file
 
 from eie_sim import EIEConfig, WorkloadError, simulate
 from eie_sim.formats.fixed_point import to_float
-from workloads.loaders import load_activations, load_layer, user_workload
+from eie_sim.workloads.loaders import load_activations, load_layer, user_workload
 
 
 @pytest.fixture

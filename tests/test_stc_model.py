@@ -20,7 +20,7 @@ from eie_sim.engines.stc import (
 )
 from eie_sim.engines.stc.adapter import activations
 from eie_sim.errors import CapacityError, ConfigError, WorkloadError
-from workloads import LayerSpec, build_layer
+from eie_sim.workloads import LayerSpec, build_layer
 
 KB = 1024
 
@@ -245,8 +245,8 @@ def test_run_on_a_workload_layer_reports_a_run_result() -> None:
         assert lr.outputs_match_reference
         assert set(lr.counts) == set(COUNTERS)
         assert lr.time_us == lr.cycles / c.clock_mhz
-        assert sum(lr.pass_cycles) == lr.cycles
-        assert lr.pe_busy_cycles.shape == (4,)
+        assert sum(lr.segment_cycles) == lr.cycles
+        assert lr.unit_busy_cycles.shape == (4,)
         assert lr.outputs.shape == (40, 3) and lr.outputs.dtype == np.int16
         assert lr.traffic_bytes["dram"]["write"] == 40 * 3 * 4
         data = json.loads(result.to_json(outputs=False))

@@ -19,7 +19,7 @@ from eie_sim import DenseConfig, EIEConfig, EieSimError, simulate
 from eie_sim.cli import main
 from eie_sim.config import ARCHS
 from eie_sim.sweep import SweepResult, grid, run_sweep, sweep
-from workloads import LayerSpec, single_layer
+from eie_sim.workloads import LayerSpec, single_layer
 
 PREFIX = "eie-sim: error: "
 SMALL = {"inputs": 300, "outputs": 200, "weight_density": 0.2, "activation_density": 0.4,

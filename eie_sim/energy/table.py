@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from eie_sim import registry
 from eie_sim.errors import ConfigError
 
 PRESETS = ("45nm", "7nm")
@@ -33,10 +34,8 @@ PRESETS = ("45nm", "7nm")
 
 def known_actions() -> dict[str, set[str]]:
     """Every unit -> actions any engine counts (the names a table may price)."""
-    from eie_sim.engines import all_counters
-
     out: dict[str, set[str]] = {}
-    for name in all_counters():
+    for name in registry.all_counters():
         unit, action = name.rsplit(".", 1)
         out.setdefault(unit, set()).add(action)
     return out

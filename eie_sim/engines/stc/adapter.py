@@ -45,6 +45,8 @@ class STCLayer:
         Real weight = stored value x ``weight_scale`` (1.0 for fp16).
     act_frac_bits : int
         Fraction bits of the layer's fixed-point activations (for int16 inputs and outputs).
+    bias : numpy.ndarray of float64, shape (n_out,), or None
+        The layer's real bias values (added by the epilogue at write-back).
     """
 
     name: str
@@ -52,6 +54,7 @@ class STCLayer:
     dtype: str
     weight_scale: float = 1.0
     act_frac_bits: int = ACT_FRAC_BITS
+    bias: np.ndarray | None = None
 
     @property
     def n_out(self) -> int:
@@ -100,7 +103,7 @@ def from_layer(
     Parameters
     ----------
     layer : QuantizedLayer or numpy.ndarray of float, shape (n_out, n_in)
-        An eie_sim layer (its shared weights; the bias is not used) or dense real weights.
+        An eie_sim layer (its shared weights and its bias) or dense real weights (no bias).
     n, m : int
         The N:M pattern.
     dtype : {"fp16", "int8"}
@@ -119,10 +122,13 @@ def from_layer(
     WorkloadError
         Pattern violation (``prune=False``), non-finite weights, fp16 overflow.
     """
+    bias = None
     if isinstance(layer, QuantizedLayer):
         w = layer.weights_float()
         label = name or layer.name
         frac = layer.act_frac_bits
+        if layer.has_bias:
+            bias = layer.bias_values().astype(np.float64) / float(1 << frac)
     else:
         w = np.asarray(layer, dtype=np.float64)
         if w.ndim != 2:
@@ -136,7 +142,7 @@ def from_layer(
     else:
         compress(w, n, m)  # refuses a violation with the first bad row and group
     q, scale = _quantize(w, dtype, f"layer {label!r}: weights")
-    return STCLayer(label, compress(q, n, m), dtype, scale, frac)
+    return STCLayer(label, compress(q, n, m), dtype, scale, frac, bias)
 
 
 def activations(
@@ -184,6 +190,18 @@ def activations(
     if not np.all(np.isfinite(cols)):
         raise WorkloadError("activations contain NaN or infinity")
     return np.maximum(cols, 0.0) if relu else cols
+
+
+def quantize_bias(bias: np.ndarray | None, dtype: str, scale: float) -> np.ndarray | None:
+    """The bias in the accumulator type: float32 (fp16 operands) or, for int8, int32 in units of
+    ``scale`` (the product of the weight and activation scales), rounded half to even and
+    clipped to the int32 range."""
+    if bias is None:
+        return None
+    if dtype == "fp16":
+        return bias.astype(np.float32)
+    q = np.rint(np.asarray(bias, dtype=np.float64) / scale)
+    return np.clip(q, -(1 << 31), (1 << 31) - 1).astype(np.int32)
 
 
 def quantize_activations(x: np.ndarray, dtype: str) -> tuple[np.ndarray, float]:

@@ -78,8 +78,9 @@ class Plan:
     dram_weight_bytes, dram_metadata_bytes, dram_act_bytes, sram_weight_bytes,
     sram_metadata_bytes, smem_write_bytes : numpy.ndarray of int64, shape (G,)
         Bytes each stage's load moves.
-    write_bytes : numpy.ndarray of int64, shape (W,)
-        Output bytes of each wave; ``write_cycles`` their transfer cycles.
+    write_bytes, bias_bytes : numpy.ndarray of int64, shape (W,)
+        Output bytes each wave writes and bias bytes its epilogue reads; ``write_cycles`` the
+        transfer cycles of both.
     program : list of (str, int)
         The loader's requests in service order: ``("load", g)`` / ``("write", w)``.
     mma_smem_bytes : int
@@ -121,6 +122,7 @@ class Plan:
     sram_metadata_bytes: np.ndarray
     smem_write_bytes: np.ndarray
     write_bytes: np.ndarray
+    bias_bytes: np.ndarray
     write_cycles: list[int]
     program: list[tuple[str, int]]
     mma_smem_bytes: int
@@ -181,8 +183,11 @@ class Plan:
         }
 
 
-def make_plan(rows: int, k: int, batch: int, config: STCConfig) -> Plan:
-    """Decompose ``Y (rows x batch) = W (rows x k) . X (k x batch)`` for ``config``.
+def make_plan(rows: int, k: int, batch: int, config: STCConfig, *, bias: bool = False) -> Plan:
+    """Decompose ``Y (rows x batch) = W (rows x k) . X (k x batch) (+ bias)`` for ``config``.
+
+    With ``bias`` the epilogue reads each tile's bias rows (``ACC_BYTES`` each) at write-back,
+    over the same channel as the outputs, and adds them to the accumulators.
 
     Raises
     ------
@@ -266,7 +271,12 @@ def make_plan(rows: int, k: int, batch: int, config: STCConfig) -> Plan:
         np.bincount(wave_of_tile, weights=t_rows * t_cols, minlength=n_waves).astype(np.int64)
         * ACC_BYTES
     )
-    write_cycles = [transfer_cycles(int(b), config) for b in write_b]
+    bias_b = (
+        np.bincount(wave_of_tile, weights=t_rows, minlength=n_waves).astype(np.int64) * ACC_BYTES
+        if bias else np.zeros(n_waves, dtype=np.int64)
+    )
+    write_cycles = [transfer_cycles(int(b + c), config) for b, c in zip(write_b, bias_b,
+                                                                         strict=True)]
 
     # Loader service order: the loads in stage order; wave w's write-back right after the
     # last load that the buffer lets in while w's last stage computes (stage last + slots - 1).
@@ -342,6 +352,7 @@ def make_plan(rows: int, k: int, batch: int, config: STCConfig) -> Plan:
         sram_metadata_bytes=sram_m,
         smem_write_bytes=smem_b,
         write_bytes=write_b,
+        bias_bytes=bias_b,
         write_cycles=write_cycles,
         program=program,
         mma_smem_bytes=int(mma_smem),
@@ -365,15 +376,20 @@ class Operands:
         Sparse: the input index each kept value multiplies (from the metadata).
     x : numpy.ndarray, shape (k_p, batch_p)
         Activations.
+    bias : numpy.ndarray of float32 / int32, shape (rows,), or None
+        The layer bias in the accumulator type, added at write-back.
     """
 
     values: np.ndarray
     columns: np.ndarray | None
     x: np.ndarray
+    bias: np.ndarray | None = None
 
 
-def operands(weights: NMSparse, x: np.ndarray, plan: Plan) -> Operands:
-    """Lay out ``weights`` (N:M, operand dtype) and ``x`` (K x Nb, operand dtype) for ``plan``."""
+def operands(weights: NMSparse, x: np.ndarray, plan: Plan,
+             bias: np.ndarray | None = None) -> Operands:
+    """Lay out ``weights`` (N:M, operand dtype), ``x`` (K x Nb, operand dtype) and the
+    ``bias`` (accumulator type) for ``plan``."""
     rows_p = ceil_div(plan.rows, MMA_ROWS) * MMA_ROWS
     batch_p = ceil_div(plan.batch, MMA_COLS) * MMA_COLS
     xp = np.zeros((plan.k_padded, batch_p), dtype=x.dtype)
@@ -388,10 +404,10 @@ def operands(weights: NMSparse, x: np.ndarray, plan: Plan) -> Operands:
         real = weights.groups * n
         vals[: plan.rows, :real] = weights.values.reshape(plan.rows, -1)
         cols[: plan.rows, :real] = weights.absolute_indices()
-        return Operands(vals, cols, xp)
+        return Operands(vals, cols, xp, bias)
     dense = np.zeros((rows_p, plan.k_padded), dtype=weights.values.dtype)
     dense[: plan.rows, : plan.k] = weights.decompress()
-    return Operands(dense, None, xp)
+    return Operands(dense, None, xp, bias)
 
 
 def geometry(config: STCConfig) -> dict:
@@ -422,6 +438,7 @@ def traffic_map(config: STCConfig) -> dict[str, tuple[str, str, float]]:
         "dram.metadata_read_bytes": ("dram", "read", 1),
         "dram.act_read_bytes": ("dram", "read", 1),
         "dram.write_bytes": ("dram", "write", 1),
+        "dram.bias_read_bytes": ("dram", "read", 1),
         "weight_sram.weight_read_bytes": ("weight_sram", "read", 1),
         "weight_sram.metadata_read_bytes": ("weight_sram", "read", 1),
         "smem.write_bytes": ("smem", "write", 1),

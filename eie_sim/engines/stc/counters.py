@@ -17,6 +17,10 @@ COUNTERS: dict[str, tuple[str, str]] = {
     ),
     "dram.act_read_bytes": ("bytes", "activation operand (B) bytes read from global memory"),
     "dram.write_bytes": ("bytes", "output bytes (fp32 / int32) written to global memory"),
+    "dram.bias_read_bytes": (
+        "bytes",
+        "layer bias (fp32 / int32, one per output row of each tile) read by the epilogue",
+    ),
     "weight_sram.weight_read_bytes": (
         "bytes",
         "weight values read from the on-chip weight store (weights_from 'sram')",
@@ -60,6 +64,10 @@ COUNTERS: dict[str, tuple[str, str]] = {
         "accumulator reads: the C operand of every MMA (128) and each fragment at write-back",
     ),
     "rf.accumulator.write": ("32-bit words", "accumulator writes: the D result of every MMA"),
+    "epilogue.bias_add": (
+        "operations",
+        "fp32 / int32 additions of the layer bias to the outputs at write-back (real elements)",
+    ),
 }
 
 

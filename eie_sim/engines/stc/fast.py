@@ -19,6 +19,7 @@ import numpy as np
 
 from eie_sim.engines.record import LayerRun
 from eie_sim.engines.stc.common import MMA_COLS, MMA_ROWS, Operands, Plan
+from eie_sim.engines.stc.reference import add_bias, wrap_int32
 
 #: Elements of one product chunk (rows x K slots x batch) in the output computation.
 _CHUNK_ELEMENTS = 1 << 22
@@ -81,6 +82,7 @@ def counters(plan: Plan) -> dict[str, int]:
         "dram.metadata_read_bytes": int(plan.dram_metadata_bytes.sum()),
         "dram.act_read_bytes": int(plan.dram_act_bytes.sum()),
         "dram.write_bytes": int(plan.write_bytes.sum()),
+        "dram.bias_read_bytes": int(plan.bias_bytes.sum()),
         "weight_sram.weight_read_bytes": int(plan.sram_weight_bytes.sum()),
         "weight_sram.metadata_read_bytes": int(plan.sram_metadata_bytes.sum()),
         "smem.write_bytes": int(plan.smem_write_bytes.sum()),
@@ -93,6 +95,7 @@ def counters(plan: Plan) -> dict[str, int]:
         "tc.metadata_select": mma * MMA_ROWS * plan.k_kept if plan.sparse else 0,
         "rf.accumulator.read": lanes * (mma + fragments),
         "rf.accumulator.write": lanes * mma,
+        "epilogue.bias_add": plan.rows * plan.batch if plan.bias_bytes.any() else 0,
     }
 
 
@@ -119,7 +122,7 @@ def outputs(plan: Plan, ops: Operands) -> np.ndarray:
         for p in range(slots):
             xs = x[ops.columns[:rows, p]] if ops.columns is not None else x[p][None, :]
             acc += vals[:, p, None] * xs
-        return acc
+        return add_bias(acc, ops.bias)
     for lo in range(0, slots, chunk):
         hi = min(lo + chunk, slots)
         if ops.columns is not None:
@@ -133,8 +136,8 @@ def outputs(plan: Plan, ops: Operands) -> np.ndarray:
         else:
             acc += prods.sum(axis=1)
     if is_float:
-        return np.ascontiguousarray(acc)
-    return ((acc + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+        return add_bias(np.ascontiguousarray(acc), ops.bias)
+    return add_bias(wrap_int32(acc), ops.bias)
 
 
 def run_layer(plan: Plan, ops: Operands) -> LayerRun:

@@ -19,8 +19,23 @@ from __future__ import annotations
 import numpy as np
 
 
-def reference_gemm(w: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``Y = W . X`` by the datapath's rules.
+def wrap_int32(acc: np.ndarray) -> np.ndarray:
+    """int64 sums wrapped modulo 2**32 to int32, like the hardware's accumulator."""
+    return ((acc + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+
+
+def add_bias(acc: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """The epilogue: ``acc + bias`` per row, one float32 rounding (fp16) or a wrapping int32
+    add (int8); ``acc`` unchanged without a bias."""
+    if bias is None:
+        return acc
+    if acc.dtype == np.int32:
+        return wrap_int32(acc.astype(np.int64) + bias.astype(np.int64)[:, None])
+    return acc + bias.astype(np.float32)[:, None]
+
+
+def reference_gemm(w: np.ndarray, x: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """``Y = W . X (+ bias)`` by the datapath's rules (the bias is added last, per row).
 
     Parameters
     ----------
@@ -39,14 +54,13 @@ def reference_gemm(w: np.ndarray, x: np.ndarray) -> np.ndarray:
     if w.shape[1] != x.shape[0]:
         raise ValueError(f"W is {w.shape}, X is {x.shape}: K differs")
     if w.dtype == np.int8:
-        acc = w.astype(np.int64) @ x.astype(np.int64)
-        return ((acc + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+        return add_bias(wrap_int32(w.astype(np.int64) @ x.astype(np.int64)), bias)
     wf = w.astype(np.float32)
     xf = x.astype(np.float32)
     acc = np.zeros((w.shape[0], x.shape[1]), dtype=np.float32)
     for k in range(w.shape[1]):
         acc += wf[:, k : k + 1] * xf[k : k + 1, :]
-    return acc
+    return add_bias(acc, bias)
 
 
 def bits_equal(a: np.ndarray, b: np.ndarray) -> bool:

@@ -29,7 +29,7 @@ def run_layer(plan: Plan, ops: Operands) -> LayerRun:
         for sm in range(plan.sms)
         for j in range(plan.tcs)
     ]
-    writeback = WriteBack(env, plan, buffers, accumulators, outputs, counts)
+    writeback = WriteBack(env, plan, buffers, accumulators, outputs, counts, ops.bias)
     loader = GlobalMemoryLoader(env, plan, buffers, writeback, counts)
     env.run()
     cycles = int(env.now)

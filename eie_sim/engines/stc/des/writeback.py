@@ -15,6 +15,7 @@ import simpy
 
 from eie_sim.engines.stc.common import ACC_BYTES, MMA_COLS, MMA_ROWS, Plan
 from eie_sim.engines.stc.des.buffer import OperandBuffer
+from eie_sim.engines.stc.reference import add_bias
 
 
 class Accumulator:
@@ -55,7 +56,9 @@ class WriteBack:
     outputs : numpy.ndarray, shape (rows, batch)
         Written in place.
     counts : dict
-        Shared counters (``rf.accumulator.read``, ``dram.write_bytes``).
+        Shared counters (``rf.accumulator.read``, ``dram.write_bytes``, the epilogue's).
+    bias : numpy.ndarray, optional
+        The layer bias in the accumulator type, added to each tile as it is written.
     """
 
     def __init__(
@@ -66,8 +69,10 @@ class WriteBack:
         accumulators: list[Accumulator],
         outputs: np.ndarray,
         counts: dict[str, int],
+        bias: np.ndarray | None = None,
     ) -> None:
         self.env = env
+        self.bias = bias
         self.plan = plan
         self.buffers = buffers
         self.accumulators = accumulators
@@ -106,6 +111,11 @@ class WriteBack:
             bank = acc.drain(wave, t)
             r0, c0 = int(plan.tile_row0[t]), int(plan.tile_col0[t])
             rows, cols = int(plan.tile_rows[t]), int(plan.tile_cols[t])
-            self.outputs[r0 : r0 + rows, c0 : c0 + cols] = bank[:rows, :cols]
+            tile = bank[:rows, :cols]
+            if self.bias is not None:
+                tile = add_bias(tile, self.bias[r0 : r0 + rows])
+                self.counts["dram.bias_read_bytes"] += rows * ACC_BYTES
+                self.counts["epilogue.bias_add"] += rows * cols
+            self.outputs[r0 : r0 + rows, c0 : c0 + cols] = tile
             self.counts["rf.accumulator.read"] += bank.size
             self.counts["dram.write_bytes"] += rows * cols * ACC_BYTES

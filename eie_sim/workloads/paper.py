@@ -9,7 +9,7 @@ and ``vgg`` the second and third layers take the actual simulated outputs of the
 
 from __future__ import annotations
 
-from workloads.synthetic import LayerSpec
+from eie_sim.workloads.synthetic import LayerSpec
 
 #: name: (inputs, outputs, weight density, activation density, next layer's activation density)
 TABLE_III: dict[str, tuple[int, int, float, float, float]] = {

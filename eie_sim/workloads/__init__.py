@@ -6,6 +6,7 @@ A :class:`Workload` is a sequence of compressed layers and the first layer's inp
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -14,13 +15,14 @@ import numpy as np
 from eie_sim.errors import WorkloadError
 from eie_sim.layer import QuantizedLayer
 from eie_sim.reference import reference_forward
-from workloads.paper import DEFAULT_SEED, NETWORKS, TABLE_III, layer_spec
-from workloads.synthetic import LayerSpec, build_layer
+from eie_sim.workloads.paper import DEFAULT_SEED, NETWORKS, TABLE_III, layer_spec
+from eie_sim.workloads.synthetic import LayerSpec, build_layer
 
 
 @dataclass(frozen=True, eq=False)
 class Workload:
-    """Layers to simulate, in order, and the first layer's int16 input activations."""
+    """Layers to simulate, in order, and the first layer's int16 input activations (a vector,
+    or ``inputs x batch`` for machines that run a batch)."""
 
     name: str
     layers: tuple[QuantizedLayer, ...]
@@ -32,10 +34,10 @@ class Workload:
     def __post_init__(self) -> None:
         if not self.layers:
             raise WorkloadError(f"workload {self.name!r} has no layers")
-        if self.inputs.shape != (self.layers[0].n_in,):
+        if self.inputs.ndim not in (1, 2) or self.inputs.shape[0] != self.layers[0].n_in:
             raise WorkloadError(
-                f"workload {self.name!r}: input has {self.inputs.size} activations, "
-                f"first layer takes {self.layers[0].n_in}"
+                f"workload {self.name!r}: input has shape {self.inputs.shape}, first layer "
+                f"takes ({self.layers[0].n_in},) or ({self.layers[0].n_in}, batch)"
             )
         for a, b in zip(self.layers, self.layers[1:], strict=False):
             if self.chained and a.n_out != b.n_in:
@@ -43,6 +45,10 @@ class Workload:
                     f"workload {self.name!r}: {a.name} gives {a.n_out} outputs but {b.name} "
                     f"takes {b.n_in} inputs"
                 )
+
+    def with_inputs(self, inputs: np.ndarray) -> Workload:
+        """The same layers with another first-layer input."""
+        return dataclasses.replace(self, inputs=np.asarray(inputs))
 
 
 def single_layer(spec: LayerSpec, *, description: str = "") -> Workload:
@@ -89,14 +95,14 @@ _REGISTRY: dict[str, tuple[Callable[[int], Workload], str]] = {
 
 
 def _digits(seed: int) -> Workload:
-    from workloads.digits import digits_workload
+    from eie_sim.workloads.digits import digits_workload
 
     return digits_workload(seed)
 
 
 _REGISTRY["digits-mlp"] = (
     _digits, "ReLU MLP 64-128-64-10 trained on sklearn digits, pruned + 4-bit (real weights); "
-    "JSON carries float_accuracy and simulated_accuracy")
+    "accuracy: eie_sim.workloads.digits.evaluate")
 
 
 def register(name: str, builder: Callable[[int], Workload], description: str) -> None:

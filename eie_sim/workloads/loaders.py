@@ -110,8 +110,8 @@ def user_workload(path: str | Path, tensor: str, *, bias: str | None = None,
                   activations: str | Path | None = None, activation_density: float | None = None,
                   seed: int = 0):
     """A one-layer :class:`~workloads.Workload` from a user's weights and activations."""
-    from workloads import Workload
-    from workloads.synthetic import synthetic_activations
+    from eie_sim.workloads import Workload
+    from eie_sim.workloads.synthetic import synthetic_activations
 
     layer = load_layer(path, tensor, bias=bias, transpose=transpose,
                        prune_density=prune_density)

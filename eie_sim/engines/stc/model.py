@@ -1,0 +1,149 @@
+"""The N:M tensor core and its dense twin behind the accelerator interface
+(:mod:`eie_sim.accelerator`).
+
+``prepare`` N:M-prunes (or refuses) and quantizes the layer's shared weights
+(:func:`~eie_sim.engines.stc.adapter.from_layer`), makes the ``K x batch`` activation operand
+(:func:`~eie_sim.engines.stc.adapter.activations`: the input vector, further batch columns as
+seeded permutations of it, ReLU), quantizes activations and the layer bias, plans the GEMM
+(:func:`~eie_sim.engines.stc.common.make_plan`, which also refuses what does not fit) and lays
+out the operands. The engines return the raw float32 / int32 accumulators with the bias added
+by the epilogue; ``finish`` scales them to real values, which the next layer of a chained
+workload takes, and rounds them to the layer's int16 fixed-point format for the result
+(shape ``(n_out,)`` at batch 1, ``(n_out, batch)`` otherwise).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from eie_sim.accelerator import Prepared, Progress, RunOptions
+from eie_sim.config import STCConfig
+from eie_sim.engines.record import LayerRun
+from eie_sim.engines.stc import common
+from eie_sim.engines.stc.adapter import (
+    STCLayer,
+    activations,
+    from_layer,
+    quantize_activations,
+    quantize_bias,
+)
+from eie_sim.engines.stc.reference import reference_gemm
+from eie_sim.errors import WorkloadError
+from eie_sim.formats.fixed_point import quantize
+from eie_sim.layer import QuantizedLayer
+
+
+@dataclass(frozen=True, eq=False)
+class TensorCoreState:
+    """What the tensor-core engines read: the plan, the operand images, and the scales."""
+
+    layer: STCLayer
+    xq: np.ndarray
+    act_scale: float
+    bias: np.ndarray | None
+    plan: common.Plan
+    operands: common.Operands
+
+
+def prepare(layer: QuantizedLayer, x: np.ndarray, config: STCConfig,
+            options: RunOptions) -> Prepared:
+    """Compress, quantize, batch and plan ``layer`` for ``config``.
+
+    ``x`` is the layer input: int16 fixed point or real values, shape ``(K,)`` or
+    ``(K, batch)`` (a 2-D input's width must equal ``config.batch``).
+    """
+    stc_layer = from_layer(layer, config.n, config.m, config.dtype, prune=options.nm_prune)
+    a = np.asarray(x)
+    if a.ndim == 2 and a.shape[1] != config.batch:
+        raise WorkloadError(
+            f"the input has {a.shape[1]} columns but the config's batch is {config.batch}; "
+            f"allowed: config.replace(batch={a.shape[1]}) or a 1-D input")
+    x_real = activations(a, config.batch, seed=options.activation_seed,
+                         act_frac_bits=stc_layer.act_frac_bits)
+    if x_real.shape[0] != stc_layer.n_in:
+        raise WorkloadError(f"layer {layer.name!r} takes {stc_layer.n_in} inputs, got "
+                            f"{x_real.shape[0]}")
+    xq, act_scale = quantize_activations(x_real, config.dtype)
+    bias = quantize_bias(stc_layer.bias, config.dtype, stc_layer.weight_scale * act_scale)
+    plan = common.make_plan(stc_layer.n_out, stc_layer.n_in, config.batch, config,
+                            bias=bias is not None)
+    ops = common.operands(stc_layer.weights, xq, plan, bias)
+    state = TensorCoreState(stc_layer, xq, act_scale, bias, plan, ops)
+    return Prepared(
+        layer=layer, x=x_real, state=state, memory=dict(plan.memory), warnings=[],
+        weight_density=stc_layer.weights.nnz / (stc_layer.n_out * stc_layer.n_in),
+        activation_density=float(np.count_nonzero(xq) / xq.size),
+        act_frac_bits=stc_layer.act_frac_bits,
+        details={
+            "batch": config.batch,
+            "mma_shape": list(config.mma_shape),
+            **plan.timing_summary(),
+            "waves": plan.waves,
+            "stages_per_wave": plan.stages_per_wave,
+            "weight_scale": stc_layer.weight_scale,
+            "act_scale": act_scale,
+        })
+
+
+def _run(engine, prepared: Prepared, progress: Progress) -> LayerRun:
+    state: TensorCoreState = prepared.state
+    run = engine.run_layer(state.plan, state.operands)
+    run.details = {
+        "raw_outputs_dtype": str(run.outputs.dtype),
+        "raw_outputs_sha256": hashlib.sha256(np.ascontiguousarray(run.outputs)).hexdigest(),
+    }
+    if progress is not None:
+        progress(prepared.layer.n_in)
+    return run
+
+
+def run_des(prepared: Prepared, config: STCConfig, progress: Progress = None) -> LayerRun:
+    """The SimPy engine (one component per hardware unit)."""
+    from eie_sim.engines.stc import des
+
+    return _run(des, prepared, progress)
+
+
+def run_fast(prepared: Prepared, config: STCConfig, progress: Progress = None) -> LayerRun:
+    """The recurrence + closed-form engine."""
+    from eie_sim.engines.stc import fast
+
+    return _run(fast, prepared, progress)
+
+
+ENGINES = {"des": run_des, "fast": run_fast}
+
+
+def reference(prepared: Prepared, config: STCConfig) -> np.ndarray:
+    """The GEMM by the datapath's rules on the dense (decompressed) weights, plus the bias."""
+    state: TensorCoreState = prepared.state
+    return reference_gemm(state.layer.dense(), state.xq, state.bias)
+
+
+def finish(prepared: Prepared, run: LayerRun, config: STCConfig
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """int16 fixed-point outputs for the result; real values for the next layer."""
+    state: TensorCoreState = prepared.state
+    y = run.outputs.astype(np.float64) * (state.layer.weight_scale * state.act_scale)
+    out16 = quantize(y, state.layer.act_frac_bits)
+    return (out16[:, 0] if config.batch == 1 else out16), y
+
+
+def progress_total(layer: QuantizedLayer, config: STCConfig) -> int:
+    """Inputs of the layer (one update per layer)."""
+    return layer.n_in
+
+
+geometry = common.geometry
+traffic_map = common.traffic_map
+
+
+def summary(config: STCConfig) -> str:
+    """One line naming the machine."""
+    pattern = config.pattern if config.sparse else "dense"
+    return (f"tensor core {config.sms} SM x {config.tensor_cores_per_sm} TC, "
+            f"{config.clock_mhz:g} MHz, {pattern} {config.dtype}, batch {config.batch}, "
+            f"weights from {config.weights_from}")

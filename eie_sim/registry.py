@@ -1,0 +1,183 @@
+"""The registry of accelerators: one record per architecture, in one explicit table.
+
+Everything that used to know an architecture by name (the facade, the CLI's choices and flags,
+plot labels and colours, energy-table validation, sweeps, ``compare``) reads its record here.
+Adding an accelerator is one folder under ``eie_sim/engines/`` implementing the interface of
+:mod:`eie_sim.accelerator`, its config class in :mod:`eie_sim.config`, and one line in
+:data:`ACCELERATORS` (docs/ADDING_AN_ACCELERATOR.md).
+
+Records are plain data: the implementation module and the counter catalogue are named by
+dotted path and imported on first use, so reading the registry (``eie-sim archs``, ``--help``)
+imports no engine, no SimPy and no numba.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from eie_sim.config import ArchConfig, DenseConfig, DenseTCConfig, EIEConfig, STCConfig
+from eie_sim.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """One registered architecture.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, the ``arch`` of its config and results, the CLI's ``--arch`` value.
+    label : str
+        Human name for tables and legends.
+    colour : str
+        Fixed plot colour (hex), the same in every figure.
+    config : type of ArchConfig
+        Its configuration class (fields with unit, range and description).
+    model : str
+        Dotted path of the module implementing :class:`eie_sim.accelerator.Model`.
+    counters : str
+        Dotted path of its counter catalogue, a leaf module with ``COUNTERS``:
+        ``"unit.action" -> (unit of the count, description)``.
+    engines : tuple of str
+        Engine names it provides, each with the same signature (``des`` = SimPy, ``fast``).
+    unit_kind : str
+        What one compute unit is ("PE", "tensor core"): per-unit statistics count these.
+    segment_kind : str
+        What one sequential segment of a layer is ("pass", "wave").
+    details : mapping of str to str
+        The architecture-specific per-layer figures under a result's ``details``, each with
+        its unit and meaning.
+    description : str
+        One line for ``eie-sim archs``.
+    """
+
+    name: str
+    label: str
+    colour: str
+    config: type[ArchConfig]
+    model: str
+    counters: str
+    engines: tuple[str, ...] = ("des", "fast")
+    unit_kind: str = "PE"
+    segment_kind: str = "pass"
+    details: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    def implementation(self) -> ModuleType:
+        """The module implementing the accelerator interface (imported on first use)."""
+        return importlib.import_module(self.model)
+
+    def counter_catalogue(self) -> dict[str, tuple[str, str]]:
+        """Every counter its engines report: name -> (unit, description)."""
+        return dict(importlib.import_module(self.counters).COUNTERS)
+
+    @property
+    def presets(self) -> dict[str, dict[str, Any]]:
+        """Named machines of this architecture (field values), if it has any."""
+        return dict(getattr(self.config, "PRESETS", {}))
+
+    def default_config(self, preset: str | None = None) -> ArchConfig:
+        """The default config, or a named preset's."""
+        if preset is None:
+            return self.config()
+        if preset not in self.presets:
+            allowed = ", ".join(self.presets) or "none"
+            raise ConfigError(f"unknown preset {preset!r} for arch {self.name}; allowed: {allowed}")
+        return self.config.preset(preset)
+
+    def summary(self, config: ArchConfig) -> str:
+        """One line naming the machine a config describes."""
+        return self.implementation().summary(config)
+
+
+_TC_DETAILS = {
+    "batch": "columns: batch Nb of the GEMM",
+    "mma_shape": "PTX shape (m, n, k) of the instruction",
+    "mma_cycles": "cycles: MMA time of the work if every load were free",
+    "load_cycles": "cycles: operand loads if they ran alone",
+    "writeback_cycles": "cycles: output write-back (and bias reads) if it ran alone",
+    "waves": "waves of output tiles",
+    "stages_per_wave": "operand-buffer stages per wave",
+    "weight_scale": "real weight = stored value x weight_scale",
+    "act_scale": "real activation = stored value x act_scale",
+    "raw_outputs_dtype": "dtype of the accumulators (float32 / int32)",
+    "raw_outputs_sha256": "SHA-256 of the raw accumulators (with the bias), C order",
+}
+
+#: The accelerators, in the order tables and legends list them.
+ACCELERATORS: dict[str, Accelerator] = {
+    a.name: a
+    for a in (
+        Accelerator(
+            name="eie", label="EIE", colour="#0072B2", config=EIEConfig,
+            model="eie_sim.engines.eie.model", counters="eie_sim.engines.eie.counters",
+            description="EIE (Han et al., ISCA 2016): sparse weights and activations, 4-bit "
+                        "shared weights, interleaved CSC"),
+        Accelerator(
+            name="stc", label="N:M tensor core", colour="#009E73", config=STCConfig,
+            model="eie_sim.engines.stc.model", counters="eie_sim.engines.stc.counters",
+            unit_kind="tensor core", segment_kind="wave", details=_TC_DETAILS,
+            description="NVIDIA-style N:M (2:4) structured-sparse tensor-core GPU"),
+        Accelerator(
+            name="dense-tc", label="dense tensor core", colour="#CC79A7", config=DenseTCConfig,
+            model="eie_sim.engines.stc.model", counters="eie_sim.engines.stc.counters",
+            unit_kind="tensor core", segment_kind="wave", details=_TC_DETAILS,
+            description="the same tensor-core GPU running dense mma on the same weights"),
+        Accelerator(
+            name="dense", label="dense PE array", colour="#D55E00", config=DenseConfig,
+            model="eie_sim.engines.dense.model", counters="eie_sim.engines.dense.counters",
+            description="EIE's PE array without sparsity: every weight, every activation"),
+    )
+}
+
+
+def get(name: str) -> Accelerator:
+    """The record of ``name``; an unknown name is a ConfigError listing the allowed ones."""
+    if isinstance(name, str) and name in ACCELERATORS:
+        return ACCELERATORS[name]
+    raise ConfigError(f"unknown arch {name!r}; allowed: {', '.join(ACCELERATORS)}")
+
+
+def names() -> list[str]:
+    """Registered architecture names, in table order."""
+    return list(ACCELERATORS)
+
+
+def all_counters() -> dict[str, tuple[str, str]]:
+    """Every counter any registered accelerator reports: name -> (unit, description)."""
+    out: dict[str, tuple[str, str]] = {}
+    for acc in ACCELERATORS.values():
+        out.update(acc.counter_catalogue())
+    return out
+
+
+def load_config(path: str | Path, arch: str | None = None) -> ArchConfig:
+    """Read an architecture config from YAML (``arch:`` key picks the class, default eie)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read config {p}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {p} is not a UTF-8 text file") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"config {p} is not valid YAML{at}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {p} must be a YAML mapping of field: value")
+    name = data.get("arch", arch or "eie")
+    if not isinstance(name, str) or name not in ACCELERATORS:
+        raise ConfigError(f"unknown arch {name!r} in {p}; allowed: {', '.join(ACCELERATORS)}")
+    return ACCELERATORS[name].config.from_dict(data)
