@@ -121,7 +121,7 @@ ACCELERATORS: dict[str, Accelerator] = {
             description="EIE (Han et al., ISCA 2016): sparse weights and activations, 4-bit "
                         "shared weights, interleaved CSC"),
         Accelerator(
-            name="stc", label="N:M tensor core", colour="#009E73", config=STCConfig,
+            name="stc", label="2:4 tensor core", colour="#009E73", config=STCConfig,
             model="eie_sim.engines.stc.model", counters="eie_sim.engines.stc.counters",
             unit_kind="tensor core", segment_kind="wave", details=_TC_DETAILS,
             description="NVIDIA-style N:M (2:4) structured-sparse tensor-core GPU"),
@@ -131,7 +131,7 @@ ACCELERATORS: dict[str, Accelerator] = {
             unit_kind="tensor core", segment_kind="wave", details=_TC_DETAILS,
             description="the same tensor-core GPU running dense mma on the same weights"),
         Accelerator(
-            name="dense", label="dense PE array", colour="#D55E00", config=DenseConfig,
+            name="dense", label="dense baseline", colour="#D55E00", config=DenseConfig,
             model="eie_sim.engines.dense.model", counters="eie_sim.engines.dense.counters",
             description="EIE's PE array without sparsity: every weight, every activation"),
     )

@@ -97,13 +97,13 @@ def row_of(point: Point, result) -> dict[str, Any]:
                if lvl.endswith("sram"))
     row: dict[str, Any] = {
         "arch": point.config["arch"],
-        "machine": result.machine,
         "workload": point.label(),
         "seed": point.seed,
         "engine": point.engine,
         "energy_table": Path(point.energy).stem if Path(point.energy).is_file() else point.energy,
         **point.swept,
         "num_pes": point.config.get("num_pes"),
+        "machine": result.machine,
         "layers": len(result.layers),
         "weight_density": result.layers[0].weight_density,
         "activation_density": result.layers[0].activation_density,

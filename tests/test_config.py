@@ -4,7 +4,8 @@ import dataclasses
 
 import pytest
 
-from eie_sim.config import ARCHS, EIEConfig, load_config
+from eie_sim.config import EIEConfig
+from eie_sim.registry import ACCELERATORS, load_config
 from eie_sim.errors import ConfigError, EieSimError
 
 FIELDS = [f.name for f in dataclasses.fields(EIEConfig)]
@@ -30,7 +31,7 @@ def test_defaults_are_the_papers_design():
     assert c.weights_from == "sram"
     assert c.dram_bytes_per_cycle == pytest.approx(c.dram_bandwidth_gbps * 1e9 / 800e6)
     assert c.arch == "eie"
-    assert ARCHS["eie"] is EIEConfig
+    assert ACCELERATORS["eie"].config is EIEConfig
 
 
 def test_counter_queue_holds_depth_entries():

@@ -53,18 +53,29 @@ def test_des_and_fast_agree_on_a_few_images():
 
 
 @pytest.mark.slow
-def test_digits_workload_json_carries_accuracies(tmp_path, capsys):
+def test_digits_run_json_carries_the_explicit_accuracy_evaluation(tmp_path, capsys):
     path = tmp_path / "d.json"
     assert main(["run", "--workload", "digits-mlp", "--pes", "16", "--json", str(path)]) == 0
     data = json.loads(path.read_text())
+    acc = data["info"]["accuracy"]
     for key in ("float_accuracy", "simulated_accuracy"):
-        assert 0.9 <= data[key] <= 1.0
-    assert abs(data["float_accuracy"] - data["simulated_accuracy"]) <= 0.02
+        assert 0.9 <= acc[key] <= 1.0
+    assert abs(acc["float_accuracy"] - acc["simulated_accuracy"]) <= 0.02
     assert len(data["layers"]) == 3
     wl = get_workload("digits-mlp")
     assert wl.chained and wl.info["test_images"] == 360
-    tc = data["tensor_core_2_4"]
-    assert abs(tc["simulated_accuracy"] - tc["float_accuracy"]) <= 0.02
+
+
+def test_building_the_digits_workload_never_simulates(monkeypatch):
+    import eie_sim.simulate as facade
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("building a workload ran a simulation")
+
+    monkeypatch.setattr(facade, "simulate", refuse)
+    wl = get_workload("digits-mlp")
+    assert [layer.n_in for layer in wl.layers] == [64, 128, 64]
+    assert "simulated_accuracy" not in wl.info
 
 
 def test_same_network_pruned_2_4_on_the_tensor_core():

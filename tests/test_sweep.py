@@ -17,7 +17,7 @@ import pytest
 import eie_sim.sweep as sweep_mod
 from eie_sim import DenseConfig, EIEConfig, EieSimError, simulate
 from eie_sim.cli import main
-from eie_sim.config import ARCHS
+from eie_sim.registry import ACCELERATORS
 from eie_sim.sweep import SweepResult, grid, run_sweep, sweep
 from eie_sim.workloads import LayerSpec, single_layer
 
@@ -67,7 +67,7 @@ def test_rows_equal_single_simulate_calls():
                   {"num_pes": [8, 32]}, jobs=1)
     assert len(table.rows) == 2 * 3 * 2
     for row in table.rows:
-        config = ARCHS[row["arch"]]().replace(num_pes=row["num_pes"])
+        config = ACCELERATORS[row["arch"]].config().replace(num_pes=row["num_pes"])
         spec = {"neuraltalk-lstm": None, "tiny": TINY}.get(row["workload"], SMALL)
         if spec is None:
             workload = row["workload"]
