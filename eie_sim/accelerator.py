@@ -25,6 +25,8 @@ Contract
   that add up to ``progress_total(layer, config)`` over the layer.
 * ``LayerRun.counts`` holds exactly the counters of the architecture's catalogue; every one has
   a price in every bundled energy table.
+* ``peak_macs_per_cycle`` is the number of multiply-accumulates the machine can do per cycle
+  (its multiplier lanes), the denominator of the MAC-slot utilization.
 * ``reference`` is an independent functional model of the raw outputs (bit for bit).
 * ``finish`` turns raw outputs into the layer's int16 fixed-point outputs (``act_frac_bits``
   fraction bits, the format EIE uses) and the value the next layer of a chained workload takes.
@@ -117,6 +119,8 @@ class Model(Protocol):
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
     def progress_total(self, layer: QuantizedLayer, config: Any) -> int: ...
+
+    def peak_macs_per_cycle(self, config: Any) -> int: ...
 
     def geometry(self, config: Any) -> dict: ...
 

@@ -51,6 +51,9 @@ class Accelerator:
         What one compute unit is ("PE", "tensor core"): per-unit statistics count these.
     segment_kind : str
         What one sequential segment of a layer is ("pass", "wave").
+    mac_counters : tuple of str
+        The counters of useful multiply-accumulates (real operands; never padding), summed for
+        the MAC-slot utilization.
     details : mapping of str to str
         The architecture-specific per-layer figures under a result's ``details``, each with
         its unit and meaning.
@@ -67,6 +70,7 @@ class Accelerator:
     engines: tuple[str, ...] = ("des", "fast")
     unit_kind: str = "PE"
     segment_kind: str = "pass"
+    mac_counters: tuple[str, ...] = ("pe.arith.mac",)
     details: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
 
@@ -111,6 +115,8 @@ _TC_DETAILS = {
     "raw_outputs_sha256": "SHA-256 of the raw accumulators (with the bias), C order",
 }
 
+_TC_MACS = ("tc.fp16_mac", "tc.int8_mac")
+
 #: The accelerators, in the order tables and legends list them.
 ACCELERATORS: dict[str, Accelerator] = {
     a.name: a
@@ -124,11 +130,13 @@ ACCELERATORS: dict[str, Accelerator] = {
             name="stc", label="2:4 tensor core", colour="#009E73", config=STCConfig,
             model="eie_sim.engines.stc.model", counters="eie_sim.engines.stc.counters",
             unit_kind="tensor core", segment_kind="wave", details=_TC_DETAILS,
+            mac_counters=_TC_MACS,
             description="NVIDIA-style N:M (2:4) structured-sparse tensor-core GPU"),
         Accelerator(
             name="dense-tc", label="dense tensor core", colour="#CC79A7", config=DenseTCConfig,
             model="eie_sim.engines.stc.model", counters="eie_sim.engines.stc.counters",
             unit_kind="tensor core", segment_kind="wave", details=_TC_DETAILS,
+            mac_counters=_TC_MACS,
             description="the same tensor-core GPU running dense mma on the same weights"),
         Accelerator(
             name="dense", label="dense baseline", colour="#D55E00", config=DenseConfig,

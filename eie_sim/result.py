@@ -62,6 +62,10 @@ class LayerResult:
         ``cycles`` for every unit.
     counts : dict of str to int
         One counter per (unit, action), from the architecture's catalogue.
+    macs : int
+        Useful multiply-accumulates (real operands, padding excluded).
+    peak_macs_per_cycle : int
+        Multiply-accumulates the machine can do per cycle (its multiplier lanes).
     outputs : numpy.ndarray of int16
         Output activations (pre-ReLU), fixed point with ``act_frac_bits`` fraction bits;
         ``(n_out,)``, or ``(n_out, batch)`` for a tensor core at batch > 1.
@@ -92,6 +96,8 @@ class LayerResult:
     unit_stall_cycles: np.ndarray
     unit_idle_cycles: np.ndarray
     counts: dict[str, int]
+    macs: int
+    peak_macs_per_cycle: int
     outputs: np.ndarray
     outputs_match_reference: bool | None
     weight_density: float
@@ -112,9 +118,20 @@ class LayerResult:
 
     @property
     def unit_utilization(self) -> float:
-        """busy / (units x cycles): the fraction of compute-unit cycles spent issuing work."""
+        """busy / (units x cycles): the fraction of compute-unit cycles spent issuing work.
+
+        This is the EIE paper's load-balance efficiency of Fig. 8, "1 - bubble cycles / total
+        computation cycles", where a bubble is a cycle in which a unit issues nothing."""
         total = self.unit_busy_cycles.size * self.cycles
         return int(self.unit_busy_cycles.sum()) / total if total else 0.0
+
+    @property
+    def mac_slot_utilization(self) -> float:
+        """Useful MACs / (cycles x peak MACs per cycle): real work over peak (the statistic the
+        EIE authors' simulator calls efficiency). Padding entries, empty column slices and
+        padding MAC lanes count as lost slots."""
+        total = self.cycles * self.peak_macs_per_cycle
+        return self.macs / total if total else 0.0
 
     def to_dict(self, *, outputs: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -133,6 +150,9 @@ class LayerResult:
             },
             "load_balance_efficiency": self.load_balance_efficiency,
             "unit_utilization": self.unit_utilization,
+            "macs": self.macs,
+            "peak_macs_per_cycle": self.peak_macs_per_cycle,
+            "mac_slot_utilization": self.mac_slot_utilization,
             "weight_density": self.weight_density,
             "activation_density": self.activation_density,
             "counts": dict(self.counts),

@@ -166,6 +166,8 @@ def _run_layers(config, acc: registry.Accelerator, engine: str, wl, table, progr
                     unit_stall_cycles=run.unit_stall,
                     unit_idle_cycles=run.unit_idle,
                     counts=run.counts,
+                    macs=sum(run.counts.get(c, 0) for c in acc.mac_counters),
+                    peak_macs_per_cycle=model.peak_macs_per_cycle(config),
                     outputs=outputs,
                     outputs_match_reference=match,
                     weight_density=prepared.weight_density,

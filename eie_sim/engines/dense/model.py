@@ -71,6 +71,11 @@ def progress_total(layer: QuantizedLayer, config: DenseConfig) -> int:
     return layer.n_in * num_passes(layer.n_out, config.num_pes, config.act_regfile_entries)
 
 
+def peak_macs_per_cycle(config: DenseConfig) -> int:
+    """One multiply-accumulate per PE per cycle."""
+    return config.num_pes
+
+
 geometry = common.geometry
 traffic_map = common.traffic_map
 

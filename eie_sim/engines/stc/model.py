@@ -137,6 +137,12 @@ def progress_total(layer: QuantizedLayer, config: STCConfig) -> int:
     return layer.n_in
 
 
+def peak_macs_per_cycle(config: STCConfig) -> int:
+    """Multiplier lanes of the chip: dense fp16 FMA/clock x SMs (int8: twice as many). A sparse
+    mma.sp covers twice the K with the same lanes, so its peak of *real* MACs is the same."""
+    return config.sms * config.dense_fma_per_clk_per_sm * (2 if config.dtype == "int8" else 1)
+
+
 geometry = common.geometry
 traffic_map = common.traffic_map
 
