@@ -26,6 +26,24 @@ from eie_sim.formats.fixed_point import ACT_FRAC_BITS, frac_bits_for, quantize, 
 
 CODEBOOK_SIZE = 16
 MAX_WEIGHT_FRAC_BITS = 14
+#: How a float bias is quantized (see :meth:`QuantizedLayer.from_sparse`).
+BIAS_CODEBOOKS = ("separate", "weights")
+
+
+def _bias_from_weight_codebook(bias: np.ndarray, codebook: np.ndarray, weight_frac_bits: int,
+                               act_frac_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bias codebook and indices when the bias shares the weight codebook: each bias takes the
+    nearest shared weight (index 0 = zero = no bias for that row, ties to the lower index); the
+    codebook entries are those weights in the activation format, rounded half up as the
+    datapath rounds ``w * 2**act_frac_bits >> weight_frac_bits``."""
+    real = to_float(codebook, weight_frac_bits)
+    idx = np.abs(bias[:, None] - real[None, :]).argmin(axis=1).astype(np.uint8)
+    shift = weight_frac_bits - act_frac_bits
+    wide = codebook.astype(np.int64)
+    act = (wide << -shift) if shift <= 0 else (wide + (1 << (shift - 1))) >> shift
+    cb = np.clip(act, -(1 << 15), (1 << 15) - 1).astype(np.int16)
+    cb[0] = 0
+    return cb, idx
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,13 +191,20 @@ class QuantizedLayer:
         bias: np.ndarray | None = None,
         *,
         act_frac_bits: int = ACT_FRAC_BITS,
+        bias_codebook: str = "separate",
     ) -> QuantizedLayer:
         """Quantize a pruned float layer given in CSC form (values may contain no zeros).
 
         The weight format's fraction bits are the most that hold the largest weight; the
         non-zero weights are rounded to it and k-means-clustered to 15 shared values. A float
-        ``bias`` of length ``n_out`` is rounded to the activation format and clustered to 15
-        shared values as well (rows whose bias rounds to zero store nothing).
+        ``bias`` of length ``n_out`` is quantized by ``bias_codebook``:
+
+        * ``"separate"`` (default): rounded to the activation format and k-means-clustered to
+          15 shared values of its own (rows whose bias rounds to zero store nothing);
+        * ``"weights"``: each bias takes the nearest of the layer's 16 shared *weights* (zero
+          included), as the EIE authors' flow does — the bias column then decodes through the
+          weight codebook; its values in the activation format are the shared weights rounded
+          (half up) to ``act_frac_bits``, exactly what the datapath computes for them.
         """
         values = np.asarray(values, dtype=np.float64)
         if values.size and not np.all(np.isfinite(values)):
@@ -195,18 +220,25 @@ class QuantizedLayer:
             row_idx = np.asarray(row_idx)[keep]
             wq = wq[keep]
         codebook, idx = kmeans_codebook(wq)
-        bias_idx = bias_codebook = None
+        if bias_codebook not in BIAS_CODEBOOKS:
+            raise WorkloadError(f"bias_codebook must be one of {', '.join(BIAS_CODEBOOKS)}, "
+                                f"got {bias_codebook!r}")
+        bias_idx = bias_cb = None
         if bias is not None:
             bias = np.asarray(bias, dtype=np.float64)
             if bias.shape != (n_out,):
                 raise WorkloadError(f"layer {name!r}: bias must have {n_out} entries")
             if not np.all(np.isfinite(bias)):
                 raise WorkloadError(f"layer {name!r}: bias contains NaN or infinity")
-            bq = quantize(bias, act_frac_bits)
-            nz = bq != 0
-            bias_codebook, bidx = kmeans_codebook(bq[nz])
-            bias_idx = np.zeros(n_out, dtype=np.uint8)
-            bias_idx[nz] = bidx
+            if bias_codebook == "weights":
+                bias_cb, bias_idx = _bias_from_weight_codebook(bias, codebook, wfb,
+                                                               act_frac_bits)
+            else:
+                bq = quantize(bias, act_frac_bits)
+                nz = bq != 0
+                bias_cb, bidx = kmeans_codebook(bq[nz])
+                bias_idx = np.zeros(n_out, dtype=np.uint8)
+                bias_idx[nz] = bidx
         return cls(
             name=name,
             n_in=n_in,
@@ -217,7 +249,7 @@ class QuantizedLayer:
             codebook=codebook,
             weight_frac_bits=wfb,
             bias_idx=bias_idx,
-            bias_codebook=bias_codebook,
+            bias_codebook=bias_cb,
             act_frac_bits=act_frac_bits,
         )
 
@@ -229,8 +261,10 @@ class QuantizedLayer:
         bias: np.ndarray | None = None,
         *,
         act_frac_bits: int = ACT_FRAC_BITS,
+        bias_codebook: str = "separate",
     ) -> QuantizedLayer:
-        """Quantize an already pruned dense ``(n_out, n_in)`` float matrix (zeros = pruned)."""
+        """Quantize an already pruned dense ``(n_out, n_in)`` float matrix (zeros = pruned);
+        ``bias_codebook`` as in :meth:`from_sparse`."""
         w = np.asarray(weights, dtype=np.float64)
         if w.ndim != 2:
             raise WorkloadError(
@@ -243,7 +277,8 @@ class QuantizedLayer:
         cols, rows = np.nonzero(wt)
         col_ptr = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=n_in))])
         return cls.from_sparse(
-            name, n_in, n_out, col_ptr, rows, wt[cols, rows], bias, act_frac_bits=act_frac_bits
+            name, n_in, n_out, col_ptr, rows, wt[cols, rows], bias, act_frac_bits=act_frac_bits,
+            bias_codebook=bias_codebook,
         )
 
     def with_bias_value(self, bias_raw: int) -> QuantizedLayer:

@@ -108,6 +108,8 @@ def simulate(
     wl = _as_workload(workload, inputs, seed)
     options = RunOptions(nm_prune=nm_prune, activation_seed=activation_seed)
     layers = _run_layers(arch, acc, engine, wl, table, progress, options, check)
+    # Warnings a workload carries about its input (e.g. quantization) belong to its first layer.
+    layers[0].warnings = [*wl.info.get("warnings", []), *layers[0].warnings]
     return RunResult(
         workload=wl.name,
         arch=arch.arch,

@@ -261,3 +261,31 @@ def test_with_bias_value_zero_stores_no_bias_entries():
     assert lb.bias_values().tolist() == [0, 0, 0, 0]
     col_ptr, _, _ = lb.augmented_csc()
     assert col_ptr[-1] == col_ptr[-2] == 4
+
+
+def test_bias_from_the_weight_codebook_takes_the_nearest_shared_weight():
+    from eie_sim import EIEConfig, simulate
+    from eie_sim.formats.fixed_point import to_float
+
+    rng = np.random.default_rng(4)
+    w = rng.normal(0, 0.5, (24, 40)) * (rng.random((24, 40)) < 0.3)
+    b = rng.normal(0, 0.6, 24)
+    b[3] = 0.0
+    layer = QuantizedLayer.from_dense("l", w, b, bias_codebook="weights")
+    shared = to_float(layer.codebook, layer.weight_frac_bits)
+    nearest = shared[np.abs(b[:, None] - shared[None, :]).argmin(axis=1)]
+    # Each row's bias is its nearest shared weight, in the activation format (Q7.8).
+    np.testing.assert_allclose(to_float(layer.bias_values(), layer.act_frac_bits), nearest,
+                               atol=2.0 ** -(layer.act_frac_bits + 1))
+    assert layer.bias_idx[3] == 0 or shared[layer.bias_idx[3]] == 0
+    x = np.abs(rng.normal(0, 1, 40) * 256).astype(np.int16)
+    for engine in ("fast", "des"):
+        assert simulate(EIEConfig(num_pes=4), layer, inputs=x, engine=engine,
+                        energy=None).outputs_match_reference
+    separate = QuantizedLayer.from_dense("l", w, b)
+    assert not np.array_equal(separate.bias_values(), layer.bias_values())
+
+
+def test_unknown_bias_codebook_is_refused():
+    with pytest.raises(WorkloadError, match="bias_codebook must be one of separate, weights"):
+        QuantizedLayer.from_dense("l", np.eye(3), np.ones(3), bias_codebook="shared")

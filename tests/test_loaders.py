@@ -88,3 +88,23 @@ def test_corrupt_files(files):
     np.save(tmp / "big.npy", np.array([1.0, 500.0]))
     with pytest.raises(WorkloadError, match="Q7.8 range"):
         load_activations(tmp / "big.npy", 2)
+
+
+def test_sub_resolution_activations_are_counted_in_a_warning(tmp_path):
+    from eie_sim import EIEConfig, simulate
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "w.npz", w=rng.normal(0, 1, (8, 6)))
+    a = np.array([0.5, 1e-4, -1e-3, 0.0, 2.0 ** -10, 3.0])
+    np.save(tmp_path / "a.npy", a)
+    warnings: list[str] = []
+    x = load_activations(tmp_path / "a.npy", 6, warnings)
+    assert x.tolist() == [128, 0, 0, 0, 0, 768]
+    assert warnings == ["3 of the 5 non-zero input activations in a.npy are below the Q7.8 "
+                        "resolution (|a| < 2**-9) and became 0"]
+    wl = user_workload(tmp_path / "w.npz", "w", activations=tmp_path / "a.npy")
+    result = simulate(EIEConfig(num_pes=2), wl, energy=None)
+    assert result.layers[0].warnings[0] == warnings[0]
+    np.save(tmp_path / "ok.npy", np.array([0.5, 0.0, 1.0, 0.0, 0.25, 3.0]))
+    clean = user_workload(tmp_path / "w.npz", "w", activations=tmp_path / "ok.npy")
+    assert "warnings" not in clean.info

@@ -57,8 +57,9 @@ def _pick(tensors: dict[str, np.ndarray], name: str, path) -> np.ndarray:
 
 def load_layer(path: str | Path, tensor: str, *, bias: str | None = None,
                transpose: bool = False, prune_density: float | None = None,
-               name: str | None = None) -> QuantizedLayer:
-    """Read, optionally prune, and quantize one FC layer from a weights file."""
+               name: str | None = None, bias_codebook: str = "separate") -> QuantizedLayer:
+    """Read, optionally prune, and quantize one FC layer from a weights file
+    (``bias_codebook``: see :meth:`~eie_sim.layer.QuantizedLayer.from_sparse`)."""
     from eie_sim.compress import magnitude_prune
 
     tensors = read_tensors(path)
@@ -78,11 +79,15 @@ def load_layer(path: str | Path, tensor: str, *, bias: str | None = None,
         if b.shape != (w.shape[0],):
             raise WorkloadError(f"bias {bias!r} has shape {b.shape}; the layer has "
                                 f"{w.shape[0]} outputs")
-    return QuantizedLayer.from_dense(name or tensor, w, b)
+    return QuantizedLayer.from_dense(name or tensor, w, b, bias_codebook=bias_codebook)
 
 
-def load_activations(path: str | Path, n_in: int) -> np.ndarray:
-    """Float activations from a ``.npy`` file as Q7.8 int16 (values must fit +-128)."""
+def load_activations(path: str | Path, n_in: int, warnings: list[str] | None = None
+                     ) -> np.ndarray:
+    """Float activations from a ``.npy`` file as Q7.8 int16 (values must fit +-128).
+
+    Non-zero values that round to zero (below half the Q7.8 resolution, 2**-9) are counted
+    and reported in ``warnings`` (appended), since the accelerator then skips them."""
     p = Path(path)
     if p.suffix != ".npy" or not p.is_file():
         raise WorkloadError(f"activations file {p} must be an existing .npy file")
@@ -102,27 +107,35 @@ def load_activations(path: str | Path, n_in: int) -> np.ndarray:
     if np.max(np.abs(a), initial=0.0) > limit:
         raise WorkloadError(f"activations in {p} exceed the Q7.8 range (|a| <= {limit:.4f}); "
                             "scale them")
-    return quantize(a, ACT_FRAC_BITS)
+    q = quantize(a, ACT_FRAC_BITS)
+    lost = int(np.count_nonzero((a != 0) & (q == 0)))
+    if lost and warnings is not None:
+        warnings.append(f"{lost} of the {int(np.count_nonzero(a))} non-zero input activations "
+                        f"in {p.name} are below the Q7.8 resolution (|a| < 2**-9) and became 0")
+    return q
 
 
 def user_workload(path: str | Path, tensor: str, *, bias: str | None = None,
                   transpose: bool = False, prune_density: float | None = None,
                   activations: str | Path | None = None, activation_density: float | None = None,
-                  seed: int = 0):
-    """A one-layer :class:`~workloads.Workload` from a user's weights and activations."""
+                  seed: int = 0, bias_codebook: str = "separate"):
+    """A one-layer :class:`~eie_sim.workloads.Workload` from a user's weights and activations;
+    quantization warnings go to its ``info["warnings"]``."""
     from eie_sim.workloads import Workload
     from eie_sim.workloads.synthetic import synthetic_activations
 
     layer = load_layer(path, tensor, bias=bias, transpose=transpose,
-                       prune_density=prune_density)
+                       prune_density=prune_density, bias_codebook=bias_codebook)
+    warnings: list[str] = []
     if (activations is None) == (activation_density is None):
         raise WorkloadError("give the input activations as a .npy file or as a density, "
                             "exactly one of the two")
     if activations is not None:
-        x = load_activations(activations, layer.n_in)
+        x = load_activations(activations, layer.n_in, warnings)
     else:
         if not 0.0 <= activation_density <= 1.0:
             raise WorkloadError(f"activation density must be in [0, 1], got {activation_density}")
         x = synthetic_activations(np.random.default_rng(seed), layer.n_in, activation_density)
     return Workload(name=layer.name, layers=(layer,), inputs=x,
-                    description=f"{tensor} from {Path(path).name}")
+                    description=f"{tensor} from {Path(path).name}",
+                    info={"warnings": warnings} if warnings else {})
