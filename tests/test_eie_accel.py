@@ -1,4 +1,4 @@
-"""The fast engine's optional numba kernels (eie_sim.engines.eie.accel) against its numpy code.
+"""The optional numba kernels (eie_sim.engines.pe_array.accel) against the numpy code.
 
 Both must give identical results; the whole-engine comparison on generated layers and on the
 Table III layers is in tests/test_eie_equivalence.py (every fast run there is repeated with
@@ -14,7 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eie_sim.cli import main
-from eie_sim.engines.eie import accel, fast
+from eie_sim.engines.pe_array import accel
+from eie_sim.engines.pe_array.recurrence import broadcast_recurrence_numpy
+from eie_sim.engines.pe_array.timing import PUSH_TO_ISSUE
 from eie_sim.errors import ConfigError
 
 pytest.importorskip("numba")
@@ -43,8 +45,8 @@ def recurrences(draw):
 @given(recurrences())
 def test_numba_recurrence_equals_numpy(case):
     work, adv, capacity, ready = case
-    want = fast.broadcast_recurrence_numpy(work, adv, capacity, ready)
-    got = accel.recurrence(work, adv, capacity, fast.PUSH_TO_ISSUE, ready)
+    want = broadcast_recurrence_numpy(work, adv, capacity, ready)
+    got = accel.recurrence(work, adv, capacity, PUSH_TO_ISSUE, ready)
     for w, g in zip(want, got, strict=True):
         np.testing.assert_array_equal(g, w)
 

@@ -1,7 +1,7 @@
 """Differential tests: the SimPy engine and the vectorised engine agree exactly, and both
 equal the reference functional model bit for bit.
 
-Compared on every run: ``cycles``, ``pass_cycles``, every counter (dict equality), the per-PE
+Compared on every run: ``cycles``, ``segment_cycles``, every counter (dict equality), the per-PE
 busy / stall / idle arrays and the output vector; both output vectors must equal
 :func:`eie_sim.reference.reference_forward`. Layers come from Hypothesis (derandomized, so CI
 is reproducible) and from the paper's Table III.
@@ -18,10 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eie_sim.config import EIEConfig
-from eie_sim.engines.eie import accel
 from eie_sim.engines.eie import des as eie_des
 from eie_sim.engines.eie import fast as eie_fast
-from eie_sim.engines.eie.common import COUNTERS, LayerRun, prepare
+from eie_sim.engines.eie.common import COUNTERS, prepare
+from eie_sim.engines.pe_array import accel
+from eie_sim.engines.record import LayerRun
 from eie_sim.formats.fixed_point import INT16_MAX, INT16_MIN, round_shift
 from eie_sim.layer import QuantizedLayer
 from eie_sim.reference import broadcast_mask, reference_forward

@@ -23,8 +23,8 @@ import simpy
 from eie_sim.config import EIEConfig
 from eie_sim.engines.eie import des as eie_des
 from eie_sim.engines.eie.common import prepare, zero_counts
-from eie_sim.engines.eie.des.act_queue import ActivationQueue
-from eie_sim.engines.eie.des.ccu import LeadingNonZeroDetect
+from eie_sim.engines.eie.des.lnzd import LeadingNonZeroDetect
+from eie_sim.engines.pe_array.des.act_queue import ActivationQueue
 from eie_sim.layer import QuantizedLayer
 from eie_sim.reference import reference_forward
 from eie_sim.simulate import simulate

@@ -6,6 +6,7 @@ import numpy as np
 
 from eie_sim.config import DenseConfig
 from eie_sim.engines.dense.counters import COUNTERS, zero_counts  # noqa: F401 (re-export)
+from eie_sim.engines.pe_array.traffic import activation_traffic
 from eie_sim.errors import CapacityError
 from eie_sim.formats.interleaved_csc import num_passes
 from eie_sim.layer import QuantizedLayer
@@ -21,6 +22,7 @@ def rows_per_pass(layer: QuantizedLayer, config: DenseConfig) -> np.ndarray:
 
 
 def n_columns(layer: QuantizedLayer) -> int:
+    """Columns broadcast per pass: every input, plus the bias column."""
     return layer.n_in + int(layer.has_bias)
 
 
@@ -71,8 +73,6 @@ def geometry(config: DenseConfig) -> dict:
 
 def traffic_map(config: DenseConfig) -> dict[str, tuple[str, str, float]]:
     """counter -> (memory level, 'read' | 'write', bytes per count)."""
-    from eie_sim.engines.eie.common import activation_traffic
-
     row = config.weight_sram_width_bits / 8
     return {
         **activation_traffic(),

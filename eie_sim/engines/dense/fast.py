@@ -1,4 +1,6 @@
-"""Vectorised engine of the dense baseline: the EIE broadcast recurrence with dense work."""
+"""Vectorised engine of the dense baseline: the PE array's max-plus broadcast recurrence
+(:mod:`eie_sim.engines.pe_array.recurrence`) with every activation broadcast, one per cycle, and
+``max(1, rows)`` cycles of work per column and PE."""
 
 from __future__ import annotations
 
@@ -6,8 +8,8 @@ import numpy as np
 
 from eie_sim.config import DenseConfig
 from eie_sim.engines.dense.common import n_columns, rows_per_pass, streams_weights, zero_counts
-from eie_sim.engines.eie.common import slice_rows
-from eie_sim.engines.eie.fast import schedule, stream_ready
+from eie_sim.engines.pe_array.recurrence import schedule
+from eie_sim.engines.pe_array.stream import slice_rows, stream_ready
 from eie_sim.engines.record import LayerRun
 from eie_sim.formats.fixed_point import accumulate_saturating, round_shift
 from eie_sim.layer import QuantizedLayer

@@ -1,49 +1,20 @@
-"""What both EIE engines share: the model's timing constants, the counter catalogue, the
-per-layer record they return, and the on-chip memory check.
+"""What both EIE engines share beyond the PE array: the encoding they read, the on-chip memory
+check, and the units and traffic to price.
 
-Timing constants (docs/MODEL.md §Timing). A single broadcast activation with ``k`` entries per
-PE finishes in ``8 + k`` cycles: found (broadcast) at cycle 1, visible in the queue and popped
-by the pointer read unit at 2, first entry issued at 3, sparse-matrix SRAM at 4, three
-arithmetic stages at 5-7, accumulator write at 8.
+The timing constants, the DRAM stream's arithmetic and the traffic of the shared units are the
+PE array's (:mod:`eie_sim.engines.pe_array`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from eie_sim.config import EIEConfig
 from eie_sim.engines.eie.counters import COUNTERS, zero_counts  # noqa: F401 (re-export)
+from eie_sim.engines.pe_array.traffic import activation_traffic
 from eie_sim.errors import CapacityError
 from eie_sim.formats.interleaved_csc import InterleavedCSC, encode
 from eie_sim.layer import QuantizedLayer
-
-#: Cycle in which the LNZD makes its first selection (cycle 0 starts the layer).
-SCAN_START_CYCLE = 1
-#: A pushed queue entry can be popped this many cycles after the push.
-QUEUE_VISIBLE_DELAY = 1
-#: First entry issue follows the pop (pointer read) by this many cycles.
-POP_TO_ISSUE = 1
-#: The accumulator write of an entry lands this many cycles after its issue.
-ISSUE_TO_WRITE = 5
-
-
-
-def stream_ready_cycle(cumulative_bytes: float, bytes_per_cycle: float) -> int:
-    """First cycle in which entries whose data ends at ``cumulative_bytes`` of a pass's DRAM
-    stream can issue: the stream moves ``bytes_per_cycle`` per cycle from cycle 1, so the data is
-    complete at the end of cycle ``ceil(cumulative / bytes_per_cycle)``."""
-    return math.ceil(cumulative_bytes / bytes_per_cycle) + 1
-
-
-def slice_bytes(entries, entry_bits: int):
-    """Bytes of a column slice of ``entries`` entries (whole bytes per slice)."""
-    return -(-(entries * entry_bits) // 8)
-
-
-def slice_rows(entries, entry_bits: int, width_bits: int):
-    """SRAM rows a streamed column slice of ``entries`` entries is written into."""
-    return -(-(entries * entry_bits) // width_bits)
 
 
 @dataclass(frozen=True)
@@ -88,6 +59,7 @@ def prepare(layer: QuantizedLayer, config: EIEConfig) -> InterleavedCSC:
 
 
 def memory_use(layer: QuantizedLayer, config: EIEConfig, enc: InterleavedCSC) -> MemoryUse:
+    """Per-PE bytes ``layer`` (encoded as ``enc``) needs in each on-chip memory of ``config``."""
     n = config.num_pes
     spmat = int(enc.entries_per_pe().max(initial=0)) * config.entry_bits
     ptr_words = enc.passes * (enc.n_cols + 1)
@@ -136,23 +108,6 @@ def geometry(config: EIEConfig) -> dict:
         "pe.act_sram": G(n, config.act_sram_bytes, 16),
         "pe.ptr_sram": G(2 * n, config.ptr_sram_bytes / 2, config.ptr_bits),
         "pe.spmat_sram": G(n, config.spmat_sram_bytes, config.spmat_sram_width_bits),
-    }
-
-
-def activation_traffic() -> dict[str, tuple[str, str, float]]:
-    """Traffic entries every PE-array family shares: DRAM, activation SRAM, register files,
-    activation queues (counter -> (level, direction, bytes per count))."""
-    return {
-        "dram.read_bytes": ("dram", "read", 1),
-        "dram.write_bytes": ("dram", "write", 1),
-        "pe.act_sram.read": ("act_sram", "read", 2),
-        "pe.act_sram.write": ("act_sram", "write", 2),
-        "pe.src_regfile.read": ("act_regfile", "read", 2),
-        "pe.src_regfile.write": ("act_regfile", "write", 2),
-        "pe.dest_regfile.read": ("act_regfile", "read", 2),
-        "pe.dest_regfile.write": ("act_regfile", "write", 2),
-        "pe.act_queue.push": ("act_queue", "write", 4),
-        "pe.act_queue.pop": ("act_queue", "read", 4),
     }
 
 

@@ -1,51 +1,32 @@
-"""The vectorised EIE engine: the cycle model of docs/MODEL.md as a max-plus recurrence.
+"""The vectorised EIE engine: the PE array's max-plus broadcast recurrence
+(:mod:`eie_sim.engines.pe_array.recurrence`) fed with EIE's scan and work.
 
-For broadcast ``b`` (in scan order) of a pass, with ``C`` the queue capacity:
-
-* ``T_b = P_{b-1} + 1 + adv_b``: the cycle the CCU first tries it (``adv_b`` = LNZD advance
-  and batch-swap cycles since the previous broadcast; ``P_{-1} = 0``);
-* ``P_b = max(T_b, max_k S_k(b - C))``: the push waits until every PE has popped broadcast
-  ``b - C`` (it pops in cycle ``S_k - 1``; the slot is free one cycle later);
-* ``S_k(b) = max(F_k(b-1) + 1, P_b + 2)``, ``F_k(b) = S_k(b) + W_k(b) - 1``: first and last issue
-  cycle of PE ``k``, with ``W = max(1, entries)``.
-
-Given the queue gates, the ``P`` and ``F`` recurrences are prefix maxima
-(``np.maximum.accumulate``); the gates are solved window by window from lower bounds, each window
-verified and kept up to the first broadcast a raised gate would delay (see
-:func:`broadcast_recurrence`), so the Python loop runs about once per queue stall that delays a
-broadcast (at most ``B / C`` times), each step vectorised over all passes and PEs. Passes are
-independent (each starts from cycle 0), so they are one more array axis. Counters and the output
-vector are computed in bulk from the encoding.
+EIE's part is the leading non-zero detection as arrays (:func:`scan_schedule`: which columns are
+broadcast and the non-broadcast cycles before each), each PE's work per broadcast (its slice's
+entries, from the pointer words of the encoding), the DRAM stream of the broadcast columns, and
+the counters and output vector, computed in bulk from the encoding.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from eie_sim.config import EIEConfig
-from eie_sim.engines.eie import accel
-from eie_sim.engines.eie.common import (
-    ISSUE_TO_WRITE,
-    POP_TO_ISSUE,
-    QUEUE_VISIBLE_DELAY,
-    SCAN_START_CYCLE,
-    slice_bytes,
-    slice_rows,
-    zero_counts,
-)
+from eie_sim.engines.eie.counters import zero_counts
+from eie_sim.engines.pe_array import accel
+from eie_sim.engines.pe_array.recurrence import schedule
+from eie_sim.engines.pe_array.stream import slice_bytes, slice_rows, stream_ready
+from eie_sim.engines.pe_array.timing import SCAN_START_CYCLE
 from eie_sim.engines.record import LayerRun
 from eie_sim.formats.fixed_point import replay_saturating, round_shift, signed_row_sums
 from eie_sim.formats.interleaved_csc import InterleavedCSC
 from eie_sim.layer import CODEBOOK_SIZE, QuantizedLayer
 from eie_sim.reference import broadcast_mask
 
-PUSH_TO_ISSUE = QUEUE_VISIBLE_DELAY + POP_TO_ISSUE
-
 
 def scan_schedule(x: np.ndarray, config: EIEConfig, has_bias: bool, n_in: int):
-    """Broadcast columns and the non-broadcast cycles before each, for one pass.
+    """The leading non-zero detection as arrays: broadcast columns and the non-broadcast
+    cycles before each, for one pass (docs/MODEL.md §Scan and broadcast).
 
     Returns ``(columns, adv, tail, advance_cycles)``: ``adv[b]`` extra cycles between broadcast
     ``b-1``'s slot and ``b``'s, ``tail`` extra cycles after the last broadcast (or all scan
@@ -72,142 +53,6 @@ def scan_schedule(x: np.ndarray, config: EIEConfig, has_bias: bool, n_in: int):
     adv = np.diff(extra, prepend=0)
     tail = total_extra - (int(extra[-1]) if extra.size else 0)
     return columns.astype(np.int64), adv, tail, int(advance.sum())
-
-
-#: Initial lower bound of a queue gate (no constraint), far from int64 overflow.
-_NO_GATE = np.iinfo(np.int64).min // 4
-#: Window of the first speculative step, in queue capacities.
-_FIRST_WINDOW = 16
-#: Largest window, in (passes x PEs x broadcasts) elements.
-_MAX_WINDOW_ELEMENTS = 1 << 16
-
-
-def broadcast_recurrence(
-    work: np.ndarray, adv: np.ndarray, capacity: int, ready: np.ndarray | None
-):
-    """Push cycles ``P`` (passes, B) and first/last issue cycles ``S``, ``F`` (passes, N, B).
-
-    ``ready`` (passes, B), if given, is the first cycle each broadcast's weights can issue
-    (DRAM stream): ``S = max(F + 1, P + 2, ready)``. Stepped one broadcast at a time by the
-    numba kernel when it is available (:mod:`eie_sim.engines.eie.accel`), else solved by
-    :func:`broadcast_recurrence_numpy`.
-    """
-    if accel.kernels() is not None:
-        return accel.recurrence(work, adv, capacity, PUSH_TO_ISSUE, ready)
-    return broadcast_recurrence_numpy(work, adv, capacity, ready)
-
-
-def broadcast_recurrence_numpy(
-    work: np.ndarray, adv: np.ndarray, capacity: int, ready: np.ndarray | None
-):
-    """:func:`broadcast_recurrence` in numpy.
-
-    With global prefix sums ``A = cumsum(1 + adv)`` and ``U = cumsum(W)`` the recurrences become
-    running maxima once the queue gates ``G_b = max_k S_k(b - C)`` are known:
-    ``P - A = max(P_prev - A_prev, G - A)`` and ``F - U = max(F_prev - U_prev, P + 1 - (U - W))``
-    (one ``np.maximum.accumulate`` each). The gates are solved window by window from lower
-    bounds (no gate at first): a window ``[lo, hi)`` is computed with the current bounds, which
-    yields new bounds for the gates ``C`` broadcasts later. Up to the first broadcast whose new
-    gate exceeds the push cycle just computed for it, the window satisfies every equation, so it
-    is the exact (unique, causal) solution and is kept; the rest is recomputed from there with
-    the raised bounds. Each step keeps at least ``C`` broadcasts (their gates come from kept
-    ones), so it never does worse than stepping ``C`` at a time; the window doubles after a
-    step that keeps everything and otherwise becomes the kept length plus half the window.
-    """
-    passes, n, b_total = work.shape
-    u_all = np.cumsum(work, axis=2)
-    uw_all = u_all - work  # U - W: work issued before each broadcast
-    a_all = np.cumsum(1 + adv)
-    a_less1 = a_all - 1
-    # h = F - U starts from max(P, ready - PUSH) + PUSH - 1 - (U - W): fold the constant in.
-    uw_less = uw_all - (PUSH_TO_ISSUE - 1)
-    ready_push = None if ready is None else ready - PUSH_TO_ISSUE
-    # gates[b] = G_b - 1 = max_k S_k(b - C) - 1, lower bounds until kept.
-    gates = np.full((passes, b_total), _NO_GATE, dtype=np.int64)
-    push = np.empty((passes, b_total), dtype=np.int64)
-    h_all = np.empty((passes, n, b_total), dtype=np.int64)  # F - U
-    q_prev = np.zeros(passes, dtype=np.int64)  # P - A of the last kept broadcast
-    h_prev = np.full((passes, n), -1, dtype=np.int64)  # F - U of the last kept broadcast
-    max_window = max(4 * capacity, _MAX_WINDOW_ELEMENTS // (passes * n))
-    window = min(_FIRST_WINDOW * capacity, max_window)
-    lo = 0
-    while lo < b_total:
-        hi = min(lo + window, b_total)
-        q = gates[:, lo:hi] - a_less1[lo:hi]
-        np.maximum(q[:, 0], q_prev, out=q[:, 0])
-        np.maximum.accumulate(q, axis=1, out=q)
-        p = q + a_all[lo:hi]
-        start = p if ready_push is None else np.maximum(p, ready_push[:, lo:hi])
-        h = h_all[:, :, lo:hi]
-        np.subtract(start[:, None, :], uw_less[:, :, lo:hi], out=h)
-        np.maximum(h[:, :, 0], h_prev, out=h[:, :, 0])
-        np.maximum.accumulate(h, axis=2, out=h)
-        new_gates = np.add(h, uw_all[:, :, lo:hi]).max(axis=1)  # S - 1 of the gate of b + C
-        keep = hi - lo
-        if keep > capacity:
-            raised = (new_gates[:, : keep - capacity] >= p[:, capacity:]).any(axis=0)
-            raised = np.flatnonzero(raised)
-            if raised.size:
-                keep = capacity + int(raised[0])
-        stop = lo + keep
-        push[:, lo:stop] = p[:, :keep]
-        q_prev = q[:, keep - 1]
-        h_prev = h[:, :, keep - 1]  # final: later steps write from ``stop`` on
-        # Bounds for the gates from ``stop`` on (exact for [stop, stop + C)).
-        t_end = min(hi + capacity, b_total)
-        if t_end > stop:
-            gates[:, stop:t_end] = new_gates[:, stop - lo - capacity : t_end - lo - capacity]
-        window = min(2 * window, max_window) if stop == hi else max(capacity, keep + window // 2)
-        lo = stop
-    first = h_all + uw_all
-    first += 1
-    h_all += u_all
-    return push, first, h_all
-
-
-@dataclass
-class Schedule:
-    """Cycle-level outcome of one layer's broadcasts (all passes).
-
-    ``first``/``last`` (passes, N, B): issue cycles; ``done`` (passes,): last cycle of each pass;
-    ``busy``/``stall`` (N,): per-PE cycles; ``ccu_stall``: broadcast hold cycles.
-    """
-
-    first: np.ndarray
-    last: np.ndarray
-    done: np.ndarray
-    busy: np.ndarray
-    stall: np.ndarray
-    ccu_stall: int
-
-
-def schedule(
-    work: np.ndarray, adv: np.ndarray, tail: int, capacity: int, ready: np.ndarray | None
-) -> Schedule:
-    """Run the recurrence and derive pass ends and per-PE busy / stall cycles."""
-    passes, n, _ = work.shape
-    push, first, last = broadcast_recurrence(work, adv, capacity, ready)
-    attempt = np.concatenate([np.zeros((passes, 1), np.int64), push[:, :-1]], axis=1)
-    attempt = attempt + 1 + adv[None, :]
-    done = np.maximum(push[:, -1] + tail, last[:, :, -1].max(axis=1) + ISSUE_TO_WRITE)
-    f_before = np.concatenate([np.full((passes, n, 1), -1, np.int64), last[:, :, :-1]], axis=2)
-    unblocked = np.maximum(f_before + 1, attempt[:, None, :] + PUSH_TO_ISSUE)
-    held = np.maximum(f_before + 1, push[:, None, :] + PUSH_TO_ISSUE)
-    return Schedule(
-        first=first,
-        last=last,
-        done=done,
-        busy=work.sum(axis=(0, 2)),
-        stall=(held - unblocked).sum(axis=(0, 2)),
-        ccu_stall=int((push - attempt).sum()),
-    )
-
-
-def stream_ready(per_column_bytes: np.ndarray, bytes_per_cycle: float) -> tuple[np.ndarray, int]:
-    """Ready cycles (passes, B) of a DRAM stream of ``per_column_bytes`` (passes, B), and bytes."""
-    fetched = np.cumsum(per_column_bytes, axis=1)
-    ready = np.ceil(fetched / bytes_per_cycle).astype(np.int64) + 1
-    return ready, int(fetched[:, -1].sum())
 
 
 def _outputs(layer: QuantizedLayer, x: np.ndarray, columns: np.ndarray) -> np.ndarray:

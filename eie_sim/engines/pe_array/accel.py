@@ -1,14 +1,16 @@
-"""Optional numba versions of the fast engine's two hot loops (``pip install "eie-sim[numba]"``).
+"""Optional numba versions of the fast engines' hot loops (``pip install "eie-sim[numba]"``).
 
-The same model as the numpy code in :mod:`eie_sim.engines.eie.fast`, written the direct way:
+The same model as the numpy code, written the direct way:
 
-* :func:`recurrence` steps the recurrence of docs/MODEL.md broadcast by broadcast
-  (``P_b = max(T_b, max_k S_k(b - C))``, ``S = max(F_prev + 1, P + 2, ready)``,
-  ``F = S + W - 1``);
+* :func:`recurrence` steps the PE array's broadcast recurrence of docs/MODEL.md broadcast by
+  broadcast (``P_b = max(T_b, max_k S_k(b - C))``, ``S = max(F_prev + 1, P + 2, ready)``,
+  ``F = S + W - 1``); the numpy code is
+  :func:`eie_sim.engines.pe_array.recurrence.broadcast_recurrence_numpy` (both fast engines);
 * :func:`saturating_outputs` adds every broadcast column's products into 16-bit saturating
-  accumulators in broadcast order, then the bias.
+  accumulators in broadcast order, then the bias (EIE's fast engine,
+  :mod:`eie_sim.engines.eie.fast`).
 
-The fast engine uses them when numba is importable, unless the environment variable
+The fast engines use them when numba is importable, unless the environment variable
 ``EIE_SIM_ACCELERATOR=numpy`` asks for the numpy code. ``tests/test_eie_accel.py`` proves both
 paths give identical results. Nothing is imported or compiled until first use; compiled code is
 cached on disk by numba (``cache=True``).
@@ -27,7 +29,7 @@ import numpy as np
 from eie_sim.errors import ConfigError
 from eie_sim.formats.fixed_point import INT16_MAX, INT16_MIN
 
-#: Environment variable choosing the fast engine's loops: "auto" (numba if installed) or "numpy".
+#: Environment variable choosing the fast engines' loops: "auto" (numba if installed) or "numpy".
 ACCELERATOR_ENV = "EIE_SIM_ACCELERATOR"
 ACCELERATORS = ("auto", "numpy")
 
@@ -119,7 +121,8 @@ def _saturating_outputs_loop(col_ptr, row_idx, weight_idx, columns, table, bias_
 
 
 def recurrence(work, adv, capacity: int, push_to_issue: int, ready):
-    """``(push, first, last)`` of :func:`eie_sim.engines.eie.fast.broadcast_recurrence`."""
+    """``(push, first, last)`` of
+    :func:`eie_sim.engines.pe_array.recurrence.broadcast_recurrence`."""
     k = _compiled()
     has_ready = ready is not None
     ready = ready if has_ready else np.zeros((1, 1), dtype=np.int64)

@@ -1,4 +1,4 @@
-"""ActivationQueue: the FIFO between the central control unit and one PE (paper Fig. 4).
+"""ActivationQueue: the FIFO between the central control unit and one PE (EIE paper Fig. 4).
 
 Contract (docs/MODEL.md §Activation queue), cycle-timestamped so that the order in which
 SimPy runs same-cycle events cannot change the outcome:
@@ -15,7 +15,7 @@ from collections import deque
 
 import simpy
 
-from eie_sim.engines.eie.common import QUEUE_VISIBLE_DELAY
+from eie_sim.engines.pe_array.timing import QUEUE_VISIBLE_DELAY
 
 
 class ActivationQueue:

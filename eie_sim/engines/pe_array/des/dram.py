@@ -1,11 +1,12 @@
-"""DramStream: streams the sparse-matrix columns of the broadcast activations from DRAM.
+"""DramStream: streams the broadcast columns' weights from DRAM (``weights_from: dram``).
 
-With ``weights_from: dram`` the sparse-matrix SRAM is a buffer. In every pass the stream
-fetches, in broadcast order, each broadcast column's slices for all PEs (only columns whose
-activation is broadcast are fetched: EIE skips zero activations in DRAM traffic too), at
-``dram_bytes_per_cycle`` from the pass's cycle 1. A column is usable from the cycle after its
-last byte arrives (:func:`~eie_sim.engines.eie.common.stream_ready_cycle`); a PE does not pop an
-activation before its column has arrived. Pointers stay in the pointer SRAM.
+The weight SRAM of every PE (EIE: the sparse-matrix SRAM; dense: the weight SRAM) is then a
+buffer. In every pass the stream fetches, in broadcast order, each broadcast column's slices for
+all PEs (only columns that are broadcast are fetched: EIE skips zero activations in DRAM traffic
+too), at ``dram_bytes_per_cycle`` from the pass's cycle 1. A column is usable from the cycle
+after its last byte arrives (:func:`~eie_sim.engines.pe_array.stream.stream_ready_cycle`); a PE
+does not pop an activation before its column has arrived. EIE's pointers stay in the pointer
+SRAM.
 """
 
 from __future__ import annotations
@@ -13,25 +14,33 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from eie_sim.engines.eie.common import slice_bytes, slice_rows, stream_ready_cycle
+from eie_sim.engines.pe_array.stream import slice_bytes, slice_rows, stream_ready_cycle
 
 
 class DramStream:
     """The DRAM weight stream of one pass.
 
+    Cycle contract: column ``c``'s :meth:`arrival` event is processed in cycle
+    ``start + stream_ready_cycle(bytes up to and including c) - 1``, so a PE waiting on it pops
+    (and reads the column) from the next cycle on.
+
     Parameters
     ----------
     env : simpy.Environment
     entries : numpy.ndarray of int64, shape (N, n_cols)
-        Entries (padding included) of each PE's slice of each column in this pass.
+        Entries (EIE: padding included; dense: rows) of each PE's slice of each column in this
+        pass.
     columns : list of int
         Broadcast columns in broadcast order.
     entry_bits, width_bits : int
-        Entry and SRAM-row widths, bits.
+        Entry and buffer SRAM row widths, bits.
     bytes_per_cycle : float
-        DRAM bandwidth.
+        DRAM bandwidth, bytes per cycle.
     counts : dict
-        Shared counters (``dram.read_bytes`` and ``write_counter``, the buffer SRAM's writes).
+        Shared counters (``dram.read_bytes`` and ``write_counter``).
+    write_counter : str
+        Counter of the rows written into the buffer SRAM (EIE: ``pe.spmat_sram.write``,
+        dense: ``pe.weight_sram.write``).
     """
 
     def __init__(
@@ -43,7 +52,7 @@ class DramStream:
         width_bits: int,
         bytes_per_cycle: float,
         counts: dict[str, int],
-        write_counter: str = "pe.spmat_sram.write",
+        write_counter: str,
     ) -> None:
         self.env = env
         self.entries = entries
