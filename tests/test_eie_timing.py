@@ -8,7 +8,10 @@ queue capacity ``C``, PE ``k``)::
     P_b    = max(T_b, max_k S_k(b - C))         push cycle
     S_k(b) = max(F_k(b-1) + 1, P_b + 2)         first issue cycle
     F_k(b) = S_k(b) + max(1, entries) - 1       last issue cycle
-    cycles = max(last scan slot, max_k F_k + 5) + 1
+    cycles = max(last scan slot, last real write, max_k S_k(B-1) - 1) + 1
+                                                the last real write lands 5 cycles after the
+                                                last issue of a non-empty slice; S_k(B-1) - 1
+                                                is PE k's pop of the last broadcast
 
 Gates on the activation queue itself are probed one cycle early (must be refused) and exactly on
 time (must be accepted) on the SimPy ``ActivationQueue``.
@@ -78,13 +81,61 @@ def test_single_activation_with_k_entries_per_pe_takes_8_plus_k(engine, num_pes,
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_activation_with_no_entries_still_costs_one_issue_cycle(engine):
-    # A layer whose only column is empty: 8 + max(1, 0) = 9 cycles.
+def test_a_layer_of_one_empty_column_ends_one_cycle_after_the_pop(engine):
+    # Found and pushed at 1, popped (pointer read) at 2; the empty slice writes nothing and adds
+    # no drain, so the layer ends one cycle after the pop: 3 cycles. The slice's own cycle (3)
+    # falls after the end and is not counted as work.
     res = run(engine, np.zeros((3, 1)), [ONE])
-    assert res.cycles == 9
-    np.testing.assert_array_equal(res.unit_busy_cycles, [1])
+    assert res.cycles == 3
+    np.testing.assert_array_equal(res.unit_busy_cycles, [0])
+    np.testing.assert_array_equal(res.unit_idle_cycles, [3])
     assert res.counts["pe.weight_decoder.lookup"] == 0
     assert res.counts["pe.ptr_sram.read"] == 2
+
+
+# --------------------------------------------------------------------------- end of a layer
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("n", [1, 4])
+def test_an_empty_last_slice_in_the_critical_pe_adds_no_drain(engine, n):
+    # 1 PE: column 0 has n entries (issued 3 .. n+2, last write lands at n+7), column 1 is
+    # empty (popped at n+2). The end is set by the last real write: n+8 cycles, exactly as if
+    # column 1's activation were zero.
+    w = matrix(n, [list(range(n)), []])
+    with_empty = run(engine, w, [ONE, ONE])
+    without = run(engine, w, [ONE, 0])
+    assert with_empty.cycles == without.cycles == n + 8
+    assert with_empty.counts["ccu.broadcast"] == 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("m,cycles,busy", [(5, 12, 9), (6, 12, 9), (7, 13, 10)])
+def test_the_last_pop_sets_the_end_only_from_when_it_is_the_latest_event(engine, m, cycles,
+                                                                         busy):
+    # 1 PE, n = 4 entries in column 0 (last write lands at 11), then m empty columns, all
+    # broadcast one per cycle (queue deep enough not to stall). Empty slice b is popped at
+    # n + 1 + b = 5 + b. The last pop is one cycle early (m = 5: pop 10 < 11), exactly on time
+    # (m = 6: pop 11 = 11) or one cycle late (m = 7: pop 12): the end is the later of the two,
+    # plus one. An empty slice whose cycle falls after the end is not work.
+    n = 4
+    w = matrix(n, [list(range(n))] + [[] for _ in range(m)])
+    res = run(engine, w, [ONE] * (1 + m), act_queue_depth=16)
+    assert res.cycles == cycles
+    assert res.counts["ccu.stall"] == 0
+    np.testing.assert_array_equal(res.unit_busy_cycles, [busy])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("n", [1, 3])
+def test_an_empty_bias_column_ends_like_no_bias_and_a_real_one_adds_its_entry(engine, n):
+    w = matrix(n, [list(range(n))])
+    no_bias = run(engine, w, [ONE])
+    zero_bias = run(engine, w, [ONE], bias=np.zeros(n))
+    assert zero_bias.counts["ccu.broadcast"] == 2  # the (empty) bias column is broadcast
+    assert no_bias.cycles == zero_bias.cycles == n + 8
+    bias = np.zeros(n)
+    bias[-1] = 1.0
+    real_bias = run(engine, w, [ONE], bias=bias)
+    assert real_bias.cycles == n + 9  # one bias entry right after the last weight
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -48,7 +48,9 @@ def run_layer(layer: QuantizedLayer, x: np.ndarray, config: DenseConfig, progres
         counts["pe.weight_sram.write"] = (
             int(slice_rows(pass_rows, 16, config.weight_sram_width_bits).sum()) * b_total
         )
-    sched = schedule(np.ascontiguousarray(work), adv, 0, config.queue_capacity, ready)
+    writes = np.broadcast_to((pass_rows > 0)[:, :, None], work.shape)
+    sched = schedule(np.ascontiguousarray(work), adv, 0, config.queue_capacity, ready,
+                     writes=writes)
     pass_cycles = (sched.done + 1).tolist()
     cycles = int(sum(pass_cycles)) + (passes - 1) * config.batch_swap_cycles
 

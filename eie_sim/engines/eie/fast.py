@@ -117,7 +117,7 @@ def run_layer(
             counts["pe.spmat_sram.write"] = int(
                 slice_rows(e_b, config.entry_bits, config.spmat_sram_width_bits).sum()
             )
-        sched = schedule(work, adv, tail, config.queue_capacity, ready)
+        sched = schedule(work, adv, tail, config.queue_capacity, ready, writes=e_b > 0)
         first, last, done, stall, busy = (
             sched.first,
             sched.last,

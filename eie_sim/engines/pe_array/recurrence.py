@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from eie_sim.engines.pe_array import accel
-from eie_sim.engines.pe_array.timing import ISSUE_TO_WRITE, PUSH_TO_ISSUE
+from eie_sim.engines.pe_array.timing import ISSUE_TO_WRITE, POP_TO_ISSUE, PUSH_TO_ISSUE
 
 #: Initial lower bound of a queue gate (no constraint), far from int64 overflow.
 _NO_GATE = np.iinfo(np.int64).min // 4
@@ -153,20 +153,31 @@ class Schedule:
 
 
 def schedule(
-    work: np.ndarray, adv: np.ndarray, tail: int, capacity: int, ready: np.ndarray | None
+    work: np.ndarray, adv: np.ndarray, tail: int, capacity: int, ready: np.ndarray | None,
+    writes: np.ndarray | None = None,
 ) -> Schedule:
     """Run the recurrence and derive pass ends and per-PE busy / stall cycles.
 
     ``work``, ``adv``, ``capacity`` and ``ready`` are those of :func:`broadcast_recurrence`;
-    ``tail`` is the scan's cycles after the last broadcast. A pass ends when the scan is over
-    and the last write has landed (``ISSUE_TO_WRITE`` cycles after the last issue). A PE's wait
+    ``tail`` is the scan's cycles after the last broadcast; ``writes`` (bool, shape of
+    ``work``; default all true) says which column slices write an accumulator (an empty slice
+    writes nothing). A pass ends (docs/MODEL.md §End of a layer) when the scan is over, the last
+    accumulator write has landed (``ISSUE_TO_WRITE`` cycles after the last issue of a writing
+    slice) and every PE has popped the last broadcast; a last slice that writes nothing adds no
+    drain, and its one cycle, if it falls after the end, is not part of the pass. A PE's wait
     for a broadcast is stall for the part a full queue caused (push later than first attempt).
     """
     passes, n, _ = work.shape
     push, first, last = broadcast_recurrence(work, adv, capacity, ready)
     attempt = np.concatenate([np.zeros((passes, 1), np.int64), push[:, :-1]], axis=1)
     attempt = attempt + 1 + adv[None, :]
-    done = np.maximum(push[:, -1] + tail, last[:, :, -1].max(axis=1) + ISSUE_TO_WRITE)
+    last_write = last if writes is None else np.where(writes, last, -ISSUE_TO_WRITE - 1)
+    done = np.maximum.reduce([
+        push[:, -1] + tail,
+        last_write.max(axis=(1, 2)) + ISSUE_TO_WRITE,
+        first[:, :, -1].max(axis=1) - POP_TO_ISSUE,
+    ])
+    overshoot = np.maximum(last[:, :, -1] - done[:, None], 0).sum(axis=0)
     f_before = np.concatenate([np.full((passes, n, 1), -1, np.int64), last[:, :, :-1]], axis=2)
     unblocked = np.maximum(f_before + 1, attempt[:, None, :] + PUSH_TO_ISSUE)
     held = np.maximum(f_before + 1, push[:, None, :] + PUSH_TO_ISSUE)
@@ -174,7 +185,7 @@ def schedule(
         first=first,
         last=last,
         done=done,
-        busy=work.sum(axis=(0, 2)),
+        busy=work.sum(axis=(0, 2)) - overshoot,
         stall=(held - unblocked).sum(axis=(0, 2)),
         ccu_stall=int((push - attempt).sum()),
     )

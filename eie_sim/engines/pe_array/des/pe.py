@@ -44,11 +44,13 @@ class ArithmeticUnit:
         self.counts = counts
         self.last_row = -1
         self.last_cycle = -2
+        self.last_write = -1  # cycle the last accumulator write of the pass lands (-1: none)
 
     def reset(self, rows: int) -> None:
         """Start a pass with ``rows`` zeroed accumulators (the bypass chain is broken)."""
         self.acc = [0] * rows
         self.last_row, self.last_cycle = -1, -2
+        self.last_write = -1
 
     def issue(self, cycle: int, row: int, weight: int, activation: int, padding: bool) -> None:
         """One entry issued in ``cycle``: accumulate ``weight * activation`` into local ``row``
@@ -68,6 +70,7 @@ class ArithmeticUnit:
             INT16_MIN if total < INT16_MIN else INT16_MAX if total > INT16_MAX else total
         )
         self.last_row, self.last_cycle = row, cycle
+        self.last_write = cycle + ISSUE_TO_WRITE
 
 
 class ActivationReadWrite:
@@ -174,7 +177,7 @@ class ProcessingElement:
         )
         self.busy = self.stall = self.idle = 0
         self.last_issue = -1
-        self.issued = False  # did this PE issue anything in the current pass
+        self.last_pop = -1  # cycle this PE popped the pass's last broadcast (-1: none)
 
     def pass_rows(self, pass_index: int) -> int:
         """Rows of this PE in pass ``pass_index``."""
@@ -191,7 +194,7 @@ class ProcessingElement:
         issue = self.source.issue
         self.act_rw.load_sources()
         self.arith.reset(self.pass_rows(pass_index))
-        self.issued = False
+        self.last_pop = -1
         last_issue = start_cycle - 1  # F: last issue cycle so far
         while True:
             head = yield from self.queue.wait_head()
@@ -202,6 +205,7 @@ class ProcessingElement:
                 if not arrived.processed:
                     yield arrived
             push, attempt, column, activation = self.queue.pop()
+            self.last_pop = env.now
             first_issue = env.now + POP_TO_ISSUE
             # Waiting for this activation: the part a full queue elsewhere caused is stall;
             # the scan, the pipeline and DRAM are idle.
@@ -211,7 +215,6 @@ class ProcessingElement:
             self.stall += held - unblocked
             self.idle += (unblocked - (last_issue + 1)) + (first_issue - held)
             work = issue(pass_index, column, activation, first_issue, self.arith)
-            self.issued = True
             self.busy += work
             last_issue = first_issue + work - 1
             # The next column's first read overlaps this slice's last entry.
@@ -219,8 +222,13 @@ class ProcessingElement:
         self.last_issue = last_issue
 
     def finish_pass(self, pass_index: int, outputs: np.ndarray, done_cycle: int) -> None:
-        """Drain: count idle cycles to the end of the pass, store this PE's outputs."""
-        self.idle += done_cycle - self.last_issue
+        """Drain: count idle cycles to the end of the pass, store this PE's outputs.
+
+        A last column slice that is empty may have its one cycle after the end (the end does
+        not wait for an empty slice): that cycle is not part of the pass."""
+        overshoot = max(0, self.last_issue - done_cycle)
+        self.busy -= overshoot
+        self.idle += done_cycle - self.last_issue + overshoot
         rows = self.pass_rows(pass_index)
         n = self.num_pes
         base = self.index + n * pass_index * self.rows_per_pass
@@ -229,6 +237,7 @@ class ProcessingElement:
 
 
 def drain_cycle(pes: list[ProcessingElement]) -> int:
-    """Cycle in which the last issued entry of the pass leaves the pipeline (-1: none issued)."""
-    issued = [pe.last_issue for pe in pes if pe.issued]
-    return max(issued) + ISSUE_TO_WRITE if issued else -1
+    """Last cycle of a pass's work (docs/MODEL.md §End of a layer): the cycle the last
+    accumulator write lands, or the cycle the last PE popped the last broadcast if that is
+    later (-1: nothing broadcast). An empty column slice writes nothing and adds no drain."""
+    return max(max(pe.arith.last_write, pe.last_pop) for pe in pes)
