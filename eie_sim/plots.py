@@ -491,7 +491,21 @@ def plot_data(kind: str, table) -> dict:
     """
     if kind not in _DATA:
         raise EieSimError(f"unknown plot {kind!r}; allowed: {', '.join(_DATA)}")
-    data = _DATA[kind](_check_table(kind, table))
+    rows = _check_table(kind, table)
+    # Points a sweep could not run (status 'infeasible') are skipped, and the figure says so.
+    keep = [i for i, r in enumerate(rows) if r.get("status", "ok") == "ok"]
+    if not keep:
+        raise _need(kind, f"at least one feasible point (all {len(rows)} are infeasible: "
+                          f"{rows[0].get('error', '')})")
+    data = _DATA[kind]([rows[i] for i in keep])
+    if len(keep) < len(rows):
+        for panel in data["panels"]:
+            for series in panel["series"]:
+                series["rows"] = [keep[i] for i in series["rows"]]
+        skipped = len(rows) - len(keep)
+        note = f"{skipped} infeasible point{'s' if skipped > 1 else ''} not shown"
+        data["subtitle"] = "; ".join(x for x in (data.get("subtitle"), note) if x)
+        data["skipped"] = [i for i in range(len(rows)) if i not in set(keep)]
     return {"kind": kind, **data}
 
 

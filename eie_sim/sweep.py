@@ -27,10 +27,10 @@ from typing import Any
 
 from eie_sim import registry
 from eie_sim.config import ArchConfig
-from eie_sim.errors import ConfigError, EieSimError
+from eie_sim.errors import CapacityError, ConfigError, EieSimError, WorkloadError
 from eie_sim.result import write_atomic
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: rows carry status / error and the machine
 KEY_FIELDS = ("arch", "workload", "seed", "engine", "energy_table")
 
 
@@ -78,24 +78,27 @@ def _build_workload(workload_json: str, seed: int | None):
 
 
 def run_point(point: Point) -> dict[str, Any]:
-    """Simulate one point and return its table row (runs in a worker process)."""
+    """Simulate one point and return its table row (runs in a worker process).
+
+    A point the machine cannot run (a :class:`~eie_sim.errors.CapacityError`: the weights do
+    not fit, an operand stage does not fit the buffer) is a row with ``status`` 'infeasible'
+    and the reason in ``error``, so one such point never aborts a sweep."""
     from eie_sim.simulate import simulate
 
-    config = registry.get(point.config["arch"]).config.from_dict(point.config)
+    acc = registry.get(point.config["arch"])
+    config = acc.config.from_dict(point.config)
     wl = _build_workload(json.dumps(point.workload, sort_keys=True), point.seed)
-    result = simulate(config, wl, engine=point.engine, energy=point.energy)
+    try:
+        result = simulate(config, wl, engine=point.engine, energy=point.energy)
+    except CapacityError as err:
+        return {**_coordinates(point), "machine": acc.summary(config), "status": "infeasible",
+                "error": str(err)}
     return row_of(point, result)
 
 
-def row_of(point: Point, result) -> dict[str, Any]:
-    """A tidy row: the point's coordinates, then its results (totals over the layers)."""
-    busy = sum(int(layer.unit_busy_cycles.sum()) for layer in result.layers)
-    stall = sum(int(layer.unit_stall_cycles.sum()) for layer in result.layers)
-    unit_cycles = sum(layer.unit_busy_cycles.size * layer.cycles for layer in result.layers)
-    traffic = result.traffic_bytes
-    sram = sum(d["read"] + d["write"] for lvl, d in traffic.items()
-               if lvl.endswith("sram"))
-    row: dict[str, Any] = {
+def _coordinates(point: Point) -> dict[str, Any]:
+    """The columns that say which point a row is."""
+    return {
         "arch": point.config["arch"],
         "workload": point.label(),
         "seed": point.seed,
@@ -103,7 +106,24 @@ def row_of(point: Point, result) -> dict[str, Any]:
         "energy_table": Path(point.energy).stem if Path(point.energy).is_file() else point.energy,
         **point.swept,
         "num_pes": point.config.get("num_pes"),
+    }
+
+
+def row_of(point: Point, result) -> dict[str, Any]:
+    """A tidy row: the point's coordinates, then its results (totals over the layers)."""
+    busy = sum(int(layer.unit_busy_cycles.sum()) for layer in result.layers)
+    stall = sum(int(layer.unit_stall_cycles.sum()) for layer in result.layers)
+    unit_cycles = sum(layer.unit_busy_cycles.size * layer.cycles for layer in result.layers)
+    macs = sum(layer.macs for layer in result.layers)
+    slots = sum(layer.cycles * layer.peak_macs_per_cycle for layer in result.layers)
+    traffic = result.traffic_bytes
+    sram = sum(d["read"] + d["write"] for lvl, d in traffic.items()
+               if lvl.endswith("sram"))
+    row: dict[str, Any] = {
+        **_coordinates(point),
         "machine": result.machine,
+        "status": "ok",
+        "error": "",
         "layers": len(result.layers),
         "weight_density": result.layers[0].weight_density,
         "activation_density": result.layers[0].activation_density,
@@ -111,8 +131,8 @@ def row_of(point: Point, result) -> dict[str, Any]:
         "time_us": result.time_us,
         "load_balance_efficiency": busy / (busy + stall) if busy + stall else 1.0,
         "unit_utilization": busy / unit_cycles if unit_cycles else 0.0,
-        "macs": sum(v for k, v in result.counts.items()
-                    if k.endswith("mac") and "padding" not in k),
+        "macs": macs,
+        "mac_slot_utilization": macs / slots if slots else 0.0,
         "dram_read_bytes": traffic.get("dram", {}).get("read", 0),
         "dram_write_bytes": traffic.get("dram", {}).get("write", 0),
         "sram_bytes": sram,
@@ -197,6 +217,11 @@ def grid(archs: ArchConfig | Sequence[ArchConfig], workloads: Iterable[str | dic
             raise ConfigError(f"sweep parameter {name} needs a non-empty list of values")
     points = []
     workloads = list(workloads)
+    from eie_sim.workloads import workload_names
+
+    for wl in workloads:  # the whole grid is validated before the first point runs
+        if isinstance(wl, str) and wl not in workload_names():
+            raise WorkloadError(f"unknown workload {wl!r}; allowed: {', '.join(workload_names())}")
     for arch in archs:
         fields = set(arch.to_dict())
         names = [k for k in cfg_params if k in fields]

@@ -344,3 +344,32 @@ def test_dask_local_cluster_equals_process_pool(tmp_path):
     assert table.rows == local.rows
     assert again.computed == 0 and again.rows == as_json(local.rows)
     no_tmp_files(tmp_path)
+
+
+def test_an_infeasible_point_is_a_row_marked_infeasible_and_the_sweep_completes(tmp_path):
+    from eie_sim import EIEConfig
+    from eie_sim.plots import plot_data
+
+    table = sweep(EIEConfig(), ["alexnet-fc8"], {"num_pes": [1, 16, 64]}, jobs=1,
+                  cache_dir=tmp_path)
+    by_pes = {r["num_pes"]: r for r in table.rows}
+    assert by_pes[1]["status"] == "infeasible"
+    assert "sparse-matrix SRAM" in by_pes[1]["error"] and by_pes[1].get("cycles") is None
+    assert by_pes[1]["machine"].startswith("EIE 1 PE")
+    assert [by_pes[p]["status"] for p in (16, 64)] == ["ok", "ok"]
+    assert all(r["machine"] for r in table.rows)
+    again = sweep(EIEConfig(), ["alexnet-fc8"], {"num_pes": [1, 16, 64]}, jobs=1,
+                  cache_dir=tmp_path)
+    assert again.computed == 0 and again.rows == table.rows  # infeasible rows are cached too
+    data = plot_data("pe-sweep", table)
+    shown = {i for panel in data["panels"] for s in panel["series"] for i in s["rows"]}
+    assert shown == {1, 2} and data["skipped"] == [0]
+    assert "1 infeasible point not shown" in data["subtitle"]
+
+
+def test_a_grid_with_an_unknown_workload_fails_before_any_point_runs():
+    from eie_sim import EIEConfig
+    from eie_sim.errors import WorkloadError
+
+    with pytest.raises(WorkloadError, match="unknown workload 'alexnet-fc9'"):
+        grid([EIEConfig()], ["alexnet-fc8", "alexnet-fc9"])
