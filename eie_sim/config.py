@@ -20,6 +20,15 @@ from typing import Any, ClassVar, Literal
 
 from eie_sim.errors import ConfigError
 
+#: Energy tables shipped with the package (``eie_sim/energy/tables/<name>.yaml``).
+BUNDLED_ENERGY_TABLES = ("45nm", "7nm", "gpu-7nm")
+
+
+def _check_energy_table(value: str) -> None:
+    if value not in BUNDLED_ENERGY_TABLES and not value.endswith((".yaml", ".yml")):
+        raise ConfigError(f"energy_table must be one of {', '.join(BUNDLED_ENERGY_TABLES)} or a "
+                          f"path to a .yaml file, got {value!r}")
+
 
 def param(
     default: Any,
@@ -53,6 +62,12 @@ class ArchConfig:
                     raise ConfigError(f"{f.name} must be one of {allowed}, got {value!r}")
                 continue
             kind = type(f.default)
+            if kind is str:
+                if not isinstance(value, str) or not value.strip():
+                    raise ConfigError(f"{f.name} must be a non-empty string, got {value!r}")
+                if f.name == "energy_table":
+                    _check_energy_table(value)
+                continue
             if kind is bool:
                 if not isinstance(value, bool):
                     raise ConfigError(f"{f.name} must be true or false, got {value!r}")
@@ -114,6 +129,10 @@ class PEArrayConfig(ArchConfig):
     num_pes: int = param(64, "PEs", "processing elements; PE k owns rows i with i mod N == k",
                          lo=1, hi=4096)
     clock_mhz: float = param(800.0, "MHz", "clock frequency", lo=1e-3)
+    technology_nm: float = param(45.0, "nm", "process node the machine is built in (labels; "
+                                 "its default energy table prices it)", lo=1.0, hi=1000.0)
+    energy_table: str = param("45nm", "-", "default energy table: a bundled one (45nm, 7nm, "
+                              "gpu-7nm) or a YAML file; simulate(energy=...) overrides it")
     act_queue_depth: int = param(8, "slots", "activation queue (FIFO) slots per PE", lo=1,
                                  hi=1 << 20)
     act_queue_model: Literal["circular", "counter"] = param(
@@ -240,6 +259,9 @@ _KIB = 1024
 #: cycle). See docs/STC_MODEL.md.
 TENSOR_CORE_PRESETS: dict[str, dict[str, Any]] = {
     "a100": {
+        "product": "A100",
+        "technology_nm": 7.0,
+        "energy_table": "gpu-7nm",
         "sms": 108,
         "tensor_cores_per_sm": 4,
         "dense_fma_per_clk_per_sm": 1024,
@@ -251,6 +273,9 @@ TENSOR_CORE_PRESETS: dict[str, dict[str, Any]] = {
         "weight_sram_bytes_per_clk": 5120,
     },
     "h100": {
+        "product": "H100",
+        "technology_nm": 4.0,
+        "energy_table": "gpu-7nm",
         "sms": 132,
         "tensor_cores_per_sm": 4,
         "dense_fma_per_clk_per_sm": 2048,
@@ -262,6 +287,9 @@ TENSOR_CORE_PRESETS: dict[str, dict[str, Any]] = {
         "weight_sram_bytes_per_clk": 5120,
     },
     "iso-eie": {
+        "product": "iso-EIE tensor core",
+        "technology_nm": 45.0,
+        "energy_table": "45nm",
         "sms": 1,
         "tensor_cores_per_sm": 4,
         "dense_fma_per_clk_per_sm": 64,
@@ -295,6 +323,11 @@ class STCConfig(ArchConfig):
     arch: ClassVar[str] = "stc"
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = TENSOR_CORE_PRESETS
 
+    product: str = param("A100", "-", "product name used in machine labels (a preset sets it)")
+    technology_nm: float = param(7.0, "nm", "process node the machine is built in (labels; "
+                                 "its default energy table prices it)", lo=1.0, hi=1000.0)
+    energy_table: str = param("gpu-7nm", "-", "default energy table: a bundled one (45nm, 7nm, "
+                              "gpu-7nm) or a YAML file; simulate(energy=...) overrides it")
     sms: int = param(108, "SMs", "streaming multiprocessors (one output tile each per wave)",
                      lo=1, hi=1 << 16)
     tensor_cores_per_sm: int = param(4, "tensor cores", "tensor cores per SM", lo=1, hi=64)

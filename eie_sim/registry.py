@@ -51,6 +51,9 @@ class Accelerator:
         What one compute unit is ("PE", "tensor core"): per-unit statistics count these.
     segment_kind : str
         What one sequential segment of a layer is ("pass", "wave").
+    static_units : tuple of str
+        Units priced only for their static (leakage) power: they count no action, but the
+        architecture's geometry has them and every energy table must give their leakage.
     mac_counters : tuple of str
         The counters of useful multiply-accumulates (real operands; never padding), summed for
         the MAC-slot utilization.
@@ -70,6 +73,7 @@ class Accelerator:
     engines: tuple[str, ...] = ("des", "fast")
     unit_kind: str = "PE"
     segment_kind: str = "pass"
+    static_units: tuple[str, ...] = ()
     mac_counters: tuple[str, ...] = ("pe.arith.mac",)
     details: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
@@ -130,13 +134,13 @@ ACCELERATORS: dict[str, Accelerator] = {
             name="stc", label="2:4 tensor core", colour="#009E73", config=STCConfig,
             model="eie_sim.engines.stc.model", counters="eie_sim.engines.stc.counters",
             unit_kind="tensor core", segment_kind="wave", details=_TC_DETAILS,
-            mac_counters=_TC_MACS,
+            mac_counters=_TC_MACS, static_units=("sm",),
             description="NVIDIA-style N:M (2:4) structured-sparse tensor-core GPU"),
         Accelerator(
             name="dense-tc", label="dense tensor core", colour="#CC79A7", config=DenseTCConfig,
             model="eie_sim.engines.stc.model", counters="eie_sim.engines.stc.counters",
             unit_kind="tensor core", segment_kind="wave", details=_TC_DETAILS,
-            mac_counters=_TC_MACS,
+            mac_counters=_TC_MACS, static_units=("sm",),
             description="the same tensor-core GPU running dense mma on the same weights"),
         Accelerator(
             name="dense", label="dense baseline", colour="#D55E00", config=DenseConfig,
@@ -156,6 +160,11 @@ def get(name: str) -> Accelerator:
 def names() -> list[str]:
     """Registered architecture names, in table order."""
     return list(ACCELERATORS)
+
+
+def static_units() -> set[str]:
+    """Units any registered accelerator prices only for static power."""
+    return {u for acc in ACCELERATORS.values() for u in acc.static_units}
 
 
 def all_counters() -> dict[str, tuple[str, str]]:

@@ -57,7 +57,7 @@ def simulate(
     engine: EngineName = "fast",
     inputs: np.ndarray | None = None,
     seed: int | None = None,
-    energy: str | Path | EnergyTable | None = "45nm",
+    energy: str | Path | EnergyTable | None = "default",
     progress: bool | Callable[[int], None] = False,
     nm_prune: bool = True,
     check: bool = True,
@@ -80,8 +80,10 @@ def simulate(
     seed : int, optional
         Seed for a named workload (default: the workload's own).
     energy : str, path or EnergyTable, optional
-        Energy table used to price the counts: ``"45nm"`` (default), ``"7nm"``, a YAML file,
-        or None to skip pricing.
+        Energy table used to price the counts: ``"default"`` (the machine's own,
+        ``arch.energy_table``: 45 nm for EIE and the dense baseline, ``gpu-7nm`` for the A100 /
+        H100 presets), ``"45nm"``, ``"7nm"``, ``"gpu-7nm"``, a YAML file, or None to skip
+        pricing. Each layer's energy report names the table that priced it.
     progress : bool or callable
         True shows a progress bar on stderr; a callable receives progress increments.
     nm_prune : bool
@@ -104,7 +106,7 @@ def simulate(
             f"unknown engine {engine!r} for arch {arch.arch!r}; allowed: "
             f"{', '.join(sorted(acc.engines))}"
         )
-    table = load_table(energy) if energy is not None else None
+    table = load_table(resolve_energy(arch, energy)) if energy is not None else None
     wl = _as_workload(workload, inputs, seed)
     options = RunOptions(nm_prune=nm_prune, activation_seed=activation_seed)
     layers = _run_layers(arch, acc, engine, wl, table, progress, options, check)
@@ -119,6 +121,13 @@ def simulate(
         layers=layers,
         info=dict(wl.info),
     )
+
+
+def resolve_energy(arch: ArchConfig, energy):
+    """The table a run is priced with: ``"default"`` means the machine's own."""
+    if isinstance(energy, str) and energy == "default":
+        return arch.energy_table
+    return energy
 
 
 def _progress_bar(progress, total: int):

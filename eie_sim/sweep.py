@@ -201,13 +201,16 @@ class SweepResult:
 
 def grid(archs: ArchConfig | Sequence[ArchConfig], workloads: Iterable[str | dict],
          params: dict[str, Sequence[Any]] | None = None, *, seeds: Sequence[int | None] = (None,),
-         engine: str = "fast", energy: str = "45nm") -> list[Point]:
+         engine: str = "fast", energy: str = "default") -> list[Point]:
     """The points of a sweep: every arch x parameter combination x workload x seed.
 
     ``params`` maps a config field to its values; a field an arch does not have is skipped for
     that arch (so one grid can sweep e.g. ``num_pes`` over EIE and the dense baseline). The
-    special key ``workload.<field>`` sweeps a synthetic workload's field.
+    special key ``workload.<field>`` sweeps a synthetic workload's field. ``energy`` is a table
+    for every point, or ``"default"``: each machine's own (``config.energy_table``).
     """
+    from eie_sim.simulate import resolve_energy
+
     archs = [archs] if isinstance(archs, ArchConfig) else list(archs)
     params = dict(params or {})
     wl_params = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith("workload.")}
@@ -227,7 +230,9 @@ def grid(archs: ArchConfig | Sequence[ArchConfig], workloads: Iterable[str | dic
         names = [k for k in cfg_params if k in fields]
         for combo in itertools.product(*(cfg_params[k] for k in names)):
             swept = dict(zip(names, combo, strict=True))
-            config = arch.replace(**swept).to_dict()
+            machine = arch.replace(**swept)
+            config = machine.to_dict()
+            table = resolve_energy(machine, energy)  # "default": the machine's own table
             for wl in workloads:
                 wl_names = list(wl_params) if isinstance(wl, dict) else []
                 for wl_combo in itertools.product(*(wl_params[k] for k in wl_names)):
@@ -242,7 +247,7 @@ def grid(archs: ArchConfig | Sequence[ArchConfig], workloads: Iterable[str | dic
                     for seed in seeds:
                         coords = {**swept, **{f"workload.{k}": v for k, v in wl_swept.items()}}
                         points.append(Point(config=config, workload=workload, seed=seed,
-                                            engine=engine, energy=energy, swept=coords))
+                                            engine=engine, energy=table, swept=coords))
     return points
 
 
@@ -320,7 +325,7 @@ def run_sweep(points: Sequence[Point], *, executor: Executor | None = None,
 
 def sweep(archs: ArchConfig | Sequence[ArchConfig], workloads: Iterable[str | dict],
           params: dict[str, Sequence[Any]] | None = None, *, seeds: Sequence[int | None] = (None,),
-          engine: str = "fast", energy: str = "45nm", executor: Executor | None = None,
+          engine: str = "fast", energy: str = "default", executor: Executor | None = None,
           cache_dir: str | Path | None = None, jobs: int | None = None,
           progress: bool | Callable[[int], None] = False) -> SweepResult:
     """Sweep a grid (see :func:`grid`) and return a :class:`SweepResult`.

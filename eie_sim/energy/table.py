@@ -27,14 +27,15 @@ from typing import Any
 import yaml
 
 from eie_sim import registry
+from eie_sim.config import BUNDLED_ENERGY_TABLES
 from eie_sim.errors import ConfigError
 
-PRESETS = ("45nm", "7nm")
+PRESETS = BUNDLED_ENERGY_TABLES
 
 
 def known_actions() -> dict[str, set[str]]:
     """Every unit -> actions any engine counts (the names a table may price)."""
-    out: dict[str, set[str]] = {}
+    out: dict[str, set[str]] = {unit: set() for unit in registry.static_units()}
     for name in registry.all_counters():
         unit, action = name.rsplit(".", 1)
         out.setdefault(unit, set()).add(action)

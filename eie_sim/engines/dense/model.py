@@ -82,5 +82,6 @@ traffic_map = common.traffic_map
 
 def summary(config: DenseConfig) -> str:
     """One line naming the machine."""
-    return (f"dense PE array {config.num_pes} PE, {config.clock_mhz:g} MHz, queue depth "
-            f"{config.act_queue_depth}, weights from {config.weights_from}")
+    return (f"dense PE array {config.num_pes} PE, {config.technology_nm:g} nm, "
+            f"{config.clock_mhz:g} MHz, queue depth {config.act_queue_depth}, "
+            f"weights from {config.weights_from}")

@@ -79,5 +79,5 @@ traffic_map = common.traffic_map
 
 def summary(config: EIEConfig) -> str:
     """One line naming the machine."""
-    return (f"EIE {config.num_pes} PE, {config.clock_mhz:g} MHz, queue depth "
-            f"{config.act_queue_depth}, weights from {config.weights_from}")
+    return (f"EIE {config.num_pes} PE, {config.technology_nm:g} nm, {config.clock_mhz:g} MHz, "
+            f"queue depth {config.act_queue_depth}, weights from {config.weights_from}")

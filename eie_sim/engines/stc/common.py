@@ -425,6 +425,8 @@ def geometry(config: STCConfig) -> dict:
         # One instance per fp16 MAC lane, so that a per-lane leakage scales with the datapath.
         "tc": G(config.sms * config.dense_fma_per_clk_per_sm),
         "rf.accumulator": G(config.tensor_cores),
+        # Chip static power, per SM (only a GPU table prices it above zero).
+        "sm": G(config.sms),
     }
     # The weight store exists only with weights_from 'sram' (zero instances: no leakage).
     out["weight_sram"] = G(int(config.weights_from == "sram"), config.weight_sram_bytes, 8)

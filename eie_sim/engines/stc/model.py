@@ -150,6 +150,6 @@ traffic_map = common.traffic_map
 def summary(config: STCConfig) -> str:
     """One line naming the machine."""
     pattern = config.pattern if config.sparse else "dense"
-    return (f"tensor core {config.sms} SM x {config.tensor_cores_per_sm} TC, "
-            f"{config.clock_mhz:g} MHz, {pattern} {config.dtype}, batch {config.batch}, "
-            f"weights from {config.weights_from}")
+    return (f"{config.product} {pattern} {config.dtype}, {config.technology_nm:g} nm, "
+            f"{config.clock_mhz:g} MHz, batch {config.batch}, {config.sms} SM x "
+            f"{config.tensor_cores_per_sm} TC, weights from {config.weights_from}")
