@@ -56,10 +56,14 @@ class RunOptions:
         Tensor cores: N:M-prune weights that violate the pattern (False refuses them).
     activation_seed : int
         Tensor cores: seed of the extra batch columns made from a 1-D input.
+    values : bool
+        False: timing and counters only, no output values (architectures whose timing does
+        not depend on the values; ``Accelerator.timing_only``).
     """
 
     nm_prune: bool = True
     activation_seed: int = 0
+    values: bool = True
 
 
 @dataclass(eq=False)

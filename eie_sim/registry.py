@@ -54,6 +54,9 @@ class Accelerator:
     static_units : tuple of str
         Units priced only for their static (leakage) power: they count no action, but the
         architecture's geometry has them and every energy table must give their leakage.
+    timing_only : bool
+        Its timing and counters do not depend on the operand values, so it can run without
+        computing them (``simulate(..., values=False)``).
     mac_counters : tuple of str
         The counters of useful multiply-accumulates (real operands; never padding), summed for
         the MAC-slot utilization.
@@ -74,6 +77,7 @@ class Accelerator:
     unit_kind: str = "PE"
     segment_kind: str = "pass"
     static_units: tuple[str, ...] = ()
+    timing_only: bool = False
     mac_counters: tuple[str, ...] = ("pe.arith.mac",)
     details: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
@@ -134,13 +138,13 @@ ACCELERATORS: dict[str, Accelerator] = {
             name="stc", label="2:4 tensor core", colour="#009E73", config=STCConfig,
             model="eie_sim.engines.stc.model", counters="eie_sim.engines.stc.counters",
             unit_kind="tensor core", segment_kind="wave", details=_TC_DETAILS,
-            mac_counters=_TC_MACS, static_units=("sm",),
+            mac_counters=_TC_MACS, static_units=("sm",), timing_only=True,
             description="NVIDIA-style N:M (2:4) structured-sparse tensor-core GPU"),
         Accelerator(
             name="dense-tc", label="dense tensor core", colour="#CC79A7", config=DenseTCConfig,
             model="eie_sim.engines.stc.model", counters="eie_sim.engines.stc.counters",
             unit_kind="tensor core", segment_kind="wave", details=_TC_DETAILS,
-            mac_counters=_TC_MACS, static_units=("sm",),
+            mac_counters=_TC_MACS, static_units=("sm",), timing_only=True,
             description="the same tensor-core GPU running dense mma on the same weights"),
         Accelerator(
             name="dense", label="dense baseline", colour="#D55E00", config=DenseConfig,

@@ -62,6 +62,7 @@ def simulate(
     nm_prune: bool = True,
     check: bool = True,
     activation_seed: int = 0,
+    values: bool = True,
 ) -> RunResult:
     """Simulate ``workload`` on ``arch``.
 
@@ -93,6 +94,11 @@ def simulate(
         (``outputs_match_reference`` is None when False).
     activation_seed : int
         Tensor cores only: seed of the batch columns made from a 1-D input.
+    values : bool
+        False: a timing-only study. Cycles, per-unit cycles, counters, energy and traffic as
+        always, but no output values are computed (``outputs`` is empty,
+        ``outputs_match_reference`` is None). Only for architectures whose timing does not
+        depend on the values (the tensor cores) and single-layer workloads.
 
     Returns
     -------
@@ -108,7 +114,17 @@ def simulate(
         )
     table = load_table(resolve_energy(arch, energy)) if energy is not None else None
     wl = _as_workload(workload, inputs, seed)
-    options = RunOptions(nm_prune=nm_prune, activation_seed=activation_seed)
+    if not values:
+        if not acc.timing_only:
+            raise ConfigError(f"values=False (timing only) is for architectures whose timing "
+                              f"does not depend on the values; {arch.arch}'s does. Allowed: "
+                              + ", ".join(a.name for a in registry.ACCELERATORS.values()
+                                          if a.timing_only))
+        if len(wl.layers) > 1:
+            raise WorkloadError("values=False (timing only) needs a single-layer workload: a "
+                                "chained layer's input is the previous layer's values")
+        check = False
+    options = RunOptions(nm_prune=nm_prune, activation_seed=activation_seed, values=values)
     layers = _run_layers(arch, acc, engine, wl, table, progress, options, check)
     # Warnings a workload carries about its input (e.g. quantization) belong to its first layer.
     layers[0].warnings = [*wl.info.get("warnings", []), *layers[0].warnings]

@@ -140,8 +140,9 @@ def outputs(plan: Plan, ops: Operands) -> np.ndarray:
     return add_bias(wrap_int32(acc), ops.bias)
 
 
-def run_layer(plan: Plan, ops: Operands) -> LayerRun:
-    """Simulate the GEMM of ``plan`` on the operands ``ops`` (see :func:`common.operands`)."""
+def run_layer(plan: Plan, ops: Operands | None) -> LayerRun:
+    """Simulate the GEMM of ``plan`` on the operands ``ops`` (see :func:`common.operands`);
+    ``ops=None``: timing and counters only, no output values (an empty ``outputs``)."""
     cycles, wave_end, busy, stall = schedule(plan)
     ends = [0, *wave_end]
     return LayerRun(
@@ -151,5 +152,5 @@ def run_layer(plan: Plan, ops: Operands) -> LayerRun:
         unit_busy=busy,
         unit_stall=stall,
         unit_idle=cycles - busy - stall,
-        outputs=outputs(plan, ops),
+        outputs=outputs(plan, ops) if ops is not None else np.zeros(0, dtype=np.float32),
     )

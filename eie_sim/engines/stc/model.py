@@ -33,19 +33,21 @@ from eie_sim.engines.stc.adapter import (
 from eie_sim.engines.stc.reference import reference_gemm
 from eie_sim.errors import WorkloadError
 from eie_sim.formats.fixed_point import quantize
+from eie_sim.formats.nm_sparse import compress
 from eie_sim.layer import QuantizedLayer
 
 
 @dataclass(frozen=True, eq=False)
 class TensorCoreState:
-    """What the tensor-core engines read: the plan, the operand images, and the scales."""
+    """What the tensor-core engines read: the plan, the operand images, and the scales
+    (``layer``, ``xq`` and ``operands`` are None in a timing-only run)."""
 
-    layer: STCLayer
-    xq: np.ndarray
+    layer: STCLayer | None
+    xq: np.ndarray | None
     act_scale: float
     bias: np.ndarray | None
     plan: common.Plan
-    operands: common.Operands
+    operands: common.Operands | None
 
 
 def prepare(layer: QuantizedLayer, x: np.ndarray, config: STCConfig,
@@ -53,8 +55,13 @@ def prepare(layer: QuantizedLayer, x: np.ndarray, config: STCConfig,
     """Compress, quantize, batch and plan ``layer`` for ``config``.
 
     ``x`` is the layer input: int16 fixed point or real values, shape ``(K,)`` or
-    ``(K, batch)`` (a 2-D input's width must equal ``config.batch``).
+    ``(K, batch)`` (a 2-D input's width must equal ``config.batch``). With
+    ``options.values`` false only the plan is made (timing and counters depend on the shapes
+    alone): no compression, no operands; the weight density reported is then the fraction of
+    K slots the format stores (N/M, or 1 for the dense twin).
     """
+    if not options.values:
+        return _prepare_timing_only(layer, x, config)
     stc_layer = from_layer(layer, config.n, config.m, config.dtype, prune=options.nm_prune)
     a = np.asarray(x)
     if a.ndim == 2 and a.shape[1] != config.batch:
@@ -88,23 +95,56 @@ def prepare(layer: QuantizedLayer, x: np.ndarray, config: STCConfig,
         })
 
 
+def _prepare_timing_only(layer: QuantizedLayer, x: np.ndarray, config: STCConfig) -> Prepared:
+    a = np.asarray(x)
+    if a.ndim == 2 and a.shape[1] != config.batch:
+        raise WorkloadError(
+            f"the input has {a.shape[1]} columns but the config's batch is {config.batch}; "
+            f"allowed: config.replace(batch={a.shape[1]}) or a 1-D input")
+    plan = common.make_plan(layer.n_out, layer.n_in, config.batch, config, bias=layer.has_bias)
+    state = TensorCoreState(None, None, 1.0, None, plan, None)
+    return Prepared(
+        layer=layer, x=a, state=state, memory=dict(plan.memory), warnings=[],
+        weight_density=plan.real_slots_per_row / plan.k,
+        activation_density=float(np.count_nonzero(np.maximum(a, 0)) / max(a.size, 1)),
+        act_frac_bits=layer.act_frac_bits,
+        details={"batch": config.batch, "mma_shape": list(config.mma_shape),
+                 **plan.timing_summary(), "waves": plan.waves,
+                 "stages_per_wave": plan.stages_per_wave})
+
+
 def _run(engine, prepared: Prepared, progress: Progress) -> LayerRun:
     state: TensorCoreState = prepared.state
     run = engine.run_layer(state.plan, state.operands)
-    run.details = {
-        "raw_outputs_dtype": str(run.outputs.dtype),
-        "raw_outputs_sha256": hashlib.sha256(np.ascontiguousarray(run.outputs)).hexdigest(),
-    }
+    if state.operands is not None:
+        run.details = {
+            "raw_outputs_dtype": str(run.outputs.dtype),
+            "raw_outputs_sha256": hashlib.sha256(np.ascontiguousarray(run.outputs)).hexdigest(),
+        }
     if progress is not None:
         progress(prepared.layer.n_in)
     return run
 
 
 def run_des(prepared: Prepared, config: STCConfig, progress: Progress = None) -> LayerRun:
-    """The SimPy engine (one component per hardware unit)."""
+    """The SimPy engine (one component per hardware unit). A timing-only run feeds it zero
+    operands of the right shapes and drops the values it computes."""
     from eie_sim.engines.stc import des
 
-    return _run(des, prepared, progress)
+    state: TensorCoreState = prepared.state
+    if state.operands is not None:
+        return _run(des, prepared, progress)
+    plan = state.plan
+    dtype = np.float16 if config.dtype == "fp16" else np.int8
+    zero_w = compress(np.zeros((plan.rows, plan.k), dtype=dtype), config.n, config.m)
+    xq = np.zeros((plan.k, plan.batch), dtype=zero_w.values.dtype)
+    bias = np.zeros(plan.rows, np.float32 if config.dtype == "fp16" else np.int32) \
+        if plan.bias_bytes.any() else None
+    run = des.run_layer(plan, common.operands(zero_w, xq, plan, bias))
+    run.outputs = np.zeros(0, dtype=np.float32)
+    if progress is not None:
+        progress(prepared.layer.n_in)
+    return run
 
 
 def run_fast(prepared: Prepared, config: STCConfig, progress: Progress = None) -> LayerRun:
@@ -127,6 +167,8 @@ def finish(prepared: Prepared, run: LayerRun, config: STCConfig
            ) -> tuple[np.ndarray, np.ndarray]:
     """int16 fixed-point outputs for the result; real values for the next layer."""
     state: TensorCoreState = prepared.state
+    if state.operands is None:  # timing only: no values
+        return np.zeros(0, dtype=np.int16), None
     y = run.outputs.astype(np.float64) * (state.layer.weight_scale * state.act_scale)
     out16 = quantize(y, state.layer.act_frac_bits)
     return (out16[:, 0] if config.batch == 1 else out16), y
