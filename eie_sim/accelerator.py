@@ -27,6 +27,9 @@ Contract
   a price in every bundled energy table.
 * ``peak_macs_per_cycle`` is the number of multiply-accumulates the machine can do per cycle
   (its multiplier lanes), the denominator of the MAC-slot utilization.
+* ``onchip_sram_bytes`` and ``dram_bandwidth_gbps`` state the machine's memories (what the
+  ``iso`` comparison equalizes); ``issue_bounds`` gives lower bounds on a layer's cycles other
+  than compute and memory (a PE array's broadcast), from its counters.
 * ``reference`` is an independent functional model of the raw outputs (bit for bit).
 * ``finish`` turns raw outputs into the layer's int16 fixed-point outputs (``act_frac_bits``
   fraction bits, the format EIE uses) and the value the next layer of a chained workload takes.
@@ -125,6 +128,12 @@ class Model(Protocol):
     def progress_total(self, layer: QuantizedLayer, config: Any) -> int: ...
 
     def peak_macs_per_cycle(self, config: Any) -> int: ...
+
+    def onchip_sram_bytes(self, config: Any) -> int: ...
+
+    def dram_bandwidth_gbps(self, config: Any) -> float: ...
+
+    def issue_bounds(self, config: Any, counts: dict[str, int]) -> dict[str, float]: ...
 
     def geometry(self, config: Any) -> dict: ...
 

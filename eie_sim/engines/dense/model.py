@@ -76,6 +76,21 @@ def peak_macs_per_cycle(config: DenseConfig) -> int:
     return config.num_pes
 
 
+def onchip_sram_bytes(config: DenseConfig) -> int:
+    """Weight + activation SRAM of all PEs, bytes."""
+    return config.num_pes * (config.weight_sram_bytes + config.act_sram_bytes)
+
+
+def dram_bandwidth_gbps(config: DenseConfig) -> float:
+    """DRAM bandwidth, GB/s."""
+    return config.dram_bandwidth_gbps
+
+
+def issue_bounds(config: DenseConfig, counts: dict[str, int]) -> dict[str, float]:
+    """The broadcast bound: one activation per cycle."""
+    return {"broadcast": float(counts["ccu.broadcast"])}
+
+
 geometry = common.geometry
 traffic_map = common.traffic_map
 

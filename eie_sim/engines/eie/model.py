@@ -73,6 +73,22 @@ def peak_macs_per_cycle(config: EIEConfig) -> int:
     return config.num_pes
 
 
+def onchip_sram_bytes(config: EIEConfig) -> int:
+    """Sparse-matrix + pointer + activation SRAM of all PEs, bytes."""
+    return config.num_pes * (config.spmat_sram_bytes + config.ptr_sram_bytes
+                             + config.act_sram_bytes)
+
+
+def dram_bandwidth_gbps(config: EIEConfig) -> float:
+    """DRAM bandwidth, GB/s."""
+    return config.dram_bandwidth_gbps
+
+
+def issue_bounds(config: EIEConfig, counts: dict[str, int]) -> dict[str, float]:
+    """The broadcast bound: one activation per cycle, plus the LNZD's advance cycles."""
+    return {"broadcast": float(counts["ccu.broadcast"] + counts["lnzd.advance"])}
+
+
 geometry = common.geometry
 traffic_map = common.traffic_map
 

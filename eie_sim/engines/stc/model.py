@@ -185,6 +185,21 @@ def peak_macs_per_cycle(config: STCConfig) -> int:
     return config.sms * config.dense_fma_per_clk_per_sm * (2 if config.dtype == "int8" else 1)
 
 
+def onchip_sram_bytes(config: STCConfig) -> int:
+    """Operand buffers (shared memory) of all SMs plus the on-chip weight store, bytes."""
+    return config.sms * config.smem_bytes_per_sm + config.weight_sram_bytes
+
+
+def dram_bandwidth_gbps(config: STCConfig) -> float:
+    """Global-memory bandwidth, GB/s."""
+    return config.mem_bandwidth_gbps
+
+
+def issue_bounds(config: STCConfig, counts: dict[str, int]) -> dict[str, float]:
+    """No issue bound beyond compute and memory."""
+    return {}
+
+
 geometry = common.geometry
 traffic_map = common.traffic_map
 
