@@ -87,8 +87,12 @@ class Prepared:
         On-chip storage needed and available, bytes (names end in ``_bytes...``).
     warnings : list of str
     weight_density, activation_density : float
-        Non-zero weights / all weights the hardware stores; non-zero (broadcast) inputs /
-        inputs.
+        Non-zero weights / all weights of the layer as the machine holds it (after N:M pruning
+        for a tensor core); non-zero (broadcast) inputs / inputs.
+    effective_weight_density : float
+        The fraction of the layer's weight slots the machine actually runs (stores and
+        multiplies): EIE the non-zeros, a tensor core its N:M pattern's kept slots (the dense
+        twin and the dense PE array 1.0). The common sparsity axis of comparisons.
     act_frac_bits : int
         Fraction bits of the layer's int16 fixed-point activations.
     details : dict
@@ -103,6 +107,7 @@ class Prepared:
     weight_density: float
     activation_density: float
     act_frac_bits: int
+    effective_weight_density: float
     details: dict[str, Any] = field(default_factory=dict)
 
 

@@ -18,7 +18,9 @@ Kinds
     Sweep it with ``--queue-model counter``: with the default circular FIFO (which holds
     depth - 1 entries) a depth of 1 holds nothing and is refused.
 ``energy-vs-sparsity``
-    Energy and latency vs weight sparsity (``1 - workload.weight_density``) of one layer.
+    Energy and latency vs the effective weight sparsity each machine runs (``1 -
+    effective_weight_density``: EIE's unstructured density, the tensor core's N:M pattern,
+    0 for dense machines), one axis for all machines.
 ``energy-breakdown``
     Energy by unit (dynamic + leakage), stacked bars, one bar per accelerator and workload.
 ``compare``
@@ -109,7 +111,7 @@ def sweep_command(kind: str) -> str:
         "energy-vs-sparsity": "eie-sim sweep --arch " + ",".join(present)
                               + " --inputs 4096 --outputs 1024 --weight-density "
                               "0.05,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0 "
-                              "--activation-density 0.35 --out DIR",
+                              "--pattern 4:8,2:4,1:4,1:8 --activation-density 0.35 --out DIR",
         "energy-breakdown": "eie-sim sweep --arch " + ",".join(present)
                             + " --workload alexnet-fc6,alexnet-fc7,alexnet-fc8 --out DIR",
         "compare": "eie-sim sweep --arch " + ",".join(present)
@@ -197,14 +199,16 @@ def _require_columns(kind: str, rows: list[dict], columns: Sequence[str]) -> Non
         raise _need(kind, f"the column(s) {', '.join(missing)}, which this sweep lacks")
 
 
-def _series(rows: list[dict], x_column: str | None, *, split: Sequence[str] = ()) -> list[dict]:
-    """Group rows into series: one per combination of the varying coordinates except ``x``.
+def _series(rows: list[dict], x_column: str | None, *, split: Sequence[str] = (),
+            axis: Sequence[str] = ()) -> list[dict]:
+    """Group rows into series: one per combination of the varying coordinates except ``x``
+    (and the coordinates in ``axis``, which the x-axis already shows).
 
     Returns a list of ``{"key": {col: value}, "rows": [row index, ...]}`` in order of first
     appearance, archs in registry order.
     """
     columns = list(dict.fromkeys(c for r in rows for c in r))
-    coords = [c for c in _coordinates(columns) if c != x_column]
+    coords = [c for c in _coordinates(columns) if c != x_column and c not in axis]
     keys = list(dict.fromkeys([*split, *_varying(rows, coords)]))
     groups: dict[tuple, list[int]] = {}
     for i, row in enumerate(rows):
@@ -243,7 +247,8 @@ def _distinct(rows: list[dict], column: str) -> list:
 
 
 def _line_panels(kind: str, rows: list[dict], x_column: str, x_of: Callable[[float], float],
-                 panels: list[dict], y_columns: Sequence[str]) -> list[dict]:
+                 panels: list[dict], y_columns: Sequence[str],
+                 axis: Sequence[str] = ()) -> list[dict]:
     """Fill ``panels`` (each with ``y_of(row, base_row) -> float``) with one series per group.
 
     Points whose x or y columns are missing are left out; ``base_row`` is the series' row at its
@@ -255,7 +260,7 @@ def _line_panels(kind: str, rows: list[dict], x_column: str, x_of: Callable[[flo
         (many_archs, many_workloads))
     for panel in panels:
         panel["legend"] = legend
-    for group in _series(rows, x_column, split=("arch", "workload")):
+    for group in _series(rows, x_column, split=("arch", "workload"), axis=axis):
         idx = [i for i in group["rows"]
                if _number(rows[i], x_column) is not None
                and all(_number(rows[i], c) is not None for c in y_columns)]
@@ -332,33 +337,55 @@ def _queue_depth_data(rows: list[dict]) -> dict:
 
 
 def _energy_vs_sparsity_data(rows: list[dict]) -> dict:
+    """Energy and latency against the *effective* weight sparsity each machine runs
+    (``effective_weight_density``: EIE's unstructured density, the tensor core's N:M pattern,
+    1 for dense machines), on one axis; the swept nominal density and pattern are the x-axis,
+    not separate series."""
     kind = "energy-vs-sparsity"
-    column = "workload.weight_density"
-    if not any(column in r for r in rows):
-        raise _need(kind, "a synthetic-layer sweep over --weight-density "
-                          "(the table has no workload.weight_density column)")
-    _require_columns(kind, rows, ("energy_pj", "time_us"))
-    densities = {v for r in rows if (v := _number(r, column)) is not None}
-    if len(densities) < 2:
-        raise _need(kind, f"a sweep over at least two weight densities (this one has "
-                          f"{sorted(densities)})")
+    column = "effective_weight_density"
+    swept = [c for c in ("workload.weight_density", "pattern")
+             if len({_hashable(r.get(c)) for r in rows if r.get(c) is not None}) > 1]
+    if not swept:
+        raise _need(kind, "a synthetic-layer sweep over --weight-density (and --pattern for the "
+                          "tensor cores): this table sweeps neither")
+    _require_columns(kind, rows, (column, "energy_pj", "time_us"))
+    xlabel = "effective weight sparsity (%)"
     panels = [
-        {"key": "energy", "title": "Energy", "xlabel": "weight sparsity (%)",
+        {"key": "energy", "title": "Energy", "xlabel": xlabel,
          "ylabel": "energy per inference (µJ)", "xscale": "linear", "yscale": "log",
          "y_of": lambda r, _: r["energy_pj"] / 1e6, "series": []},
-        {"key": "time", "title": "Latency", "xlabel": "weight sparsity (%)",
+        {"key": "time", "title": "Latency", "xlabel": xlabel,
          "ylabel": "latency (µs)", "xscale": "linear", "yscale": "log",
          "y_of": lambda r, _: r["time_us"], "series": []},
     ]
     panels = _line_panels(kind, rows, column, lambda d: 100.0 * (1.0 - d), panels,
-                          ("energy_pj", "time_us"))
+                          ("energy_pj", "time_us"), axis=("workload.weight_density", "pattern"))
     for panel in panels:  # x is sparsity: the densest point first -> sort by sparsity
         for s in panel["series"]:
             order = sorted(range(len(s["x"])), key=lambda k, s=s: s["x"][k])
             for name in ("x", "y", "rows"):
                 s[name] = [s[name][k] for k in order]
+    # A machine that runs the same slots for several nominal densities (a tensor core at one
+    # N:M pattern, a dense machine) gives identical points: draw each once.
+    for i in range(len(panels[0]["series"])):
+        series = [panel["series"][i] for panel in panels]
+        seen, keep = set(), []
+        for k in range(len(series[0]["x"])):
+            point = tuple((s["x"][k], s["y"][k]) for s in series)
+            if point not in seen:
+                seen.add(point)
+                keep.append(k)
+        for s in series:
+            for name in ("x", "y", "rows"):
+                s[name] = [s[name][k] for k in keep]
+    # Name the N:M pattern of each tensor-core point (two patterns can share a sparsity).
+    for panel in panels:
+        for s in panel["series"]:
+            patterns = [rows[i].get("pattern") for i in s["rows"]]
+            if any(p is not None for p in patterns) and len(set(patterns)) > 1:
+                s["point_labels"] = [p or "" for p in patterns]
     workloads = ", ".join(map(str, _distinct(rows, "workload")))
-    return {"title": f"Energy vs weight sparsity on {workloads}",
+    return {"title": f"Energy vs effective weight sparsity on {workloads}",
             "subtitle": _constants(rows), "panels": panels}
 
 
@@ -577,6 +604,14 @@ def _draw_lines(fig, data: dict) -> None:
             (line,) = ax.plot(s["x"], s["y"], label=s["label"], linewidth=1.6, markersize=4.5,
                               **st)
             handles.setdefault(s["label"], line)
+            placed: list[tuple[float, float]] = []
+            for x, y, text in zip(s["x"], s["y"], s.get("point_labels") or (), strict=False):
+                # Labels of points that (nearly) coincide are stacked, not overprinted.
+                ly = math.log10(y) if y > 0 else 0.0
+                n = sum(abs(x - px) < 3.0 and abs(ly - py) < 0.15 for px, py in placed)
+                placed.append((x, ly))
+                ax.annotate(text, (x, y), xytext=(5, 3 - 8 * n), textcoords="offset points",
+                            fontsize="x-small", color=line.get_color())
         ref = panel.get("reference")
         if ref:
             (line,) = ax.plot(ref["x"], ref["y"], color="0.5", linestyle="--", linewidth=1.0,

@@ -73,7 +73,11 @@ class LayerResult:
         The engine's raw outputs equal the reference functional model bit for bit; None when
         the check did not run.
     weight_density, activation_density : float
-        Non-zero weights / all weights the machine stores; non-zero inputs / inputs.
+        Non-zero weights / all weights of the layer as the machine holds it; non-zero inputs /
+        inputs.
+    effective_weight_density : float
+        The fraction of weight slots the machine runs (EIE: the non-zeros; a tensor core: its
+        N:M pattern's kept slots; dense machines: 1.0).
     memory : dict
         On-chip storage needed and available, bytes (per PE for PE arrays).
     warnings : list of str
@@ -102,6 +106,7 @@ class LayerResult:
     outputs_match_reference: bool | None
     weight_density: float
     activation_density: float
+    effective_weight_density: float = 1.0
     act_frac_bits: int = 8
     memory: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -154,6 +159,7 @@ class LayerResult:
             "peak_macs_per_cycle": self.peak_macs_per_cycle,
             "mac_slot_utilization": self.mac_slot_utilization,
             "weight_density": self.weight_density,
+            "effective_weight_density": self.effective_weight_density,
             "activation_density": self.activation_density,
             "counts": dict(self.counts),
             "memory_bytes": dict(self.memory),

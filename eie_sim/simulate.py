@@ -198,6 +198,7 @@ def _run_layers(config, acc: registry.Accelerator, engine: str, wl, table, progr
                     outputs=outputs,
                     outputs_match_reference=match,
                     weight_density=prepared.weight_density,
+                    effective_weight_density=prepared.effective_weight_density,
                     activation_density=prepared.activation_density,
                     act_frac_bits=prepared.act_frac_bits,
                     memory=prepared.memory,

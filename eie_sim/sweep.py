@@ -126,6 +126,7 @@ def row_of(point: Point, result) -> dict[str, Any]:
         "error": "",
         "layers": len(result.layers),
         "weight_density": result.layers[0].weight_density,
+        "effective_weight_density": result.layers[0].effective_weight_density,
         "activation_density": result.layers[0].activation_density,
         "cycles": result.cycles,
         "time_us": result.time_us,

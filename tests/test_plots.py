@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import eie_sim.sweep as sweep_mod
 from eie_sim.cli import main
 from eie_sim.errors import EieSimError
 from eie_sim.plots import DPI, FIGSIZE, PLOTS, figure, plot_data
@@ -166,19 +167,35 @@ def test_energy_vs_sparsity_data_match_the_table(sweeps):
     data = plot_data("energy-vs-sparsity", SweepResult.load(sweeps["sparsity"]))
     energy, latency = panel(data, "energy"), panel(data, "time")
     assert {s["arch"] for s in energy["series"]} == {"eie", "dense"}
-    assert n_points(energy) == n_points(latency) == len(rows) == 8
-    for arch in ("eie", "dense"):
-        mine = sorted((r for r in rows if r["arch"] == arch),
-                      key=lambda r: -r["workload.weight_density"])
-        (s,) = [s for s in energy["series"] if s["arch"] == arch]
-        (t,) = [t for t in latency["series"] if t["arch"] == arch]
-        assert s["x"] == pytest.approx([100 * (1 - r["workload.weight_density"]) for r in mine])
-        assert s["x"] == pytest.approx([0, 50, 80, 95])
-        assert s["y"] == pytest.approx([r["energy_pj"] / 1e6 for r in mine], rel=1e-12)
-        assert t["y"] == pytest.approx([r["time_us"] for r in mine], rel=1e-12)
-    eie = [s for s in energy["series"] if s["arch"] == "eie"][0]["y"]
-    assert eie == sorted(eie, reverse=True)  # sparser -> less energy
-    assert "(µJ)" in energy["ylabel"] and "(%)" in energy["xlabel"]
+    # x is the effective sparsity each machine runs: EIE its non-zeros, the dense machine 0 %
+    mine = sorted((r for r in rows if r["arch"] == "eie"),
+                  key=lambda r: -r["effective_weight_density"])
+    (s,) = [s for s in energy["series"] if s["arch"] == "eie"]
+    (t,) = [t for t in latency["series"] if t["arch"] == "eie"]
+    assert s["x"] == pytest.approx([100 * (1 - r["effective_weight_density"]) for r in mine])
+    assert s["x"] == pytest.approx([0, 50, 80, 95], abs=1.0)
+    assert s["y"] == pytest.approx([r["energy_pj"] / 1e6 for r in mine], rel=1e-12)
+    assert t["y"] == pytest.approx([r["time_us"] for r in mine], rel=1e-12)
+    assert s["y"] == sorted(s["y"], reverse=True)  # sparser -> less energy
+    (d,) = [d for d in energy["series"] if d["arch"] == "dense"]
+    assert set(d["x"]) == {0.0}  # the dense machine runs every weight at any sparsity
+    dense_rows = [r for r in rows if r["arch"] == "dense"]
+    assert sorted(d["y"]) == pytest.approx(sorted({r["energy_pj"] / 1e6 for r in dense_rows}))
+    assert "(µJ)" in energy["ylabel"] and "effective weight sparsity (%)" == energy["xlabel"]
+
+
+def test_energy_vs_sparsity_puts_n_m_patterns_and_eie_on_one_axis():
+    from eie_sim import EIEConfig, STCConfig
+
+    layer = {"name": "fc", "inputs": 256, "outputs": 64, "activation_density": 0.4, "seed": 1}
+    table = sweep_mod.sweep([EIEConfig(num_pes=8), STCConfig.preset("iso-eie")], [layer],
+                            {"workload.weight_density": [0.2, 1.0],
+                             "pattern": ["4:8", "2:4", "1:4"]}, jobs=1)
+    data = plot_data("energy-vs-sparsity", table)
+    (tc,) = [s for s in panel(data, "energy")["series"] if s["arch"] == "stc"]
+    assert sorted(set(tc["x"])) == pytest.approx([50.0, 75.0])  # 4:8 and 2:4 at 50 %, 1:4
+    (eie,) = [s for s in panel(data, "energy")["series"] if s["arch"] == "eie"]
+    assert eie["x"] == pytest.approx([0.0, 80.0], abs=1.0)
 
 
 def test_energy_breakdown_data_match_the_table(sweeps):

@@ -35,7 +35,7 @@ def prepare(layer: QuantizedLayer, x: np.ndarray, config: DenseConfig,
         layer=layer, x=x, state=None, memory=memory, warnings=[],
         weight_density=layer.weight_density,
         activation_density=float(broadcast_mask(x, config.input_relu).mean()),
-        act_frac_bits=layer.act_frac_bits)
+        act_frac_bits=layer.act_frac_bits, effective_weight_density=1.0)
 
 
 def run_des(prepared: Prepared, config: DenseConfig, progress: Progress = None) -> LayerRun:

@@ -33,7 +33,7 @@ def prepare(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig,
         layer=layer, x=x, state=enc, memory=dict(mem.__dict__), warnings=mem.warnings(),
         weight_density=layer.weight_density,
         activation_density=float(broadcast_mask(x, config.input_relu).mean()),
-        act_frac_bits=layer.act_frac_bits)
+        act_frac_bits=layer.act_frac_bits, effective_weight_density=layer.weight_density)
 
 
 def run_des(prepared: Prepared, config: EIEConfig, progress: Progress = None) -> LayerRun:

@@ -84,6 +84,7 @@ def prepare(layer: QuantizedLayer, x: np.ndarray, config: STCConfig,
         weight_density=stc_layer.weights.nnz / (stc_layer.n_out * stc_layer.n_in),
         activation_density=float(np.count_nonzero(xq) / xq.size),
         act_frac_bits=stc_layer.act_frac_bits,
+        effective_weight_density=plan.real_slots_per_row / plan.k,
         details={
             "batch": config.batch,
             "mma_shape": list(config.mma_shape),
@@ -108,6 +109,7 @@ def _prepare_timing_only(layer: QuantizedLayer, x: np.ndarray, config: STCConfig
         weight_density=plan.real_slots_per_row / plan.k,
         activation_density=float(np.count_nonzero(np.maximum(a, 0)) / max(a.size, 1)),
         act_frac_bits=layer.act_frac_bits,
+        effective_weight_density=plan.real_slots_per_row / plan.k,
         details={"batch": config.batch, "mma_shape": list(config.mma_shape),
                  **plan.timing_summary(), "waves": plan.waves,
                  "stages_per_wave": plan.stages_per_wave})
