@@ -84,7 +84,7 @@ def prepare(layer: QuantizedLayer, x: np.ndarray, config: STCConfig,
         weight_density=stc_layer.weights.nnz / (stc_layer.n_out * stc_layer.n_in),
         activation_density=float(np.count_nonzero(xq) / xq.size),
         act_frac_bits=stc_layer.act_frac_bits,
-        effective_weight_density=plan.real_slots_per_row / plan.k,
+        effective_weight_density=pattern_density(config),
         details={
             "batch": config.batch,
             "mma_shape": list(config.mma_shape),
@@ -94,6 +94,14 @@ def prepare(layer: QuantizedLayer, x: np.ndarray, config: STCConfig,
             "weight_scale": stc_layer.weight_scale,
             "act_scale": act_scale,
         })
+
+
+def pattern_density(config: STCConfig) -> float:
+    """The fraction of the layer's weight slots the machine runs: N/M of the N:M pattern, 1.0
+    for the dense twin. (Not the stored kept slots over K: a partial last group stores N
+    slots even for fewer than N inputs, which made that ratio exceed 1, e.g. 2.0 for a
+    one-input layer at 2:4.)"""
+    return config.n / config.m if config.sparse else 1.0
 
 
 def _prepare_timing_only(layer: QuantizedLayer, x: np.ndarray, config: STCConfig) -> Prepared:
@@ -106,10 +114,10 @@ def _prepare_timing_only(layer: QuantizedLayer, x: np.ndarray, config: STCConfig
     state = TensorCoreState(None, None, 1.0, None, plan, None)
     return Prepared(
         layer=layer, x=a, state=state, memory=dict(plan.memory), warnings=[],
-        weight_density=plan.real_slots_per_row / plan.k,
+        weight_density=pattern_density(config),
         activation_density=float(np.count_nonzero(np.maximum(a, 0)) / max(a.size, 1)),
         act_frac_bits=layer.act_frac_bits,
-        effective_weight_density=plan.real_slots_per_row / plan.k,
+        effective_weight_density=pattern_density(config),
         details={"batch": config.batch, "mma_shape": list(config.mma_shape),
                  **plan.timing_summary(), "waves": plan.waves,
                  "stages_per_wave": plan.stages_per_wave})
