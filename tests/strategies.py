@@ -1,0 +1,306 @@
+"""Per-architecture Hypothesis strategies for the common suite (tests/test_common_checks.py).
+
+Each registered architecture supplies one strategy of :class:`Case` (a layer, its int16 input
+and a config) in :data:`STRATEGIES`, keyed by its registry name; the common checks do the rest.
+An architecture registered without a strategy makes the common suite fail.
+
+Layers are small (at most 40 x 40; a tensor core's K up to 160, for several operand-buffer
+stages) so that the SimPy engines stay fast. A case prints as the
+Python that rebuilds it (``Case(config=..., data=pe_array_data(...))``), so a falsifying example
+reproduces with ``from strategies import *``.
+
+Optionally an architecture also gives :data:`FEATURES`: a function naming what a case exercises
+and the features every CI run must see (the common suite checks that its generated examples
+cover them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+
+from eie_sim.config import ArchConfig, DenseConfig, EIEConfig, STCConfig
+from eie_sim.formats.fixed_point import INT16_MAX
+from eie_sim.formats.interleaved_csc import num_passes
+from eie_sim.layer import QuantizedLayer
+
+ONE = 256  # 1.0 in Q7.8
+MAX_SIDE = 40  # rows and inputs of a generated layer
+MAX_PASSES = 6
+#: Inputs (K) of a tensor-core layer: long enough for several operand-buffer stages per wave
+#: (an fp16 2:4 k-step covers 32 inputs, a 1:4 int8 one 128).
+MAX_TC_K = 160
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """One generated example: ``layer`` run on input ``x`` (int16, ``(K,)`` or ``(K, batch)``)
+    on ``config``; ``recipe`` is the expression that rebuilds ``(layer, x)``."""
+
+    layer: QuantizedLayer
+    x: np.ndarray
+    config: ArchConfig
+    recipe: str
+
+    def __repr__(self) -> str:
+        return f"Case(config={config_repr(self.config)}, data={self.recipe})"
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # Hypothesis prints examples with this
+        printer.text(repr(self))
+
+
+def config_repr(config: ArchConfig) -> str:
+    """``Class(field=value, ...)`` with the fields that differ from the class defaults."""
+    default = type(config)()
+    changed = [
+        f"{f.name}={getattr(config, f.name)!r}"
+        for f in dataclasses.fields(config)
+        if getattr(config, f.name) != getattr(default, f.name)
+    ]
+    return f"{type(config).__name__}({', '.join(changed)})"
+
+
+def _call(name: str, **kwargs) -> str:
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+
+
+def _activations(rng, shape, density: float, negative: float, a_max: int) -> np.ndarray:
+    mags = rng.integers(1, a_max + 1, size=shape)
+    signs = np.where(rng.random(shape) < negative, -1, 1)
+    return (mags * signs * (rng.random(shape) < density)).astype(np.int16)
+
+
+# --------------------------------------------------------------------------- PE arrays
+def pe_array_data(n_out: int, n_in: int, seed: int, w_density: float, empty_cols: float,
+                  w_scale: float, bias_scale: float | None, a_density: float,
+                  a_negative: float, a_max: int) -> tuple[QuantizedLayer, np.ndarray]:
+    """A random pruned layer (Laplace weights, some all-zero columns, optional bias with some
+    zero rows) and an int16 input vector with a share of negative values."""
+    rng = np.random.default_rng(seed)
+    w = rng.laplace(scale=w_scale, size=(n_out, n_in))
+    w[rng.random((n_out, n_in)) >= w_density] = 0.0
+    w[:, rng.random(n_in) < empty_cols] = 0.0
+    bias = None
+    if bias_scale is not None:
+        bias = rng.normal(scale=bias_scale, size=n_out)
+        bias[rng.random(n_out) < 0.3] = 0.0
+    layer = QuantizedLayer.from_dense("hyp", w, bias)
+    return layer, _activations(rng, n_in, a_density, a_negative, a_max)
+
+
+def densities() -> st.SearchStrategy[float]:
+    """Mostly in (0, 1), with the end points 0 and 1 one draw in ten each."""
+    return st.integers(0, 9).flatmap(
+        lambda k: st.just(0.0) if k == 0 else st.just(1.0) if k == 1 else st.floats(0.02, 1.0))
+
+
+@st.composite
+def _pe_array_data(draw):
+    n_in = draw(st.integers(1, MAX_SIDE))
+    n_out = draw(st.integers(1, MAX_SIDE))
+    kwargs = dict(
+        n_out=n_out, n_in=n_in, seed=draw(st.integers(0, 2**32 - 1)),
+        w_density=draw(densities()),
+        empty_cols=draw(st.sampled_from([0.0, 0.0, 0.3, 0.9])),
+        w_scale=draw(st.sampled_from([0.05, 1.0, 1.0, 80.0])),
+        bias_scale=draw(st.sampled_from([None, 0.5, 200.0])),
+        a_density=draw(densities()),
+        a_negative=draw(st.sampled_from([0.0, 0.3, 0.7])),
+        a_max=draw(st.sampled_from([ONE, 8 * ONE, INT16_MAX])),
+    )
+    return pe_array_data(**kwargs), _call("pe_array_data", **kwargs)
+
+
+@st.composite
+def _pe_array_fields(draw, n_out: int) -> dict:
+    """Fields EIE and the dense baseline share: PEs that do not divide the rows, queue
+    depths and both queue models, several output passes, batch swaps, the input ReLU."""
+    num_pes = draw(st.sampled_from([1, 1, 2, 3, 4, 5, 7, 8, 13, 16]))
+    depth = draw(st.integers(1, 16))
+    model = "counter" if depth == 1 else draw(st.sampled_from(["circular", "counter"]))
+    rows_pe0 = -(-n_out // num_pes)
+    lo = max(1, -(-rows_pe0 // MAX_PASSES))
+    # Half the examples run several output passes (a register file smaller than PE 0's rows).
+    regfile = draw(st.one_of(st.integers(lo, max(lo, rows_pe0)), st.integers(lo, 64)))
+    return dict(
+        num_pes=num_pes, act_queue_depth=depth, act_queue_model=model,
+        act_regfile_entries=regfile, input_relu=draw(st.booleans()),
+        batch_swap_cycles=draw(st.sampled_from([0, 0, 1, 3])),
+        dram_bandwidth_gbps=draw(st.sampled_from([0.4, 3.2, 25.6])),
+    )
+
+
+@st.composite
+def eie_cases(draw) -> Case:
+    (layer, x), recipe = draw(_pe_array_data())
+    z_bits = draw(st.integers(1, 4))
+    config = EIEConfig(
+        **draw(_pe_array_fields(layer.n_out)),
+        relative_index_bits=z_bits,
+        spmat_sram_width_bits=(4 + z_bits) * draw(st.integers(2, 16)),
+        weights_from=draw(st.sampled_from(["sram", "sram", "dram"])),
+    )
+    return Case(layer, x, config, recipe)
+
+
+@st.composite
+def dense_cases(draw) -> Case:
+    (layer, x), recipe = draw(_pe_array_data())
+    weights_from = draw(st.sampled_from(["auto", "auto", "sram", "dram"]))
+    # 'auto' with a small weight SRAM streams the weights from DRAM.
+    sram = 160 * 1024 if weights_from == "sram" else draw(st.sampled_from([64, 160 * 1024]))
+    config = DenseConfig(
+        **draw(_pe_array_fields(layer.n_out)),
+        weights_from=weights_from, weight_sram_bytes=sram,
+        weight_sram_width_bits=16 * draw(st.sampled_from([1, 4, 8])),
+    )
+    return Case(layer, x, config, recipe)
+
+
+def pe_array_features(case: Case) -> set[str]:
+    c, layer, x = case.config, case.layer, case.x
+    out = {f"queue {c.act_queue_model}"}
+    if c.num_pes == 1:
+        out.add("1 PE")
+    if layer.n_out % c.num_pes:
+        out.add("rows not divisible")
+    if num_passes(layer.n_out, c.num_pes, c.act_regfile_entries) > 1:
+        out.add("passes")
+        if c.batch_swap_cycles:
+            out.add("passes+swap")
+    if layer.n_in > c.num_pes * c.act_regfile_entries and c.batch_swap_cycles:
+        out.add("input batches+swap")
+    if c.weights_from == "dram" or (c.weights_from == "auto" and c.weight_sram_bytes < 1024):
+        out.add("weights dram")
+    out.add("bias" if layer.has_bias else "no bias")
+    if np.any(x < 0):
+        out.add("negative relu" if c.input_relu else "negative no-relu")
+    if c.act_queue_depth >= 8:
+        out.add("deep queue")
+    return out
+
+
+PE_ARRAY_REQUIRED = frozenset({
+    "queue circular", "queue counter", "1 PE", "rows not divisible", "passes", "passes+swap",
+    "input batches+swap", "weights dram", "bias", "no bias", "negative relu",
+    "negative no-relu", "deep queue",
+})
+
+
+# --------------------------------------------------------------------------- tensor cores
+def tensor_core_data(n_out: int, n_in: int, batch: int | None, seed: int, w_density: float,
+                     octaves: int, bias_scale: float | None, a_density: float,
+                     a_negative: float, a_max: int) -> tuple[QuantizedLayer, np.ndarray]:
+    """A random layer whose weights span ``2 * octaves`` octaves (so that the float32
+    accumulation order matters) with an optional bias, and an int16 input: a vector
+    (``batch`` None; the machine makes its other batch columns) or ``n_in x batch``."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((n_out, n_in)) * np.exp2(rng.integers(-octaves, octaves + 1,
+                                                                  size=(n_out, n_in)))
+    w[rng.random((n_out, n_in)) >= w_density] = 0.0
+    bias = None if bias_scale is None else rng.normal(scale=bias_scale, size=n_out)
+    layer = QuantizedLayer.from_dense("hyp", w, bias)
+    shape = n_in if batch is None else (n_in, batch)
+    return layer, _activations(rng, shape, a_density, a_negative, a_max)
+
+
+@st.composite
+def _tensor_core_cases(draw, twin: bool) -> Case:
+    n, m = draw(st.sampled_from([(2, 4), (1, 4), (2, 8), (4, 8)]))
+    tcs = draw(st.integers(1, 4))
+    batch = draw(st.one_of(st.integers(1, 40), st.sampled_from([1, 8, 9, 17])))
+    config = STCConfig(
+        sms=draw(st.integers(1, 4)),
+        tensor_cores_per_sm=tcs,
+        dense_fma_per_clk_per_sm=tcs * draw(st.sampled_from([16, 100, 256, 512, 4096])),
+        clock_mhz=draw(st.sampled_from([800.0, 1410.0])),
+        mem_bandwidth_gbps=draw(st.sampled_from([0.7, 25.6, 1555.0])),
+        pattern=f"{n}:{m}",
+        dtype=draw(st.sampled_from(["fp16", "int8"])),
+        batch=batch,
+        block_m=draw(st.sampled_from([16, 32, 48])),
+        block_n=draw(st.sampled_from([8, 8, 16, 24])),
+        k_steps_per_stage=draw(st.integers(1, 4)),
+        buffer_stages=draw(st.integers(1, 4)),
+        mma_latency_cycles=draw(st.one_of(st.sampled_from([0, 32]), st.integers(0, 64))),
+        smem_bytes_per_sm=1 << 24,
+        weights_from=draw(st.sampled_from(["dram", "dram", "sram"])),
+        weight_sram_bytes=1 << 24,
+        weight_sram_bytes_per_clk=draw(st.sampled_from([7, 512])),
+    )
+    if twin:
+        config = config.dense_twin()
+    kwargs = dict(
+        n_out=draw(st.integers(1, MAX_SIDE)),
+        n_in=draw(st.one_of(st.integers(1, MAX_SIDE), st.integers(1, MAX_TC_K))),
+        batch=draw(st.sampled_from([None, batch])), seed=draw(st.integers(0, 2**32 - 1)),
+        w_density=draw(densities()), octaves=draw(st.sampled_from([0, 3, 6])),
+        bias_scale=draw(st.sampled_from([None, 0.5, 20.0])), a_density=draw(densities()),
+        a_negative=draw(st.sampled_from([0.0, 0.3])),
+        a_max=draw(st.sampled_from([ONE, 8 * ONE, INT16_MAX])),
+    )
+    layer, x = tensor_core_data(**kwargs)
+    return Case(layer, x, config, _call("tensor_core_data", **kwargs))
+
+
+def stc_cases() -> st.SearchStrategy[Case]:
+    return _tensor_core_cases(False)
+
+
+def dense_tc_cases() -> st.SearchStrategy[Case]:
+    return _tensor_core_cases(True)
+
+
+def tensor_core_features(case: Case) -> set[str]:
+    c, layer, x = case.config, case.layer, case.x
+    bn = min(c.block_n, -(-c.batch // 8) * 8)
+    tiles = -(-layer.n_out // c.block_m) * -(-c.batch // bn)
+    out = {
+        f"sms {c.sms}", f"tcs {c.tensor_cores_per_sm}", f"stages {c.buffer_stages}",
+        f"k_steps {c.k_steps_per_stage}", c.dtype, f"pattern {c.pattern}",
+        f"weights {c.weights_from}", "bias" if layer.has_bias else "no bias",
+        "2-D input" if x.ndim == 2 else "1-D input",
+    }
+    if c.batch > bn and c.batch % bn:
+        out.add("short last column block")
+    if tiles > c.sms:
+        out.add("several waves")
+    k_cover = (16 if c.dtype == "fp16" else 32) * (c.m // c.n if c.sparse else 1)
+    k_steps = -(-layer.n_in // k_cover)
+    stages = -(-k_steps // c.k_steps_per_stage)
+    if stages > c.buffer_stages:
+        out.add("more stages than buffer slots")
+    out.add("latency 0" if c.mma_latency_cycles == 0 else
+            "latency > 32" if c.mma_latency_cycles > 32 else "latency 1..32")
+    return out
+
+
+TENSOR_CORE_REQUIRED = frozenset(
+    {f"sms {i}" for i in range(1, 5)} | {f"tcs {i}" for i in range(1, 5)}
+    | {f"stages {i}" for i in range(1, 5)} | {f"k_steps {i}" for i in range(1, 5)}
+    | {f"pattern {p}" for p in ("2:4", "1:4", "2:8", "4:8")}
+    | {"fp16", "int8", "weights dram", "weights sram", "bias", "no bias", "2-D input",
+       "1-D input", "short last column block", "several waves", "more stages than buffer slots",
+       "latency 0", "latency > 32", "latency 1..32"}
+)
+
+
+#: Registry name -> strategy of :class:`Case`. Every registered accelerator needs one.
+STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
+    "eie": eie_cases(),
+    "stc": stc_cases(),
+    "dense-tc": dense_tc_cases(),
+    "dense": dense_cases(),
+}
+
+#: Registry name -> (what a case exercises, what the generated examples must cover). Optional.
+FEATURES: dict[str, tuple[Callable[[Case], set[str]], frozenset[str]]] = {
+    "eie": (pe_array_features, PE_ARRAY_REQUIRED),
+    "dense": (pe_array_features, PE_ARRAY_REQUIRED),
+    "stc": (tensor_core_features, TENSOR_CORE_REQUIRED),
+    "dense-tc": (tensor_core_features, TENSOR_CORE_REQUIRED),
+}
