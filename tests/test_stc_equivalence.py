@@ -1,103 +1,41 @@
-"""Differential tests: the SimPy tensor-core engine and the fast engine agree exactly, and both
-equal the reference functional model bit for bit.
+"""Tensor-core engines: what only the tensor core needs beyond the common suite.
 
-Compared on every run: ``cycles``, the per-wave cycles, every counter (dict equality), the
-per-tensor-core busy / stall / idle arrays and the raw output bits (float32 or int32); both
-outputs must equal :func:`eie_sim.engines.stc.reference.reference_gemm`. Cases come from
-Hypothesis (derandomized, so CI is reproducible): small shapes, batch 1..64, patterns 2:4,
-1:4, 2:8 and 4:8, fp16 and int8, sparse and dense twin, DRAM- and SRAM-resident weights.
+``tests/test_common_checks.py`` runs the generic properties on generated layers for ``stc`` and
+``dense-tc`` like for every registered accelerator: the SimPy and fast engines agree exactly
+(cycles, per-wave cycles, per-tensor-core busy / stall / idle, every counter, the raw output
+bits) and equal the reference functional model
+(:func:`eie_sim.engines.stc.reference.reference_gemm`) bit for bit, with patterns 2:4, 1:4,
+2:8, 4:8, fp16 and int8, DRAM- and SRAM-resident weights, with and without a bias. Here: the
+preset machines, the full-size AlexNet GEMV, the accumulation rule of the reference, the bias
+epilogue, and the regression cases of fixed mismatches.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from eie_sim.engines.stc import COUNTERS, STCConfig, STCLayerRun, from_layer, make_plan
-from eie_sim.engines.stc import des as stc_des
-from eie_sim.engines.stc import fast as stc_fast
-from eie_sim.engines.stc.adapter import quantize_activations
-from eie_sim.engines.stc.common import operands
-from eie_sim.engines.stc.reference import bits_equal, reference_gemm
-
-
-def run_both(w: np.ndarray, x: np.ndarray, config: STCConfig):
-    layer = from_layer(w, config.n, config.m, config.dtype)
-    xq, _ = quantize_activations(x, config.dtype)
-    plan = make_plan(layer.n_out, layer.n_in, x.shape[1], config)
-    ops = operands(layer.weights, xq, plan)
-    return (
-        stc_des.run_layer(plan, ops),
-        stc_fast.run_layer(plan, ops),
-        reference_gemm(layer.dense(), xq),
-        plan,
-    )
+from eie_sim import registry, simulate
+from eie_sim.accelerator import RunOptions, same_bits
+from eie_sim.config import STCConfig
+from eie_sim.engines.stc.common import ACC_BYTES, transfer_cycles
+from eie_sim.engines.stc.reference import add_bias, reference_gemm
+from eie_sim.formats.fixed_point import quantize
+from eie_sim.layer import QuantizedLayer
 
 
-def assert_equivalent(d: STCLayerRun, f: STCLayerRun, expected: np.ndarray, n_tc: int) -> None:
-    assert set(d.counts) == set(f.counts) == set(COUNTERS)
-    assert d.counts == f.counts
-    assert d.cycles == f.cycles
-    assert d.wave_cycles == f.wave_cycles
-    assert sum(d.wave_cycles) == d.cycles
-    for name in ("tc_busy", "tc_stall", "tc_idle"):
-        np.testing.assert_array_equal(getattr(d, name), getattr(f, name), err_msg=name)
-    for r in (d, f):
-        assert r.tc_busy.shape == (n_tc,)
-        assert np.all(r.tc_idle >= 0) and np.all(r.tc_stall >= 0)
-        np.testing.assert_array_equal(r.tc_busy + r.tc_stall + r.tc_idle, np.full(n_tc, r.cycles))
-    assert bits_equal(d.outputs, expected), "SimPy outputs differ from the reference"
-    assert bits_equal(f.outputs, expected), "fast outputs differ from the reference"
-
-
-@st.composite
-def cases(draw):
-    n, m = draw(st.sampled_from([(2, 4), (1, 4), (2, 8), (4, 8)]))
-    tcs = draw(st.integers(1, 4))
-    fma_per_tc = draw(st.sampled_from([16, 100, 256, 512, 4096]))
-    config = STCConfig(
-        sms=draw(st.integers(1, 3)),
-        tensor_cores_per_sm=tcs,
-        dense_fma_per_clk_per_sm=fma_per_tc * tcs,
-        clock_mhz=draw(st.sampled_from([800.0, 1410.0])),
-        mem_bandwidth_gbps=draw(st.sampled_from([0.7, 25.6, 1555.0])),
-        pattern=f"{n}:{m}",
-        dtype=draw(st.sampled_from(["fp16", "int8"])),
-        block_m=draw(st.sampled_from([16, 32, 48])),
-        block_n=draw(st.sampled_from([8, 16, 24])),
-        k_steps_per_stage=draw(st.integers(1, 3)),
-        buffer_stages=draw(st.integers(1, 3)),
-        mma_latency_cycles=draw(st.sampled_from([0, 3, 32])),
-        smem_bytes_per_sm=1 << 24,
-        weights_from=draw(st.sampled_from(["dram", "dram", "sram"])),
-        weight_sram_bytes=1 << 24,
-        weight_sram_bytes_per_clk=draw(st.sampled_from([7, 512])),
-    )
-    if draw(st.booleans()):
-        config = config.dense_twin()
-    rows = draw(st.integers(1, 70))
-    k = draw(st.integers(1, 150))
-    batch = draw(st.sampled_from([1, 1, 2, 7, 8, 9, 17, 64]))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    # Magnitudes over several octaves so that float32 rounding order matters.
-    w = rng.standard_normal((rows, k)) * np.exp2(rng.integers(-6, 7, size=(rows, k)))
-    w[rng.random((rows, k)) < draw(st.sampled_from([0.0, 0.5, 0.95]))] = 0.0
-    x = rng.standard_normal((k, batch)) * np.exp2(rng.integers(-6, 7, size=(k, batch)))
-    x[rng.random((k, batch)) < draw(st.sampled_from([0.0, 0.6]))] = 0.0
-    if draw(st.booleans()):
-        x = np.maximum(x, 0.0)
-    return w, x, config
-
-
-@settings(max_examples=250, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(cases())
-def test_des_equals_fast_equals_reference(case) -> None:
-    w, x, config = case
-    d, f, expected, _ = run_both(w, x, config)
-    assert_equivalent(d, f, expected, config.tensor_cores)
+def assert_engines_agree(config: STCConfig, layer: QuantizedLayer, x: np.ndarray):
+    """Both engines through the facade: the same result in every field but the engine's name,
+    and both outputs equal to the reference."""
+    d = simulate(config, layer, inputs=x, engine="des")
+    f = simulate(config, layer, inputs=x, engine="fast")
+    assert d.outputs_match_reference is True and f.outputs_match_reference is True
+    dd, ff = d.to_dict(), f.to_dict()
+    assert (dd.pop("engine"), ff.pop("engine")) == ("des", "fast")
+    assert dd == ff
+    return d, f
 
 
 @pytest.mark.parametrize("dtype", ["fp16", "int8"])
@@ -105,28 +43,27 @@ def test_des_equals_fast_equals_reference(case) -> None:
 def test_presets_des_equals_fast(preset: str, dtype: str) -> None:
     """Preset machines (several waves on iso-eie, unused SMs on the A100)."""
     rng = np.random.default_rng(7)
-    w = rng.standard_normal((300, 256))
-    x = np.abs(rng.standard_normal((256, 24)))
+    layer = QuantizedLayer.from_dense("p", rng.standard_normal((300, 256)))
+    x = quantize(np.abs(rng.standard_normal((256, 24))), 8)
     cfg = STCConfig.preset(preset, dtype=dtype, batch=24)
     for c in (cfg, cfg.dense_twin()):
-        d, f, expected, plan = run_both(w, x, c)
-        assert plan.waves == (3 if preset == "iso-eie" else 1)
-        assert_equivalent(d, f, expected, c.tensor_cores)
+        d, _ = assert_engines_agree(c, layer, x)
+        waves = 3 if preset == "iso-eie" else 1
+        assert d.layers[0].details["waves"] == len(d.layers[0].segment_cycles) == waves
+        assert d.layers[0].unit_busy_cycles.shape == (c.tensor_cores,)
 
 
 @pytest.mark.slow
 def test_alexnet_fc7_gemv_des_equals_fast() -> None:
-    from eie_sim.engines.stc import run
-
     cfg = STCConfig.preset("a100")
     for c in (cfg, cfg.dense_twin()):
-        d = run(c, "alexnet-fc7", engine="des")
-        f = run(c, "alexnet-fc7", engine="fast")
+        d = simulate(c, "alexnet-fc7", engine="des")
+        f = simulate(c, "alexnet-fc7", engine="fast")
         assert d.layers[0].cycles == f.layers[0].cycles
         assert d.layers[0].counts == f.layers[0].counts
         assert d.layers[0].outputs_match_reference and f.layers[0].outputs_match_reference
-        assert d.info["stc"]["layers"][0]["outputs_sha256"] == (
-            f.info["stc"]["layers"][0]["outputs_sha256"]
+        assert d.layers[0].details["raw_outputs_sha256"] == (
+            f.layers[0].details["raw_outputs_sha256"]
         )
 
 
@@ -138,3 +75,78 @@ def test_reference_is_sequential_float32() -> None:
     assert reference_gemm(w, x)[0, 0] == np.float32(1.0)
     wi = np.full((1, 4), 127, dtype=np.int8)
     assert reference_gemm(wi, np.full((4, 1), -128, dtype=np.int8))[0, 0] == -4 * 127 * 128
+
+
+# --------------------------------------------------------------------------- regressions
+def test_each_wave_drains_on_its_own() -> None:
+    """Regression: the DES write-back drained waves one after another, so a wave's drain
+    waited for the previous wave's (des 74 cycles, fast 50). Smallest case: a 1 x 1 layer on
+    one SM with batch 9 in blocks of 8 columns (two waves)."""
+    layer = QuantizedLayer.from_dense("one", np.array([[0.5]]))
+    x = np.array([256], dtype=np.int16)
+    cfg = STCConfig(sms=1, block_n=8, batch=9)
+    d, f = assert_engines_agree(cfg, layer, x)
+    assert d.layers[0].details["waves"] == 2
+    assert d.cycles == f.cycles == 50
+
+
+# --------------------------------------------------------------------------- the bias
+@pytest.mark.parametrize("twin", [False, True], ids=["stc", "dense-tc"])
+@pytest.mark.parametrize("dtype", ["fp16", "int8"])
+def test_the_bias_is_added_once_in_the_epilogue(dtype: str, twin: bool) -> None:
+    """Outputs with a bias = the bias-free GEMM + the bias in the accumulator type (one float32
+    rounding, or a wrapping int32 add in units of weight_scale x act_scale), as
+    ``reference.add_bias`` states; the write-back also moves each tile's bias rows, 4 bytes
+    each, which the counters and the write-back time include."""
+    rng = np.random.default_rng(11)
+    rows, k, batch = 40, 72, 12
+    with_bias = QuantizedLayer.from_dense("b", rng.standard_normal((rows, k)),
+                                          rng.normal(scale=2.0, size=rows))
+    assert np.count_nonzero(with_bias.bias_values()) > rows // 2
+    without = dataclasses.replace(with_bias, bias_idx=None, bias_codebook=None)
+    x = quantize(np.abs(rng.standard_normal((k, batch))), 8)
+    cfg = STCConfig(sms=2, tensor_cores_per_sm=2, dense_fma_per_clk_per_sm=512,
+                    mem_bandwidth_gbps=100.0, block_m=16, block_n=8, batch=batch, dtype=dtype,
+                    smem_bytes_per_sm=1 << 20)
+    if twin:
+        cfg = cfg.dense_twin()
+    model = registry.get(cfg.arch).implementation()
+    epilogue = ("dram.bias_read_bytes", "epilogue.bias_add")
+    for engine in ("des", "fast"):
+        pb = model.prepare(with_bias, x, cfg, RunOptions())
+        p0 = model.prepare(without, x, cfg, RunOptions())
+        rb, r0 = model.ENGINES[engine](pb, cfg, None), model.ENGINES[engine](p0, cfg, None)
+        state = pb.state
+        real = with_bias.bias_values() / 2.0**with_bias.act_frac_bits
+        if dtype == "fp16":
+            expected_bias = real.astype(np.float32)
+        else:
+            scale = state.layer.weight_scale * state.act_scale
+            expected_bias = np.rint(real / scale).astype(np.int32)
+        assert state.bias.dtype == expected_bias.dtype
+        np.testing.assert_array_equal(state.bias, expected_bias)
+        assert p0.state.bias is None
+        assert same_bits(rb.outputs, add_bias(r0.outputs, state.bias)), engine
+        assert same_bits(rb.outputs, model.reference(pb, cfg))
+        assert not same_bits(rb.outputs, r0.outputs)
+        # Tiles: rows 16, 16, 8 x columns 8, 4; two SMs: waves (t0, t1), (t2, t3), (t4, t5).
+        outputs_per_wave, bias_rows_per_wave = [256, 128, 96], [32, 24, 24]
+        assert rb.counts["dram.bias_read_bytes"] == ACC_BYTES * rows * 2 == ACC_BYTES * sum(
+            bias_rows_per_wave)
+        assert rb.counts["epilogue.bias_add"] == rows * batch
+        assert rb.counts["dram.write_bytes"] == r0.counts["dram.write_bytes"] == (
+            ACC_BYTES * rows * batch)
+        assert all(r0.counts[c] == 0 for c in epilogue)
+        assert {c: v for c, v in rb.counts.items() if c not in epilogue} == {
+            c: v for c, v in r0.counts.items() if c not in epilogue}
+        expected_writes = [transfer_cycles(ACC_BYTES * (o + b), cfg)
+                           for o, b in zip(outputs_per_wave, bias_rows_per_wave, strict=True)]
+        assert state.plan.write_cycles == expected_writes
+        assert pb.details["writeback_cycles"] == sum(expected_writes) > (
+            p0.details["writeback_cycles"])
+        assert rb.cycles >= r0.cycles
+    result = simulate(cfg, with_bias, inputs=x).layers[0]
+    assert result.outputs_match_reference
+    reads = sum(v for c, v in result.counts.items() if c.startswith("dram.") and "read" in c)
+    assert result.traffic_bytes["dram"]["read"] == reads
+    assert result.counts["dram.bias_read_bytes"] == ACC_BYTES * rows * 2

@@ -8,18 +8,18 @@ import json
 import numpy as np
 import pytest
 
-from eie_sim.config import ArchConfig
-from eie_sim.engines.stc import (
-    COUNTERS,
-    DenseTCConfig,
-    STCConfig,
-    from_layer,
-    make_plan,
-    run,
-    run_layer,
-)
-from eie_sim.engines.stc.adapter import activations
+from eie_sim import simulate
+from eie_sim.config import ArchConfig, DenseTCConfig, STCConfig
+from eie_sim.engines.record import LayerRun
+from eie_sim.engines.stc import des as stc_des
+from eie_sim.engines.stc import fast as stc_fast
+from eie_sim.engines.stc.adapter import STCLayer, activations, from_layer, quantize_activations
+from eie_sim.engines.stc.common import make_plan, operands
+from eie_sim.engines.stc.counters import COUNTERS
+from eie_sim.engines.stc.reference import bits_equal, reference_gemm
 from eie_sim.errors import CapacityError, ConfigError, WorkloadError
+from eie_sim.formats.fixed_point import quantize
+from eie_sim.layer import QuantizedLayer
 from eie_sim.workloads import LayerSpec, build_layer
 
 KB = 1024
@@ -31,6 +31,26 @@ def dense_matrix(rows: int, cols: int, seed: int = 0) -> np.ndarray:
 
 def positive_inputs(k: int, batch: int = 1, seed: int = 1) -> np.ndarray:
     return np.abs(np.random.default_rng(seed).standard_normal((k, batch)))
+
+
+def fixed_point(x: np.ndarray) -> np.ndarray:
+    """Real inputs as the int16 Q7.8 activations a workload carries."""
+    return quantize(x, 8)
+
+
+def run_layer(layer: STCLayer, x: np.ndarray, config: STCConfig, *, engine: str = "fast",
+              check: bool = True) -> tuple[LayerRun, dict]:
+    """One N:M-compressed layer on real activations ``x`` (K x Nb) through one engine, below
+    the facade (so that a float matrix keeps its values): ``(LayerRun, plan figures)``; with
+    ``check`` the raw outputs must equal the reference bit for bit."""
+    xq, _ = quantize_activations(x, config.dtype)
+    plan = make_plan(layer.n_out, layer.n_in, x.shape[1], config)
+    run = {"fast": stc_fast, "des": stc_des}[engine].run_layer(
+        plan, operands(layer.weights, xq, plan))
+    if check:
+        assert bits_equal(run.outputs, reference_gemm(layer.dense(), xq))
+    info = {**plan.timing_summary(), "waves": plan.waves, "stages_per_wave": plan.stages_per_wave}
+    return run, info
 
 
 # --------------------------------------------------------------------------- config
@@ -115,7 +135,7 @@ def test_one_stage_is_load_then_mma_then_drain_then_write() -> None:
     layer = from_layer(dense_matrix(16, 32), 2, 4, "fp16")
     rec, _ = run_layer(layer, positive_inputs(32), cfg)
     assert rec.cycles == 20 + 8 + 5 + 2
-    assert rec.tc_busy.tolist() == [8] and rec.tc_stall.tolist() == [20]
+    assert rec.unit_busy.tolist() == [8] and rec.unit_stall.tolist() == [20]
 
 
 def test_double_buffering_overlaps_load_and_mma() -> None:
@@ -153,7 +173,7 @@ def test_compute_bound_gemm_takes_half_the_mma_cycles() -> None:
         layer = from_layer(layer_w, 2, 4, "fp16")
         rec, info = run_layer(layer, x, c, check=False)
         assert info["mma_cycles"] > 4 * info["load_cycles"]  # compute-bound
-        out[c.arch] = (rec.cycles, info["mma_cycles"], rec.counts["tc.mma"], rec.tc_busy.max())
+        out[c.arch] = (rec.cycles, info["mma_cycles"], rec.counts["tc.mma"], rec.unit_busy.max())
     sparse, dense = out["stc"], out["dense-tc"]
     assert sparse[1] * 2 == dense[1]  # MMA cycles: exactly half
     assert sparse[2] * 2 == dense[2]  # half the instructions, each as long as a dense one
@@ -198,59 +218,72 @@ def test_metadata_bytes_are_exact(n: int, m: int, weights_from: str) -> None:
 
 
 # --------------------------------------------------------------------------- refusals
+def quantized(w: np.ndarray, name: str = "w") -> QuantizedLayer:
+    return QuantizedLayer.from_dense(name, w)
+
+
 def test_pattern_violation_is_refused_unless_pruning() -> None:
     w = dense_matrix(32, 64)  # dense: every group violates 2:4
     cfg = small_config()
+    x = fixed_point(positive_inputs(64)[:, 0])
     with pytest.raises(WorkloadError, match=r"violate the 2:4 pattern: row 0, group 0") as err:
-        run(cfg, w, inputs=positive_inputs(64)[:, 0], prune=False)
+        simulate(cfg, quantized(w), inputs=x, nm_prune=False)
     assert "\n" not in str(err.value)
-    result = run(cfg, w, inputs=positive_inputs(64)[:, 0], prune=True)
+    result = simulate(cfg, quantized(w), inputs=x, nm_prune=True)
     assert result.outputs_match_reference
     ok = from_layer(w, 2, 4, "fp16").dense().astype(np.float64)
-    assert run(cfg, ok, inputs=positive_inputs(64)[:, 0], prune=False).outputs_match_reference
+    assert simulate(cfg, quantized(ok), inputs=x, nm_prune=False).outputs_match_reference
 
 
 def test_operand_buffer_capacity_is_enforced() -> None:
     cfg = small_config(smem_bytes_per_sm=1000, block_m=64)
-    layer = from_layer(dense_matrix(64, 64), 2, 4, "fp16")
+    x = fixed_point(positive_inputs(64)[:, 0])
     with pytest.raises(CapacityError, match="operand buffer needs .* smem_bytes_per_sm is 1000"):
-        run_layer(layer, positive_inputs(64), cfg)
+        simulate(cfg, quantized(dense_matrix(64, 64)), inputs=x)
 
 
 def test_weight_store_capacity_is_enforced() -> None:
     cfg = small_config(weights_from="sram", weight_sram_bytes=1000)
-    layer = from_layer(dense_matrix(64, 64), 2, 4, "fp16")  # 64 x 32 x 2 + 512 = 4608 B
+    x = fixed_point(positive_inputs(64)[:, 0])
+    # 64 x 32 kept x 2 B + 64 x 32 x 2 bits = 4608 B
     with pytest.raises(CapacityError, match=r"metadata\) need 4608 B of on-chip weight store"):
-        run_layer(layer, positive_inputs(64), cfg)
+        simulate(cfg, quantized(dense_matrix(64, 64)), inputs=x)
 
 
-def test_mismatched_layer_and_config_are_refused() -> None:
-    layer = from_layer(dense_matrix(16, 32), 2, 4, "fp16")
-    with pytest.raises(ConfigError, match="config dtype is int8"):
-        run_layer(layer, positive_inputs(32), small_config(dtype="int8"))
-    with pytest.raises(ConfigError, match="config pattern is 1:4"):
-        run_layer(layer, positive_inputs(32), small_config(pattern="1:4"))
-    with pytest.raises(WorkloadError, match="activations must be 32 x batch"):
-        run_layer(layer, positive_inputs(31), small_config())
+def test_mismatched_input_is_refused_and_the_layer_follows_the_config() -> None:
+    layer = quantized(dense_matrix(16, 32))
+    with pytest.raises(WorkloadError, match=r"first layer takes \(32,\)"):
+        simulate(small_config(), layer, inputs=fixed_point(positive_inputs(31)[:, 0]))
+    with pytest.raises(WorkloadError, match="the input has 3 columns but the config's batch is 2"):
+        simulate(small_config(batch=2), layer, inputs=fixed_point(positive_inputs(32, 3)))
+    # The layer is compressed and quantized for the config it runs on: a pattern or a dtype
+    # never disagrees with the machine.
+    for changes, shape in (({"dtype": "int8"}, [16, 8, 64]), ({"pattern": "1:4"}, [16, 8, 64]),
+                           ({}, [16, 8, 32])):
+        x = fixed_point(positive_inputs(32)[:, 0])
+        lr = simulate(small_config(**changes), layer, inputs=x).layers[0]
+        assert lr.outputs_match_reference and lr.details["mma_shape"] == shape
 
 
-# --------------------------------------------------------------------------- the runner
+# --------------------------------------------------------------------------- the facade
 def test_run_on_a_workload_layer_reports_a_run_result() -> None:
     layer, x = build_layer(LayerSpec("tiny", 96, 40, 0.3, 0.5, seed=4))
     cfg = small_config(sms=2, tensor_cores_per_sm=2, dense_fma_per_clk_per_sm=512, batch=3)
     for c in (cfg, cfg.dense_twin()):
-        result = run(c, layer, inputs=x, engine="fast")
+        result = simulate(c, layer, inputs=x, engine="fast")
         assert result.arch == c.arch
         lr = result.layers[0]
         assert lr.outputs_match_reference
         assert set(lr.counts) == set(COUNTERS)
         assert lr.time_us == lr.cycles / c.clock_mhz
         assert sum(lr.segment_cycles) == lr.cycles
+        assert (lr.segment_kind, lr.unit_kind) == ("wave", "tensor core")
         assert lr.unit_busy_cycles.shape == (4,)
         assert lr.outputs.shape == (40, 3) and lr.outputs.dtype == np.int16
         assert lr.traffic_bytes["dram"]["write"] == 40 * 3 * 4
         data = json.loads(result.to_json(outputs=False))
-        assert data["arch"] == c.arch and data["stc"]["layers"][0]["outputs_match_reference"]
+        assert data["arch"] == c.arch and data["layers"][0]["outputs_match_reference"]
+        assert data["layers"][0]["details"]["batch"] == 3
 
 
 def test_batch_columns_are_seeded_permutations() -> None:
