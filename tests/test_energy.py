@@ -10,8 +10,17 @@ import numpy as np
 import pytest
 import yaml
 
-from eie_sim import CapacityError, ConfigError, DenseConfig, EIEConfig, load_table, simulate
+from eie_sim import (
+    CapacityError,
+    ConfigError,
+    DenseConfig,
+    EIEConfig,
+    load_table,
+    registry,
+    simulate,
+)
 from eie_sim.cli import main
+from eie_sim.config import STCConfig
 from eie_sim.energy import UnitGeometry, price
 from eie_sim.workloads import LayerSpec, single_layer
 
@@ -57,14 +66,21 @@ def independent_price(counts, raw, geometry, time_us):
     return total
 
 
-@pytest.mark.parametrize("table", ["45nm", "7nm"])
-@pytest.mark.parametrize("arch", [EIEConfig(num_pes=8), DenseConfig(num_pes=8)])
-def test_priced_energy_equals_counts_times_table(arch, table):
-    from eie_sim.simulate import FAMILIES
+SMALL_TC = STCConfig(sms=4, tensor_cores_per_sm=2, dense_fma_per_clk_per_sm=512, batch=3)
+PRICED = [EIEConfig(num_pes=8), DenseConfig(num_pes=8), SMALL_TC, SMALL_TC.dense_twin(),
+          SMALL_TC.replace(weights_from="sram", weight_sram_bytes=1 << 20, dtype="int8")]
 
+
+def test_the_priced_machines_cover_every_registered_accelerator():
+    assert {c.arch for c in PRICED} == set(registry.ACCELERATORS)
+
+
+@pytest.mark.parametrize("table", ["45nm", "7nm"])
+@pytest.mark.parametrize("arch", PRICED, ids=lambda c: f"{c.arch}-{c.weights_from}")
+def test_priced_energy_equals_counts_times_table(arch, table):
     result = simulate(arch, small(), energy=table)
     layer = result.layers[0]
-    geometry = FAMILIES[arch.arch].geometry(arch)
+    geometry = registry.get(arch.arch).implementation().geometry(arch)
     expected = independent_price(layer.counts, raw_table(table), geometry, layer.time_us)
     assert layer.energy.total_pj == pytest.approx(expected, rel=1e-12)
     assert layer.energy.total_pj > 0
