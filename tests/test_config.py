@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 
 from eie_sim.config import EIEConfig
-from eie_sim.registry import ACCELERATORS, load_config
 from eie_sim.errors import ConfigError, EieSimError
+from eie_sim.registry import ACCELERATORS, load_config
 
 FIELDS = [f.name for f in dataclasses.fields(EIEConfig)]
 
