@@ -38,10 +38,13 @@ def param(
     lo: float | None = None,
     hi: float | None = None,
     choices: tuple | None = None,
+    flag: str | None = None,
 ) -> Any:
-    """A config field with its unit, range and description."""
+    """A config field with its unit, range and description; ``flag`` is its short command-line
+    name when it is not the field's name (``--pes`` for ``num_pes``)."""
     return field(
-        default=default, metadata={"unit": unit, "doc": doc, "lo": lo, "hi": hi, "choices": choices}
+        default=default,
+        metadata={"unit": unit, "doc": doc, "lo": lo, "hi": hi, "choices": choices, "flag": flag},
     )
 
 
@@ -127,25 +130,25 @@ class PEArrayConfig(ArchConfig):
     queues, with activation register files and SRAM, at one clock."""
 
     num_pes: int = param(64, "PEs", "processing elements; PE k owns rows i with i mod N == k",
-                         lo=1, hi=4096)
+                         lo=1, hi=4096, flag='pes')
     clock_mhz: float = param(800.0, "MHz", "clock frequency", lo=1e-3)
     technology_nm: float = param(45.0, "nm", "process node the machine is built in (labels; "
                                  "its default energy table prices it)", lo=1.0, hi=1000.0)
     energy_table: str = param("45nm", "-", "default energy table: a bundled one (45nm, 7nm, "
                               "gpu-7nm) or a YAML file; simulate(energy=...) overrides it")
     act_queue_depth: int = param(8, "slots", "activation queue (FIFO) slots per PE", lo=1,
-                                 hi=1 << 20)
+                                 hi=1 << 20, flag='queue-depth')
     act_queue_model: Literal["circular", "counter"] = param(
         "circular", "-",
         "FIFO full rule: 'circular' = circular buffer holding depth-1 entries (the EIE authors' "
         "simulator); 'counter' = holds depth entries",
-        choices=("circular", "counter"))
+        choices=("circular", "counter"), flag='queue-model')
     act_regfile_entries: int = param(64, "16-bit words",
                                      "source and destination activation register file size per PE",
                                      lo=1, hi=1 << 16)
     act_sram_bytes: int = param(2048, "bytes", "activation SRAM per PE", lo=0)
     dram_bandwidth_gbps: float = param(25.6, "GB/s", "DRAM bandwidth for weight streaming",
-                                       lo=1e-6)
+                                       lo=1e-6, flag='dram-gbps')
     input_relu: bool = param(True, "-",
                              "input-side ReLU: only activations > 0 count (authors' simulator); "
                              "false keeps negative activations")
@@ -342,7 +345,7 @@ class STCConfig(ArchConfig):
     clock_mhz: float = param(1410.0, "MHz", "clock frequency", lo=1e-3)
     mem_bandwidth_gbps: float = param(
         1555.0, "GB/s", "global memory (DRAM / HBM) bandwidth shared by all SMs", lo=1e-6
-    )
+    , flag='dram-gbps')
     pattern: str = param(
         "2:4", "N:M", "weight sparsity pattern: at most N non-zeros in every M consecutive inputs"
     )

@@ -21,7 +21,6 @@ import pytest
 from safetensors.numpy import save_file
 
 from eie_sim.cli import main
-from eie_sim.config import ARCHS
 
 PREFIX = "eie-sim: error: "
 SENTINEL = b'{"an earlier result": true}\n'
@@ -113,7 +112,7 @@ RUN_CASES = [
     case("config-wrong-type-bool", "run --workload alexnet-fc8 --config {d}/bool.yaml",
          "input_relu must be true or false", "got 1"),
     case("config-unknown-arch", "run --workload alexnet-fc8 --config {d}/arch_tpu.yaml",
-         "unknown arch 'tpu'", "allowed: eie, dense"),
+         "unknown arch 'tpu'", "allowed: eie, stc, dense-tc, dense"),
     case("config-arch-mismatch", "run --workload alexnet-fc8 --config {d}/arch_dense.yaml",
          "--config describes arch 'dense'", "--arch is 'eie'"),
     case("config-missing-file", "run --workload alexnet-fc8 --config {d}/missing.yaml",
@@ -121,7 +120,7 @@ RUN_CASES = [
     case("config-not-utf8", "run --workload alexnet-fc8 --config {d}/binary.yaml",
          "is not a UTF-8 text file"),
     case("unknown-arch", "run --workload alexnet-fc8 --arch tpu",
-         "--arch", "invalid choice: 'tpu'", "'eie', 'dense'"),
+         "--arch", "invalid choice: 'tpu'", "'eie', 'stc', 'dense-tc', 'dense'"),
     # energy tables
     case("energy-malformed-yaml", "run --workload alexnet-fc8 --energy {d}/e_malformed.yaml",
          "energy table", "is not valid YAML"),
@@ -141,7 +140,7 @@ RUN_CASES = [
          "run --workload alexnet-fc8 --energy {d}/e_negative_price.yaml",
          "pe.arith.mac needs a finite pj >= 0", "got -1"),
     case("energy-unknown-preset", "run --workload alexnet-fc8 --energy 3nm",
-         "energy table '3nm' is neither a preset (45nm, 7nm) nor a readable file"),
+         "energy table '3nm' is neither a preset (45nm, 7nm, gpu-7nm) nor a readable file"),
     case("energy-not-utf8", "run --workload alexnet-fc8 --energy {d}/e_binary.yaml",
          "energy table", "UTF-8"),
     # weights and activations
@@ -254,8 +253,10 @@ RUN_CASES = [
     # compare
     case("compare-unknown-workload", "compare --workload nope",
          "unknown workload 'nope'", "allowed: alexnet-fc6"),
-    case("compare-pes-zero", "compare --workload alexnet-fc8 --pes 0",
-         "num_pes must be in [1, 4096]", "got 0"),
+    case("compare-batch-zero", "compare --workload alexnet-fc8 --batch 0",
+         "argument --batch: expected a comma-separated list of batch sizes >= 1", "got '0'"),
+    case("compare-unknown-mode", "compare --workload alexnet-fc8 --mode equal",
+         "argument --mode: invalid choice: 'equal'", "'as-built', 'iso'"),
     case("compare-missing-energy-price",
          "compare --workload alexnet-fc8 --energy {d}/e_missing_price.yaml",
          "has no price for ccu.broadcast", "add ccu:"),
@@ -384,7 +385,7 @@ SWEEP_CASES = [
     case("out-parent-is-a-file", "sweep --workload alexnet-fc8 --out {d}/afile/sub",
          "afile", "directory"),
     case("unknown-arch", "sweep --arch eie,tpu --workload alexnet-fc8 --out {out}",
-         "unknown arch 'tpu'", "allowed: eie, dense"),
+         "unknown arch 'tpu'", "allowed: eie, stc, dense-tc, dense"),
     case("unknown-workload", "sweep --workload alexnet-fc8,nope --out {out}",
          "unknown workload 'nope'", "allowed: alexnet-fc6"),
     case("no-workload", "sweep --pes 8 --out {out}", "give either --workload NAME",
@@ -394,7 +395,7 @@ SWEEP_CASES = [
     case("pes-zero-in-the-middle", "sweep --workload alexnet-fc8 --pes 8,0,16 --out {out}",
          "num_pes must be in [1, 4096]", "got 0"),
     case("pes-not-a-number", "sweep --workload alexnet-fc8 --pes 8,x --out {out}",
-         "argument --pes", "comma-separated list of int", "'8,x'"),
+         "argument --pes", "comma-separated list of int values", "'8,x'"),
     case("queue-depth-zero", "sweep --workload alexnet-fc8 --queue-depth 4,0 --out {out}",
          "act_queue_depth must be in [1, 1048576]", "got 0"),
     case("queue-depth-one-circular", "sweep --workload alexnet-fc8 --queue-depth 4,1 --out {out}",
@@ -411,23 +412,17 @@ SWEEP_CASES = [
          "activation_density must be a number in [0, 1]", "got -0.2"),
     case("density-not-a-number", "sweep --inputs 300 --outputs 200 --weight-density 0.1,abc "
          "--activation-density 0.3 --out {out}", "argument --weight-density",
-         "comma-separated list of float"),
+         "comma-separated list of numbers"),
     case("seed-negative", "sweep --workload alexnet-fc8 --seed 1,-1 --out {out}",
          "seed must be an integer >= 0", "got -1"),
     case("energy-unknown", "sweep --workload alexnet-fc8 --energy 3nm --out {out}",
-         "energy table '3nm' is neither a preset (45nm, 7nm) nor a readable file"),
+         "energy table '3nm' is neither a preset (45nm, 7nm, gpu-7nm) nor a readable file"),
     case("energy-unknown-key", "sweep --workload alexnet-fc8 --energy {d}/e_unknown_key.yaml "
          "--out {out}", "unknown key(s) foo", "allowed: description"),
     case("jobs-zero", "sweep --workload alexnet-fc8 --pes 32 --jobs 0 --out {out}",
          "--jobs", ">= 1"),
     case("jobs-negative", "sweep --workload alexnet-fc8 --pes 32,64 --jobs -1 --out {out}",
          "--jobs", ">= 1"),
-    case("capacity-in-the-middle-jobs-1", "sweep --workload alexnet-fc8,neuraltalk-lstm "
-         "--pes 8,4,16 --jobs 1 --out {out}",
-         "needs 258623 B of sparse-matrix SRAM per PE at 4 PEs", "allowed: more PEs"),
-    case("capacity-in-the-middle-jobs-2", "sweep --workload alexnet-fc8,neuraltalk-lstm "
-         "--pes 8,4,16 --jobs 2 --out {out}",
-         "needs 258623 B of sparse-matrix SRAM per PE at 4 PEs", "allowed: more PEs"),
 ]
 
 
@@ -483,18 +478,26 @@ def test_corrupt_cache_entry(capsys, tmp_path, good_sweep, content):
     no_tmp_files(tmp_path)
 
 
-def test_failed_sweep_keeps_finished_points_for_the_next_run(capsys, tmp_path, good_sweep):
-    """A sweep that fails in the middle loses nothing: the re-run with the bad value removed
-    reads every finished point from the cache and gives the earlier sweep.json byte for byte."""
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_infeasible_point_in_the_middle_is_a_row_and_nothing_is_lost(capsys, tmp_path,
+                                                                         good_sweep, jobs):
+    """A point the machine cannot run (a layer too large for 4 PEs, in the middle of the grid)
+    does not abort the sweep: it is a row with status 'infeasible' and the reason; the other
+    points run, everything is cached, and a re-run computes nothing."""
+    import csv
+
     out = tmp_path / "out"
     shutil.copytree(good_sweep, out)
-    bad = "sweep --workload alexnet-fc8,neuraltalk-lstm --pes 8,4,16 --jobs 1 --no-progress"
-    assert main([*shlex.split(bad), "--out", str(out)]) == 2
-    capsys.readouterr()
-    assert main([*shlex.split(GOOD_SWEEP), "--out", str(out)]) == 0
-    assert "4 points (0 simulated, 4 from cache)" in capsys.readouterr().out
-    assert (out / "sweep.json").read_bytes() == (good_sweep / "sweep.json").read_bytes()
-    assert (out / "sweep.csv").read_bytes() == (good_sweep / "sweep.csv").read_bytes()
+    grid = f"sweep --workload alexnet-fc8,neuraltalk-lstm --pes 8,4,16 --jobs {jobs} --no-progress"
+    assert main([*shlex.split(grid), "--out", str(out)]) == 0
+    assert "6 points (2 simulated, 4 from cache, 1 infeasible" in capsys.readouterr().out
+    rows = list(csv.DictReader((out / "sweep.csv").open()))
+    bad = [r for r in rows if r["status"] != "ok"]
+    assert [(r["workload"], r["num_pes"], r["status"]) for r in bad] == [
+        ("alexnet-fc8", "4", "infeasible")]
+    assert "needs 258623 B of sparse-matrix SRAM per PE at 4 PEs" in bad[0]["error"]
+    assert main([*shlex.split(grid), "--out", str(out)]) == 0
+    assert "6 points (0 simulated, 6 from cache" in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- plots
@@ -529,9 +532,6 @@ def test_plot_without_sweep_results(capsys, tmp_path, sweep_json):
 
 # ----------------------------------------------------------------------------- N:M (stc)
 def test_nm_pattern_violation(capsys, tmp_path, files):
-    pytest.importorskip("eie_sim.engines.stc")
-    if "stc" not in ARCHS:
-        pytest.skip("the tensor-core arch 'stc' is not registered in eie_sim.config.ARCHS")
     rng = np.random.default_rng(1)
     dense = rng.standard_normal((16, 32))  # every group of 4 is full: violates 2:4
     np.savez(tmp_path / "dense.npz", w=dense)

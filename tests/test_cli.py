@@ -61,7 +61,7 @@ def test_run_synthetic_writes_json(capsys, tmp_path):
     assert data["config"]["num_pes"] == 8
     assert layer["time_us"] == pytest.approx(layer["cycles"] / 800.0)
     assert data["totals"]["cycles"] == layer["cycles"]
-    assert len(layer["pe_cycles"]["busy"]) == 8
+    assert layer["unit_kind"] == "PE" and len(layer["unit_cycles"]["busy"]) == 8
 
 
 def test_engines_print_the_same_numbers(capsys, tmp_path):
@@ -234,5 +234,93 @@ def test_console_script_entry_point():
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         "eie-sim: error: unknown workload 'zzz'; allowed: "
-        + ", ".join(__import__("workloads").workload_names())
+        + ", ".join(__import__("eie_sim.workloads").workloads.workload_names())
     )
+
+
+def test_archs_lists_every_registered_architecture_with_its_fields(capsys):
+    import dataclasses
+
+    from eie_sim.registry import ACCELERATORS
+
+    code, out, _ = run(capsys, "archs")
+    assert code == 0
+    for name, acc in ACCELERATORS.items():
+        assert f"{name}: {acc.label}" in out
+        for f in dataclasses.fields(acc.config):
+            assert f.metadata["doc"] in out
+    code, out, _ = run(capsys, "archs", "--json")
+    data = json.loads(out)
+    assert [a["name"] for a in data] == list(ACCELERATORS)
+    stc = next(a for a in data if a["name"] == "stc")
+    assert stc["presets"] == ["a100", "h100", "iso-eie"] and stc["engines"] == ["des", "fast"]
+    pes = next(f for f in data[0]["fields"] if f["name"] == "num_pes")
+    assert (pes["flag"], pes["unit"], pes["default"], pes["lo"], pes["hi"]) == (
+        "--pes", "PEs", 64, 1, 4096)
+
+
+def test_every_config_field_of_every_arch_is_a_flag_with_its_metadata(capsys):
+    import dataclasses
+
+    from eie_sim.cli import build_parser
+    from eie_sim.registry import ACCELERATORS
+
+    run_help = build_parser()._subparsers._group_actions[0].choices["run"].format_help()
+    for acc in ACCELERATORS.values():
+        for f in dataclasses.fields(acc.config):
+            flag = "--" + (f.metadata["flag"] or f.name.replace("_", "-"))
+            assert flag in run_help, flag
+    flat = " ".join(run_help.split())
+    assert "activation queue (FIFO) slots per PE [slots]; default 8" in flat
+    assert "default 800 (eie, dense); 1410 (stc, dense-tc)" in flat  # clock per arch
+
+
+def test_a_flag_of_another_arch_is_a_one_line_error(capsys):
+    code, out, err = run(capsys, "run", "--workload", "alexnet-fc8", "--batch", "8")
+    assert code == 2 and out == ""
+    assert err.startswith("eie-sim: error: --batch does not apply to arch eie; its flags: --pes")
+    assert len(err.splitlines()) == 1
+
+
+def test_tensor_core_flags_reach_the_config(capsys, tmp_path):
+    path = tmp_path / "tc.json"
+    code, _, err = run(capsys, "run", "--arch", "stc", "--preset", "iso-eie", "--workload",
+                       "alexnet-fc8", "--batch", "3", "--dtype", "int8", "--pattern", "1:4",
+                       "--dram-gbps", "51.2", "--json", str(path))
+    assert code == 0, err
+    data = json.loads(path.read_text())
+    cfg = data["config"]
+    assert (cfg["batch"], cfg["dtype"], cfg["pattern"], cfg["mem_bandwidth_gbps"]) == (
+        3, "int8", "1:4", 51.2)
+    assert data["machine"].startswith("iso-EIE tensor core 1:4 int8, 45 nm, 800 MHz, batch 3")
+    assert data["layers"][0]["unit_kind"] == "tensor core"
+
+
+def test_python_dash_m_and_version(capsys):
+    import subprocess
+    import sys
+
+    from eie_sim import __version__
+
+    proc = subprocess.run([sys.executable, "-m", "eie_sim", "--version"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"eie-sim {__version__}"
+    proc = subprocess.run([sys.executable, "-m", "eie_sim", "plot", "--help"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0
+    for kind in ("pe-sweep", "queue-depth", "energy-vs-sparsity", "energy-breakdown", "compare"):
+        assert kind in proc.stdout
+
+
+def test_compare_modes_print_machines_bounds_and_write_csv(capsys, tmp_path):
+    import csv
+
+    path = tmp_path / "cmp.csv"
+    code, out, err = run(capsys, "compare", "--workload", "alexnet-fc8", "--mode", "iso",
+                         "--batch", "1,8", "--csv", str(path))
+    assert code == 0, err
+    assert "mode iso" in out and "iso-EIE tensor core 2:4 fp16, 45 nm" in out
+    assert "bound" in out and "of_peak" in out
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) == 4 * 2 and all(r["machine"] for r in rows)
+    assert {r["energy_table"] for r in rows} == {"45nm"}

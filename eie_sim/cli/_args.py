@@ -1,0 +1,215 @@
+"""What every command shares: the parser with one-line errors, value types, and the
+architecture flags generated from the configs' ``param()`` metadata.
+
+Every field of every registered architecture's config is a flag: ``--<field-name>`` (or its
+short name from the metadata, e.g. ``--pes``), typed from its default, its help text made of
+the field's description, unit, default per architecture and allowed range or choices. Nothing
+here names an architecture or a field: adding one to the registry adds its flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from eie_sim import registry
+from eie_sim.config import ArchConfig
+from eie_sim.errors import EieSimError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) instead of usage + message, no abbreviated options
+    (``--weights`` must never be taken for ``--weights-from``), examples kept as written."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise EieSimError(message)
+
+
+def int_arg(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    value = int_arg(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def float_arg(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def bool_arg(text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("true", "yes", "1", "on"):
+        return True
+    if low in ("false", "no", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def list_of(kind: Callable[[str], Any], name: str | None = None):
+    """argparse type: a comma-separated list of ``kind``."""
+
+    def parse(text: str):
+        try:
+            values = [kind(v.strip()) for v in text.split(",") if v.strip()]
+        except (ValueError, argparse.ArgumentTypeError):
+            label = name or getattr(kind, "__name__", "value").removesuffix("_arg")
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated list of {label}, got {text!r}") from None
+        if not values:
+            raise argparse.ArgumentTypeError("expected at least one value")
+        return values
+
+    return parse
+
+
+_TYPES: dict[type, Callable[[str], Any]] = {int: int_arg, float: float_arg, bool: bool_arg}
+_METAVARS = {int: "N", float: "X", bool: "true|false", str: "S"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchFlag:
+    """One generated flag and the config fields (per architecture) it sets."""
+
+    flag: str
+    dest: str
+    fields: dict[str, dataclasses.Field]  # arch -> field
+
+    def help(self) -> str:
+        f = next(iter(self.fields.values()))
+        meta = f.metadata
+        defaults: dict[str, list[str]] = {}
+        for arch, fld in self.fields.items():
+            defaults.setdefault(_show(fld.default), []).append(arch)
+        if len(defaults) == 1:
+            default = f"default {next(iter(defaults))}"
+        else:
+            default = "default " + "; ".join(f"{v} ({', '.join(a)})" for v, a in defaults.items())
+        unit = f" [{meta['unit']}]" if meta["unit"] not in ("-", "") else ""
+        if meta["choices"]:
+            allowed = "one of " + ", ".join(map(str, meta["choices"]))
+        elif meta["lo"] is not None and meta["hi"] is not None:
+            allowed = f"range [{_show(meta['lo'])}, {_show(meta['hi'])}]"
+        elif meta["lo"] is not None:
+            allowed = f">= {_show(meta['lo'])}"
+        else:
+            allowed = ""
+        archs = ", ".join(self.fields)
+        text = f"{meta['doc']}{unit}; {default}" + (f"; {allowed}" if allowed else "")
+        return (text + f" ({archs})").replace("%", "%%")
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def arch_flags() -> list[ArchFlag]:
+    """Every config field of every registered architecture as a flag (shared names merged)."""
+    by_flag: dict[str, dict[str, dataclasses.Field]] = {}
+    for name, acc in registry.ACCELERATORS.items():
+        for f in dataclasses.fields(acc.config):
+            flag = f.metadata.get("flag") or f.name.replace("_", "-")
+            by_flag.setdefault(flag, {})[name] = f
+    return [ArchFlag(flag, "field_" + flag.replace("-", "_"), fields)
+            for flag, fields in by_flag.items()]
+
+
+def add_arch_arguments(group, *, as_list: bool = False) -> None:
+    """``--arch``, ``--config``, ``--preset`` and one flag per config field (lists for sweeps)."""
+    names = registry.names()
+    if as_list:
+        group.add_argument("--arch", default=["eie"], type=list_of(str, "architectures"),
+                           metavar="A[,A...]", help=f"architectures: {', '.join(names)} "
+                           "(default eie; 'eie-sim archs' describes them)")
+    else:
+        group.add_argument("--arch", default="eie", choices=names,
+                           help="accelerator (default eie; 'eie-sim archs' describes them)")
+    presets = {n: list(a.presets) for n, a in registry.ACCELERATORS.items() if a.presets}
+    group.add_argument("--preset", metavar="NAME", help="a named machine: " + "; ".join(
+        f"{', '.join(p)} ({n})" for n, p in presets.items()) + " (default: the first)")
+    group.add_argument("--config", metavar="YAML",
+                       help="architecture config file (any field of the arch; 'arch:' picks it)")
+    for spec in arch_flags():
+        f = next(iter(spec.fields.values()))
+        kind = _TYPES.get(type(f.default), str)
+        choices = f.metadata["choices"]
+        if as_list:
+            group.add_argument(f"--{spec.flag}", dest=spec.dest, metavar="V[,V...]",
+                               type=list_of(kind, f"{type(f.default).__name__} values"),
+                               help=spec.help())
+        else:
+            group.add_argument(f"--{spec.flag}", dest=spec.dest, type=kind,
+                               choices=list(choices) if choices else None,
+                               metavar=None if choices else _METAVARS.get(type(f.default), "S"),
+                               help=spec.help())
+
+
+def base_config(arch: str, config_path: str | None, preset: str | None) -> ArchConfig:
+    """The starting config of ``arch``: a YAML file, a preset, or the defaults."""
+    acc = registry.get(arch)
+    if config_path:
+        config = registry.load_config(config_path, arch)
+        if config.arch != arch:
+            raise EieSimError(f"--config describes arch {config.arch!r} but --arch is {arch!r}")
+        if preset is not None:
+            raise EieSimError("give --config or --preset, not both")
+        return config
+    if preset is not None:
+        if not acc.presets:
+            with_presets = [n for n, a in registry.ACCELERATORS.items() if a.presets]
+            raise EieSimError(f"--preset applies to {', '.join(with_presets)}, not {arch}")
+        return acc.default_config(preset)
+    if acc.presets:
+        return acc.default_config(next(iter(acc.presets)))
+    return acc.default_config()
+
+
+def field_values(args, arch: str) -> dict[str, Any]:
+    """``{field: value}`` the flags set for ``arch``; a flag ``arch`` has no field for is a
+    one-line error naming the arch's flags."""
+    out = {}
+    for spec in arch_flags():
+        value = getattr(args, spec.dest, None)
+        if value is None:
+            continue
+        field = spec.fields.get(arch)
+        if field is None:
+            own = [s.flag for s in arch_flags() if arch in s.fields]
+            raise EieSimError(f"--{spec.flag} does not apply to arch {arch}; its flags: "
+                              + ", ".join(f"--{f}" for f in own))
+        out[field.name] = value
+    return out
+
+
+def arch_config(args) -> ArchConfig:
+    """The config ``run`` simulates: base (config file / preset / defaults) + field flags."""
+    config = base_config(args.arch, args.config, args.preset)
+    changes = field_values(args, args.arch)
+    return config.replace(**changes) if changes else config
+
+
+def examples(*lines: str) -> str:
+    """An ``epilog`` of example command lines."""
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
