@@ -71,9 +71,14 @@ def format_compare(rows: Sequence, totals: Sequence[dict]) -> str:
     if not rows:
         return "nothing compared"
     first = rows[0]
-    machines = dict.fromkeys((r.role, r.machine, r.energy_table) for r in rows)
-    lines = [f"workload {first.workload}, mode {first.mode}", ""]
-    lines += [f"  {role}: {machine} ({tbl} energy table)" for role, machine, tbl in machines]
+    machines: dict[str, tuple[str, str]] = {}
+    for r in rows:  # one line per machine, at the smallest batch (the label names the batch)
+        machines.setdefault(r.role, (r.machine, r.energy_table))
+    batches = sorted({r.batch for r in rows})
+    lines = [f"workload {first.workload}, mode {first.mode}, batch "
+             f"{', '.join(map(str, batches))}", ""]
+    lines += [f"  {role}: {machine} ({tbl} energy table)"
+              for role, (machine, tbl) in machines.items()]
     lines += ["", "per inference (all layers)"]
     lines.append(table([[t["role"], t["batch"], f"{t['time_us_per_inference']:,.2f}",
                          f"{t['energy_uj_per_inference']:,.2f}",
