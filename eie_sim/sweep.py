@@ -30,7 +30,7 @@ from eie_sim.config import ArchConfig
 from eie_sim.errors import CapacityError, ConfigError, EieSimError, WorkloadError
 from eie_sim.result import write_atomic
 
-CACHE_VERSION = 2  # 2: rows carry status / error and the machine
+CACHE_VERSION = 3  # 2: rows carry status / error and the machine; 3: the config hash
 KEY_FIELDS = ("arch", "workload", "seed", "engine", "energy_table")
 
 
@@ -96,6 +96,12 @@ def run_point(point: Point) -> dict[str, Any]:
     return row_of(point, result)
 
 
+def config_hash(config: dict[str, Any]) -> str:
+    """A short hash of a full config (the key of a sweep's machines table)."""
+    blob = json.dumps(config, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
 def _coordinates(point: Point) -> dict[str, Any]:
     """The columns that say which point a row is."""
     return {
@@ -106,6 +112,7 @@ def _coordinates(point: Point) -> dict[str, Any]:
         "energy_table": Path(point.energy).stem if Path(point.energy).is_file() else point.energy,
         **point.swept,
         "num_pes": point.config.get("num_pes"),
+        "config_hash": config_hash(point.config),
     }
 
 
@@ -153,6 +160,7 @@ class SweepResult:
 
     rows: list[dict[str, Any]]
     computed: int = 0  # points simulated in this call (the rest came from the cache)
+    machines: dict[str, dict[str, Any]] = field(default_factory=dict)  # config_hash -> config
 
     @property
     def columns(self) -> list[str]:
@@ -177,7 +185,9 @@ class SweepResult:
         return buf.getvalue()
 
     def to_json(self) -> str:
-        return json.dumps({"columns": self.columns, "rows": self.rows}, indent=1) + "\n"
+        """The rows, and the machines table: every row's ``config_hash`` -> its full config."""
+        return json.dumps({"columns": self.columns, "rows": self.rows,
+                           "machines": self.machines}, indent=1) + "\n"
 
     def save(self, out_dir: str | Path) -> tuple[Path, Path]:
         """Write ``sweep.csv`` and ``sweep.json`` into ``out_dir`` (atomically)."""
@@ -192,7 +202,7 @@ class SweepResult:
         path = Path(out_dir) / "sweep.json"
         try:
             data = json.loads(path.read_text())
-            return cls(rows=list(data["rows"]))
+            return cls(rows=list(data["rows"]), machines=dict(data.get("machines", {})))
         except FileNotFoundError:
             raise EieSimError(f"no sweep results in {out_dir} (expected {path.name}); "
                               "run 'eie-sim sweep --out DIR' first") from None
@@ -321,7 +331,9 @@ def run_sweep(points: Sequence[Point], *, executor: Executor | None = None,
     finally:
         if bar is not None:
             bar.close()
-    return SweepResult(rows=[r for r in rows if r is not None], computed=len(todo))
+    machines = {config_hash(p.config): p.config for p in points}
+    return SweepResult(rows=[r for r in rows if r is not None], computed=len(todo),
+                       machines=machines)
 
 
 def sweep(archs: ArchConfig | Sequence[ArchConfig], workloads: Iterable[str | dict],

@@ -373,3 +373,20 @@ def test_a_grid_with_an_unknown_workload_fails_before_any_point_runs():
 
     with pytest.raises(WorkloadError, match="unknown workload 'alexnet-fc9'"):
         grid([EIEConfig()], ["alexnet-fc8", "alexnet-fc9"])
+
+
+def test_every_row_names_its_machine_and_the_json_holds_its_full_config(tmp_path):
+    from eie_sim import STCConfig
+
+    table = sweep([EIEConfig(), STCConfig.preset("iso-eie", weights_from="dram")],
+                  ["alexnet-fc8"], {"num_pes": [16, 64], "batch": [1, 8]}, jobs=1)
+    table.save(tmp_path)
+    loaded = SweepResult.load(tmp_path)
+    assert len(loaded.rows) == 4
+    for row in loaded.rows:
+        config = loaded.machines[row["config_hash"]]
+        assert config["arch"] == row["arch"] and row["machine"]
+        assert config.get("num_pes", row["num_pes"]) == row["num_pes"]
+    with open(tmp_path / "sweep.csv") as fh:
+        header = next(csv.reader(fh))
+    assert {"machine", "config_hash", "status", "energy_table"} <= set(header)
