@@ -232,14 +232,26 @@ def _label(key: dict, *, many_archs: bool, many_workloads: bool) -> str:
 
 
 def _constants(rows: list[dict], skip: Sequence[str] = ()) -> str:
-    """A subtitle: the settings that are the same for every row."""
+    """A subtitle: the settings that are the same for every row, and each machine's full label
+    when an architecture ran as one machine throughout."""
     parts = []
     for column, fmt in (("num_pes", "{} PEs"), ("energy_table", "{} energy table"),
                         ("engine", "{} engine")):
         values = {_hashable(r.get(column)) for r in rows}
         if column not in skip and len(values) == 1 and None not in values:
             parts.append(fmt.format(_fmt(values.pop())))
-    return ", ".join(parts)
+    text = ", ".join(parts)
+    one_table = len({r.get("energy_table") for r in rows}) == 1
+    machines = []
+    for arch in sorted(_distinct(rows, "arch"), key=_arch_rank):
+        labels = {r.get("machine") for r in rows if r.get("arch") == arch}
+        tables = {r.get("energy_table") for r in rows if r.get("arch") == arch}
+        if len(labels) == 1 and None not in labels:
+            table = "" if one_table or len(tables) != 1 else f" ({tables.pop()} energy table)"
+            machines.append(labels.pop() + table)
+    if machines:
+        text = "\n".join(x for x in (text, *machines) if x)
+    return text
 
 
 def _distinct(rows: list[dict], column: str) -> list:
