@@ -26,6 +26,10 @@ Kinds
 ``compare``
     Latency, energy and DRAM traffic, grouped bars: one group per workload, one bar per
     accelerator.
+``roofline``
+    Achieved GFLOP/s against arithmetic intensity (FLOP per DRAM byte), each point under its
+    machine's roofline (peak compute, DRAM bandwidth); points with no DRAM traffic sit at the
+    right edge.
 
 Importing this module has no side effects: matplotlib is imported only when a figure is drawn,
 figures are :class:`matplotlib.figure.Figure` objects on a ``FigureCanvasAgg`` (never pyplot), and
@@ -53,6 +57,7 @@ FIGSIZE: dict[str, tuple[float, float]] = {
     "energy-vs-sparsity": (12.0, 5.0),
     "energy-breakdown": (13.0, 6.0),
     "compare": (15.0, 5.5),
+    "roofline": (9.0, 6.0),
 }
 """Figure size of each kind, inches (width, height); the PNG is ``size * DPI`` pixels."""
 
@@ -116,6 +121,9 @@ def sweep_command(kind: str) -> str:
                             + " --workload alexnet-fc6,alexnet-fc7,alexnet-fc8 --out DIR",
         "compare": "eie-sim sweep --arch " + ",".join(present)
                    + " --workload alexnet-fc6,alexnet-fc7,alexnet-fc8 --out DIR",
+        "roofline": "eie-sim sweep --arch " + ",".join(present)
+                    + " --preset a100 --batch 1,16,256 --workload alexnet-fc6,alexnet-fc7 "
+                    "--out DIR",
     }
     return commands[kind]
 
@@ -494,12 +502,63 @@ def _compare_data(rows: list[dict]) -> dict:
             "subtitle": _constants(rows), "panels": panels}
 
 
+def _roofline_data(rows: list[dict]) -> dict:
+    """One point per row: (FLOP per DRAM byte, achieved GFLOP/s); one roofline per machine."""
+    kind = "roofline"
+    _require_columns(kind, rows, ("macs", "time_us", "peak_gflops", "dram_bandwidth_gbps"))
+    points = []
+    for i, r in enumerate(rows):
+        macs, t = _number(r, "macs"), _number(r, "time_us")
+        if macs is None or not t:
+            continue
+        dram = (_number(r, "dram_read_bytes") or 0.0) + (_number(r, "dram_write_bytes") or 0.0)
+        points.append({"row": i, "arch": r.get("arch"), "machine": r.get("machine"),
+                       "workload": r.get("workload"),
+                       "intensity": 2 * macs / dram if dram else None,
+                       "gflops": 2 * macs / t / 1e3})
+    if not points:
+        raise _need(kind, "rows with MACs and time")
+    finite = [p["intensity"] for p in points if p["intensity"] is not None]
+    edge = 10 ** math.ceil(math.log10(max(finite, default=10.0) * 10))
+    for p in points:
+        p["x"] = p["intensity"] if p["intensity"] is not None else edge
+        p["on_chip"] = p["intensity"] is None
+    roofs: dict[tuple[float, float], dict] = {}  # one per distinct (peak, bandwidth)
+    for r in sorted(rows, key=lambda r: _arch_rank(r.get("arch"))):
+        peak, bw = _number(r, "peak_gflops"), _number(r, "dram_bandwidth_gbps")
+        if peak and bw:
+            roof = roofs.setdefault((peak, bw), {"arch": r.get("arch"), "peak_gflops": peak,
+                                                 "dram_gbps": bw, "archs": []})
+            name = _arch_names().get(r.get("arch"), str(r.get("arch")))
+            if name not in roof["archs"]:
+                roof["archs"].append(name)
+    for roof in roofs.values():
+        peak = roof["peak_gflops"]
+        rate = f"{peak / 1e3:.0f} TFLOP/s" if peak >= 1e3 else f"{peak:.1f} GFLOP/s"
+        roof["label"] = f"roof of {', '.join(roof['archs'])}: {rate}, {roof['dram_gbps']:g} GB/s"
+    series = []
+    for arch in sorted(_distinct(rows, "arch"), key=_arch_rank):
+        mine = [p for p in points if p["arch"] == arch]
+        if mine:
+            series.append({"label": _arch_names().get(arch, str(arch)), "arch": arch,
+                           "x": [p["x"] for p in mine], "y": [p["gflops"] for p in mine],
+                           "rows": [p["row"] for p in mine],
+                           "on_chip": [p["on_chip"] for p in mine]})
+    panel = {"key": "roofline", "title": "Roofline", "xscale": "log", "yscale": "log",
+             "xlabel": "arithmetic intensity (FLOP per DRAM byte)",
+             "ylabel": "achieved throughput (GFLOP/s)", "series": series,
+             "roofs": list(roofs.values()), "edge": edge}
+    return {"title": "Achieved throughput against arithmetic intensity",
+            "subtitle": _constants(rows), "panels": [panel]}
+
+
 _DATA: dict[str, Callable[[list[dict]], dict]] = {
     "pe-sweep": _pe_sweep_data,
     "queue-depth": _queue_depth_data,
     "energy-vs-sparsity": _energy_vs_sparsity_data,
     "energy-breakdown": _energy_breakdown_data,
     "compare": _compare_data,
+    "roofline": _roofline_data,
 }
 
 
@@ -712,8 +771,42 @@ def _draw_grouped(fig, data: dict) -> None:
     _legend(fig, handles, "accelerator")
 
 
+def _draw_roofline(fig, data: dict) -> None:
+    import numpy as np
+
+    (panel,) = data["panels"]
+    ax = fig.subplots(1, 1)
+    colours = _arch_colours()
+    handles: dict[str, Any] = {}
+    xs = [x for s in panel["series"] for x in s["x"]]
+    lo = 10 ** math.floor(math.log10(min(xs) / 10)) if xs else 0.1
+    grid = np.logspace(math.log10(lo), math.log10(panel["edge"]), 200)
+    for k, roof in enumerate(panel["roofs"]):
+        y = np.minimum(roof["peak_gflops"], grid * roof["dram_gbps"])
+        style = _LINESTYLES[k % len(_LINESTYLES)]
+        (line,) = ax.plot(grid, y, linestyle=style, linewidth=1.0, color="0.45")
+        handles.setdefault(roof["label"], line)
+    for k, s in enumerate(panel["series"]):
+        colour = colours.get(s["arch"], "0.3")
+        marker = _MARKERS[k % len(_MARKERS)]
+        for x, y, on_chip in zip(s["x"], s["y"], s["on_chip"], strict=True):
+            line = ax.scatter([x], [y], color=colour, marker=marker, s=28, zorder=3,
+                              facecolors="none" if on_chip else colour)
+        handles.setdefault(s["label"], line)
+    if any(on for s in panel["series"] for on in s["on_chip"]):
+        ax.axvline(panel["edge"], color="0.6", linewidth=0.8, linestyle=":")
+        ax.annotate("no DRAM traffic\n(weights on chip)", (panel["edge"], 1), xycoords=(
+            "data", "axes fraction"), xytext=(-4, -4), textcoords="offset points", ha="right",
+            va="top", fontsize="x-small", color="0.35")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _finish_axis(ax, panel, grid_axis="both")
+    ax.legend(list(handles.values()), list(handles), loc="lower right", fontsize="x-small")
+
+
 _DRAW = {"pe-sweep": _draw_lines, "queue-depth": _draw_lines, "energy-vs-sparsity": _draw_lines,
-         "energy-breakdown": _draw_breakdown, "compare": _draw_grouped}
+         "energy-breakdown": _draw_breakdown, "compare": _draw_grouped,
+         "roofline": _draw_roofline}
 
 
 def figure(kind: str, table):

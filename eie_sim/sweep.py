@@ -96,6 +96,16 @@ def run_point(point: Point) -> dict[str, Any]:
     return row_of(point, result)
 
 
+def _roof(point: Point) -> dict[str, float]:
+    """The machine's roofline: peak GFLOP/s (2 x peak MACs per cycle x clock) and DRAM GB/s."""
+    from eie_sim.compare import resources
+
+    config = registry.get(point.config["arch"]).config.from_dict(point.config)
+    res = resources(config)
+    return {"peak_gflops": 2 * res.peak_macs_per_cycle * res.clock_mhz / 1e3,
+            "dram_bandwidth_gbps": res.dram_bandwidth_gbps}
+
+
 def config_hash(config: dict[str, Any]) -> str:
     """A short hash of a full config (the key of a sweep's machines table)."""
     blob = json.dumps(config, sort_keys=True)
@@ -141,6 +151,7 @@ def row_of(point: Point, result) -> dict[str, Any]:
         "unit_utilization": busy / unit_cycles if unit_cycles else 0.0,
         "macs": macs,
         "mac_slot_utilization": macs / slots if slots else 0.0,
+        **_roof(point),
         "dram_read_bytes": traffic.get("dram", {}).get("read", 0),
         "dram_write_bytes": traffic.get("dram", {}).get("write", 0),
         "sram_bytes": sram,

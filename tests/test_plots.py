@@ -420,3 +420,26 @@ def test_arch_specific_settings_do_not_split_or_clutter_the_legend(tmp_path, swe
         else:
             assert data["bar_labels"] == ["EIE", "2:4 tensor core", "dense baseline"]
         assert all(p.stat().st_size > 0 for p in PLOTS[kind](table, tmp_path))
+
+
+def test_roofline_points_sit_under_their_machines_roof(tmp_path):
+    from eie_sim import EIEConfig, STCConfig
+
+    table = sweep_mod.sweep([EIEConfig(), STCConfig.preset("a100")], ["alexnet-fc8"],
+                            {"batch": [1, 64]}, jobs=1)
+    data = plot_data("roofline", table)
+    (roof_panel,) = data["panels"]
+    roofs = {r["arch"]: r for r in roof_panel["roofs"]}
+    for s in roof_panel["series"]:
+        roof = roofs[s["arch"]]
+        for x, y, on_chip in zip(s["x"], s["y"], s["on_chip"], strict=True):
+            bound = roof["peak_gflops"] if on_chip else min(roof["peak_gflops"],
+                                                            x * roof["dram_gbps"])
+            assert 0 < y <= bound * (1 + 1e-9)
+    eie = next(s for s in roof_panel["series"] if s["arch"] == "eie")
+    assert eie["on_chip"] == [True]  # EIE keeps FC8 on chip: no DRAM traffic
+    assert {r["label"] for r in roof_panel["roofs"]} == {
+        "roof of EIE: 102.4 GFLOP/s, 25.6 GB/s",
+        "roof of 2:4 tensor core: 312 TFLOP/s, 1555 GB/s"}
+    paths = PLOTS["roofline"](table, tmp_path)
+    assert all(p.stat().st_size > 0 for p in paths)

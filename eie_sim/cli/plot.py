@@ -11,6 +11,7 @@ KINDS = {
     "energy-vs-sparsity": "energy and latency vs effective weight sparsity, per machine",
     "energy-breakdown": "stacked energy by unit, per machine",
     "compare": "time, energy, DRAM traffic per machine and layer",
+    "roofline": "achieved GFLOP/s against FLOP per DRAM byte, under each machine's roofline",
 }
 
 
