@@ -79,11 +79,20 @@ def format_compare(rows: Sequence, totals: Sequence[dict]) -> str:
              f"{', '.join(map(str, batches))}", ""]
     lines += [f"  {role}: {machine} ({tbl} energy table)"
               for role, (machine, tbl) in machines.items()]
-    lines += ["", "per inference (all layers)"]
+    base = {t["batch"]: t for t in totals if t["role"] == "dense PE array"}
+
+    def ratio(t, key):
+        b = base.get(t["batch"])
+        return f"{b[key] / t[key]:,.1f}x" if b and t[key] else "-"
+
+    lines += ["", "per inference (all layers); ratios against the dense PE array"]
     lines.append(table([[t["role"], t["batch"], f"{t['time_us_per_inference']:,.2f}",
                          f"{t['energy_uj_per_inference']:,.2f}",
-                         f"{t['dram_bytes_per_inference'] / 1e6:,.3f}"] for t in totals],
-                       ["machine", "batch", "time_us", "energy_uJ", "dram_MB"]))
+                         f"{t['dram_bytes_per_inference'] / 1e6:,.3f}",
+                         ratio(t, "time_us_per_inference"),
+                         ratio(t, "energy_uj_per_inference")] for t in totals],
+                       ["machine", "batch", "time_us", "energy_uJ", "dram_MB",
+                        "speedup_vs_dense", "energy_vs_dense"]))
     lines += ["", "per layer: the bound, arithmetic intensity (FLOP per DRAM byte) and fraction "
                   "of peak (useful MACs / MAC slots)"]
     lines.append(table([[r.role, r.layer, r.batch, f"{r.time_us_per_inference:,.2f}", r.bound,

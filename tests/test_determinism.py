@@ -101,7 +101,9 @@ def test_compare_is_byte_identical(capsys, tmp_path):
                                  "--json", str(path)]))
     a, b, c = (p.read_bytes() for p in paths)
     assert a == b and outs[0] == outs[1]
-    assert set(json.loads(a)) == {"eie", "stc", "dense"}
+    assert set(json.loads(a)) == {"mode", "workload", "rows", "totals"}
+    assert {r["role"] for r in json.loads(a)["rows"]} == {
+        "EIE", "2:4 tensor core", "dense tensor core", "dense PE array"}
     assert a != c
 
 

@@ -273,13 +273,16 @@ def test_run_json_has_energy_power_and_traffic(tmp_path, capsys):
     assert data["totals"]["energy_pj"]["total"] == pytest.approx(layer["energy_pj"]["total"])
 
 
-def test_compare_prints_all_three_and_ratios(tmp_path, capsys):
+def test_compare_prints_every_machine_and_ratios(tmp_path, capsys):
     path = tmp_path / "c.json"
-    assert main(["compare", "--workload", "alexnet-fc8", "--pes", "16", "--json", str(path)]) == 0
+    assert main(["compare", "--workload", "alexnet-fc8", "--json", str(path)]) == 0
     out = capsys.readouterr().out
     assert "speedup_vs_dense" in out and "energy_vs_dense" in out
     data = json.loads(path.read_text())
-    assert set(data) == {"eie", "stc", "dense"}
-    assert data["eie"]["totals"]["cycles"] < data["dense"]["totals"]["cycles"]
-    assert data["stc"]["config"]["pattern"] == "2:4" and data["stc"]["totals"]["energy_pj"]
-    assert "stc" in out
+    totals = {t["role"]: t for t in data["totals"]}
+    assert set(totals) == {"EIE", "2:4 tensor core", "dense tensor core", "dense PE array"}
+    assert (totals["EIE"]["time_us_per_inference"]
+            < totals["dense PE array"]["time_us_per_inference"])
+    tc = [r for r in data["rows"] if r["role"] == "2:4 tensor core"]
+    assert tc and all(" 2:4 fp16, " in r["machine"] for r in tc)
+    assert "2:4 tensor core" in out
