@@ -91,3 +91,24 @@ def test_same_network_pruned_2_4_on_the_tensor_core():
     assert report["float_accuracy"] >= 0.93
     assert abs(report["simulated_accuracy"] - report["float_accuracy"]) <= 0.02
     assert report["cycles"] > 0 and report["energy_pj"] > 0
+
+
+def test_trained_models_are_cached_on_disk_by_seed_and_code(tmp_path, monkeypatch):
+    from eie_sim.workloads import digits
+
+    monkeypatch.setenv("EIE_SIM_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def train():
+        calls.append(1)
+        rng = np.random.default_rng(0)
+        return [digits.MLP([rng.normal(size=(3, 2))], [np.zeros(3)], [np.ones((3, 2))])]
+
+    first = digits._cached("toy", 5, train)
+    again = digits._cached("toy", 5, train)
+    assert len(calls) == 1  # the second call read the file
+    np.testing.assert_array_equal(first[0].weights[0], again[0].weights[0])
+    (path,) = tmp_path.iterdir()
+    assert path.name.startswith("digits-toy-seed5-") and path.suffix == ".npz"
+    digits._cached("toy", 6, train)
+    assert len(calls) == 2  # another seed is another model

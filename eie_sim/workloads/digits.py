@@ -19,8 +19,12 @@ fp16 operands, fp32 accumulation; the bias added by the epilogue, ReLU on the ne
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -130,8 +134,51 @@ def _copy(model: MLP) -> MLP:
                [np.ones_like(w) for w in model.weights])
 
 
+def _cache_path(kind: str, seed: int) -> Path:
+    """Where a trained model is cached: keyed by what it is, the seed and this file's code (so a
+    change to the training code retrains). ``EIE_SIM_CACHE_DIR`` overrides the directory
+    (default ``$XDG_CACHE_HOME/eie_sim``, else ``~/.cache/eie_sim``)."""
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    root = os.environ.get("EIE_SIM_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "eie_sim")
+    return Path(root) / f"digits-{kind}-seed{seed}-{code}.npz"
+
+
+def _cached(kind: str, seed: int, train) -> list[MLP]:
+    """``train()`` -> list of MLPs, cached on disk (a failure to cache is not an error)."""
+    path = _cache_path(kind, seed)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            count = int(data["count"])
+            return [MLP(*([data[f"{i}.{part}.{j}"] for j in range(int(data[f"{i}.layers"]))]
+                          for part in ("w", "b", "m"))) for i in range(count)]
+    except (OSError, KeyError, ValueError):
+        pass
+    models = train()
+    arrays: dict[str, np.ndarray] = {"count": np.array(len(models))}
+    for i, model in enumerate(models):
+        arrays[f"{i}.layers"] = np.array(len(model.weights))
+        for part, values in (("w", model.weights), ("b", model.biases), ("m", model.masks)):
+            for j, a in enumerate(values):
+                arrays[f"{i}.{part}.{j}"] = a
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return models
+
+
 def train_nm_mlp(seed: int = DEFAULT_SEED, n: int = 2, m: int = 4) -> tuple[MLP, tuple]:
-    """The same trained network, N:M-pruned along its inputs and fine-tuned."""
+    """The same trained network, N:M-pruned along its inputs and fine-tuned (cached on disk)."""
+    (model,) = _cached(f"nm{n}-{m}", seed, lambda: [_train_nm_mlp(seed, n, m)])
+    return model, load_digits_data(seed)
+
+
+def _train_nm_mlp(seed: int, n: int, m: int) -> MLP:
     from eie_sim.compress import nm_prune
 
     dense, data, _ = _trained_dense(seed)
@@ -141,7 +188,7 @@ def train_nm_mlp(seed: int = DEFAULT_SEED, n: int = 2, m: int = 4) -> tuple[MLP,
         model.masks[i] = nm_prune(w, n, m).astype(np.float64)
         w *= model.masks[i]
     _train(model, data[0], data[1], epochs=15, rng=rng, lr=1e-3)
-    return model, data
+    return model
 
 
 def evaluate_tensor_core(config=None, *, seed: int = DEFAULT_SEED, n: int = 2, m: int = 4,
@@ -177,7 +224,14 @@ def evaluate_tensor_core(config=None, *, seed: int = DEFAULT_SEED, n: int = 2, m
 
 
 def train_pruned_mlp(seed: int = DEFAULT_SEED, density=TARGET_DENSITY) -> tuple[MLP, MLP, tuple]:
-    """Train, then prune iteratively with fine-tuning. Returns (dense model, pruned, data)."""
+    """Train, then prune iteratively with fine-tuning. Returns (dense model, pruned, data);
+    the models are cached on disk (keyed by seed, densities and the code)."""
+    kind = "pruned-" + "-".join(f"{d:g}" for d in density)
+    dense, model = _cached(kind, seed, lambda: list(_train_pruned_mlp(seed, density)))
+    return dense, model, load_digits_data(seed)
+
+
+def _train_pruned_mlp(seed: int, density) -> tuple[MLP, MLP]:
     from eie_sim.compress import magnitude_prune
 
     trained, data, _ = _trained_dense(seed)
@@ -191,7 +245,7 @@ def train_pruned_mlp(seed: int = DEFAULT_SEED, density=TARGET_DENSITY) -> tuple[
             model.masks[i] = magnitude_prune(w, keep).astype(np.float64)
             w *= model.masks[i]
         _train(model, x_train, y_train, epochs=15, rng=rng, lr=1e-3)
-    return dense, model, data
+    return dense, model
 
 
 def quantize_mlp(model: MLP) -> tuple[QuantizedLayer, ...]:
