@@ -259,7 +259,10 @@ _KIB = 1024
 #: Tensor-core presets: name -> field values. Sources: NVIDIA A100 / H100 whitepapers (SMs,
 #: FMA/clk/SM, clock, bandwidth, shared memory per SM) and datasheets; the iso-eie machine
 #: (the EIE paper's 64 MACs, 800 MHz, 64 x 162 KB SRAM, 64-bit SRAM rows per PE per
-#: cycle). See docs/STC_MODEL.md.
+#: cycle). Operand path: shared memory 32 banks x 4 B per clock per SM (CUDA C++ Programming
+#: Guide, compute capability 8.x / 9.0), warp tiles of CUTLASS's Sm80 (sparse) tensor-op GEMMs
+#: (64 x 64) and of a Hopper wgmma warpgroup (64 x 128, estimate), CUTLASS's default
+#: threadblock swizzle (Identity8). See docs/STC_MODEL.md.
 TENSOR_CORE_PRESETS: dict[str, dict[str, Any]] = {
     "a100": {
         "product": "A100",
@@ -274,6 +277,10 @@ TENSOR_CORE_PRESETS: dict[str, dict[str, Any]] = {
         "weights_from": "dram",
         "weight_sram_bytes": 40 * _KIB * _KIB,
         "weight_sram_bytes_per_clk": 5120,
+        "smem_bytes_per_clk": 128,
+        "warp_tile_m": 64,
+        "warp_tile_n": 64,
+        "raster_swizzle": 8,
     },
     "h100": {
         "product": "H100",
@@ -288,6 +295,10 @@ TENSOR_CORE_PRESETS: dict[str, dict[str, Any]] = {
         "weights_from": "dram",
         "weight_sram_bytes": 50 * _KIB * _KIB,
         "weight_sram_bytes_per_clk": 5120,
+        "smem_bytes_per_clk": 128,
+        "warp_tile_m": 64,
+        "warp_tile_n": 128,
+        "raster_swizzle": 8,
     },
     "iso-eie": {
         "product": "iso-EIE tensor core",
@@ -302,6 +313,10 @@ TENSOR_CORE_PRESETS: dict[str, dict[str, Any]] = {
         "weights_from": "sram",
         "weight_sram_bytes": 64 * 162 * _KIB - 128 * _KIB,
         "weight_sram_bytes_per_clk": 512,
+        "smem_bytes_per_clk": 128,
+        "warp_tile_m": 64,
+        "warp_tile_n": 64,
+        "raster_swizzle": 8,
     },
 }
 
@@ -399,6 +414,28 @@ class STCConfig(ArchConfig):
     weight_sram_bytes_per_clk: int = param(
         5120, "bytes/cycle", "read bandwidth of the on-chip weight store", lo=1
     )
+    smem_bytes_per_clk: int = param(
+        128,
+        "bytes/cycle",
+        "shared-memory bandwidth per SM (32 banks x 4 B on A100 / H100), shared by the stage "
+        "fills and the warps' operand-fragment reads; gates each stage's MMAs",
+        lo=1,
+        flag="smem-bpc",
+    )
+    warp_tile_m: int = param(
+        64, "rows", "output rows of one warp tile (multiple of 16): each A fragment a warp reads "
+        "from shared memory serves warp_tile_n / 8 MMAs", lo=16, hi=1 << 20,
+    )
+    warp_tile_n: int = param(
+        64, "columns", "batch columns of one warp tile (multiple of 8): each B fragment a warp "
+        "reads from shared memory serves warp_tile_m / 16 MMAs", lo=8, hi=1 << 20,
+    )
+    raster_swizzle: int = param(
+        8, "column blocks", "tile rasterization: consecutive tiles (SMs of a wave) step "
+        "through this many column blocks per row block (CUTLASS "
+        "GemmIdentityThreadblockSwizzle<N>; 1 = column blocks outer, row blocks inner)",
+        lo=1, hi=1 << 20,
+    )
 
     _sparse_arch: ClassVar[bool] = True
 
@@ -424,6 +461,11 @@ class STCConfig(ArchConfig):
             raise ConfigError(f"block_m must be a multiple of 16 rows, got {self.block_m}")
         if self.block_n % 8:
             raise ConfigError(f"block_n must be a multiple of 8 columns, got {self.block_n}")
+        if self.warp_tile_m % 16:
+            raise ConfigError(f"warp_tile_m must be a multiple of 16 rows, got {self.warp_tile_m}")
+        if self.warp_tile_n % 8:
+            raise ConfigError(
+                f"warp_tile_n must be a multiple of 8 columns, got {self.warp_tile_n}")
 
     # ------------------------------------------------------------------ derived
     @property

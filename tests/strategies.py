@@ -24,6 +24,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from eie_sim.config import ArchConfig, DenseConfig, EIEConfig, STCConfig
+from eie_sim.engines.stc.common import make_plan
 from eie_sim.formats.fixed_point import INT16_MAX
 from eie_sim.formats.interleaved_csc import num_passes
 from eie_sim.layer import QuantizedLayer
@@ -231,6 +232,10 @@ def _tensor_core_cases(draw, twin: bool) -> Case:
         weights_from=draw(st.sampled_from(["dram", "dram", "sram"])),
         weight_sram_bytes=1 << 24,
         weight_sram_bytes_per_clk=draw(st.sampled_from([7, 512])),
+        smem_bytes_per_clk=draw(st.sampled_from([1, 8, 128, 1 << 20])),
+        warp_tile_m=draw(st.sampled_from([16, 32, 64])),
+        warp_tile_n=draw(st.sampled_from([8, 16, 64])),
+        raster_swizzle=draw(st.sampled_from([1, 2, 8])),
     )
     if twin:
         config = config.dense_twin()
@@ -276,6 +281,12 @@ def tensor_core_features(case: Case) -> set[str]:
         out.add("more stages than buffer slots")
     out.add("latency 0" if c.mma_latency_cycles == 0 else
             "latency > 32" if c.mma_latency_cycles > 32 else "latency 1..32")
+    plan = make_plan(layer.n_out, layer.n_in, c.batch, c)
+    ks = np.zeros(plan.wave_operand_cycles.shape[2], dtype=np.int64)
+    ks[plan.stage_ks_index] = plan.stage_ksteps
+    mma = plan.wave_frags.max(axis=2)[:, :, None] * ks * plan.mma_cycles
+    out.add("operand path binds" if (plan.wave_operand_cycles > mma).any()
+            else "operand path never binds")
     return out
 
 
@@ -285,7 +296,8 @@ TENSOR_CORE_REQUIRED = frozenset(
     | {f"pattern {p}" for p in ("2:4", "1:4", "2:8", "4:8")}
     | {"fp16", "int8", "weights dram", "weights sram", "bias", "no bias", "2-D input",
        "1-D input", "short last column block", "several waves", "more stages than buffer slots",
-       "latency 0", "latency > 32", "latency 1..32"}
+       "latency 0", "latency > 32", "latency 1..32", "operand path binds",
+       "operand path never binds"}
 )
 
 

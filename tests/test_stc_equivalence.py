@@ -84,7 +84,8 @@ def test_each_wave_drains_on_its_own() -> None:
     one SM with batch 9 in blocks of 8 columns (two waves)."""
     layer = QuantizedLayer.from_dense("one", np.array([[0.5]]))
     x = np.array([256], dtype=np.int16)
-    cfg = STCConfig(sms=1, block_n=8, batch=9)
+    # The operand path out of the way (wide shared memory), as when the regression was found.
+    cfg = STCConfig(sms=1, block_n=8, batch=9, smem_bytes_per_clk=1 << 20)
     d, f = assert_engines_agree(cfg, layer, x)
     assert d.layers[0].details["waves"] == 2
     assert d.cycles == f.cycles == 50
@@ -107,7 +108,7 @@ def test_the_bias_is_added_once_in_the_epilogue(dtype: str, twin: bool) -> None:
     x = quantize(np.abs(rng.standard_normal((k, batch))), 8)
     cfg = STCConfig(sms=2, tensor_cores_per_sm=2, dense_fma_per_clk_per_sm=512,
                     mem_bandwidth_gbps=100.0, block_m=16, block_n=8, batch=batch, dtype=dtype,
-                    smem_bytes_per_sm=1 << 20)
+                    smem_bytes_per_sm=1 << 20, raster_swizzle=1)
     if twin:
         cfg = cfg.dense_twin()
     model = registry.get(cfg.arch).implementation()

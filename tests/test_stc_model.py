@@ -119,6 +119,9 @@ def small_config(**changes) -> STCConfig:
         sms=1, tensor_cores_per_sm=1, dense_fma_per_clk_per_sm=256, clock_mhz=1000.0,
         mem_bandwidth_gbps=32.0, block_m=16, block_n=8, k_steps_per_stage=1,
         mma_latency_cycles=5, smem_bytes_per_sm=1 << 20,
+        # The rules of loads, MMAs, drain and write-back alone: the operand path never binds
+        # (tests/test_stc_operand_path.py tests it) and tiles run column blocks outer.
+        smem_bytes_per_clk=1 << 20, raster_swizzle=1,
     )
     return STCConfig(**{**base, **changes})
 
@@ -164,8 +167,14 @@ def test_batch_one_pads_the_mma_to_eight_columns() -> None:
 
 
 # --------------------------------------------------------------------------- the headline
-def test_compute_bound_gemm_takes_half_the_mma_cycles() -> None:
+@pytest.mark.parametrize("ideal_operands", [True, False], ids=["wide-smem", "a100-smem"])
+def test_compute_bound_gemm_halves_the_mma_cycles(ideal_operands: bool) -> None:
+    """Half the MMA cycles and instructions, always; end to end the ideal 2x only when shared
+    memory is wide enough, otherwise the operand path (fill + fragment reads at 128 B/clock)
+    binds the sparse stages and the speedup is about 1.6-1.7x (A100: 1.5-1.7x measured)."""
     cfg = STCConfig.preset("a100", sms=4, batch=256)
+    if ideal_operands:
+        cfg = cfg.replace(smem_bytes_per_clk=1 << 20)
     layer_w = dense_matrix(256, 1024)
     x = positive_inputs(1024, 256)
     out = {}
@@ -178,7 +187,10 @@ def test_compute_bound_gemm_takes_half_the_mma_cycles() -> None:
     assert sparse[1] * 2 == dense[1]  # MMA cycles: exactly half
     assert sparse[2] * 2 == dense[2]  # half the instructions, each as long as a dense one
     assert sparse[3] * 2 == dense[3]
-    assert 0.5 < sparse[0] / dense[0] < 0.55  # end to end: fill and drain add a little
+    if ideal_operands:
+        assert 0.5 < sparse[0] / dense[0] < 0.55  # end to end: fill and drain add a little
+    else:
+        assert 1.55 < dense[0] / sparse[0] < 1.7
 
 
 @pytest.mark.parametrize("dtype,byte_ratio", [("fp16", 16 / 9), ("int8", 16 / 10)])
@@ -196,7 +208,8 @@ def test_memory_bound_gemv_gains_the_byte_ratio_not_two(dtype: str, byte_ratio: 
         )
     assert weight_bytes["dense-tc"] / weight_bytes["stc"] == pytest.approx(byte_ratio, abs=0)
     speedup = cycles["dense-tc"] / cycles["stc"]
-    assert speedup == pytest.approx(byte_ratio, rel=0.02)
+    # Within 5 %: the last stage's MMAs (gated by the operand path) do not overlap a load.
+    assert speedup == pytest.approx(byte_ratio, rel=0.05)
     assert speedup < 1.9
 
 

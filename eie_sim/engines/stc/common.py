@@ -38,6 +38,28 @@ def transfer_cycles(nbytes: int, config: STCConfig) -> int:
     return ceil_div(int(nbytes) * bpc.denominator, bpc.numerator)
 
 
+def _ceil_each(nbytes: np.ndarray, num: int, den: int) -> np.ndarray:
+    """``ceil(b * den / num)`` for every ``b`` of ``nbytes``, exact: evaluated with Python
+    integers once per distinct value (a big GEMM has few distinct transfer sizes)."""
+    values, inverse = np.unique(np.asarray(nbytes, dtype=np.int64), return_inverse=True)
+    cycles = np.array([ceil_div(int(b) * den, num) for b in values], dtype=np.int64)
+    return cycles[inverse.reshape(-1)].reshape(np.shape(nbytes))
+
+
+def raster_order(row_blocks: int, col_blocks: int, swizzle: int) -> tuple[np.ndarray,
+                                                                           np.ndarray]:
+    """``(row block, column block)`` of every tile in launch order: groups of ``swizzle``
+    column blocks, one after the other; within a group the row blocks in order, and for each
+    row block the group's column blocks (CUTLASS ``GemmIdentityThreadblockSwizzle<N>``;
+    ``swizzle`` 1: column blocks outer, row blocks inner)."""
+    rbs, cbs = [], []
+    for q0 in range(0, col_blocks, swizzle):
+        nq = min(swizzle, col_blocks - q0)
+        rbs.append(np.repeat(np.arange(row_blocks, dtype=np.int64), nq))
+        cbs.append(np.tile(np.arange(q0, q0 + nq, dtype=np.int64), row_blocks))
+    return np.concatenate(rbs), np.concatenate(cbs)
+
+
 @dataclass(frozen=True)
 class Plan:
     """The work decomposition of one GEMM on one config (shared data, no timing logic).
@@ -84,7 +106,19 @@ class Plan:
     program : list of (str, int)
         The loader's requests in service order: ``("load", g)`` / ``("write", w)``.
     mma_smem_bytes : int
-        Operand bytes one MMA reads from the buffer.
+        Operand fragment bytes one MMA uses (A values + metadata + B); with warp tiles of one
+        fragment (16 x 8) it is also what each MMA reads from shared memory.
+    tile_smem_fill_bytes, tile_smem_read_bytes : numpy.ndarray of int64, shape (T,)
+        Per MMA k-step of tile ``t``: bytes the loader writes into its SM's shared memory
+        (real rows and columns) and bytes its warps read from it (each warp reads its A
+        rows with metadata and its B columns once per k-step, padded to 16 x 8 fragments,
+        and reuses them for all the MMAs of its warp tile).
+    stage_ks_index, wave_operand_cycles : numpy.ndarray of int64, shapes (S,), (W, sms, U)
+        The operand-path gate: stage ``s`` of wave ``w`` on SM ``i`` needs
+        ``wave_operand_cycles[w, i, stage_ks_index[s]]`` cycles of shared memory,
+        ``ceil(ks * (fill + read) / smem_bytes_per_clk)`` (U: distinct k-steps per stage; 0
+        for an SM without a tile). A working tensor core spends ``max(its MMA cycles, that)``
+        on the stage.
     stage_buffer_bytes : int
         Largest stage an SM buffers, bytes (times ``slots`` must fit ``smem_bytes_per_sm``).
     """
@@ -126,6 +160,11 @@ class Plan:
     write_cycles: list[int]
     program: list[tuple[str, int]]
     mma_smem_bytes: int
+    tile_smem_fill_bytes: np.ndarray
+    tile_smem_read_bytes: np.ndarray
+    stage_ks_index: np.ndarray
+    wave_operand_cycles: np.ndarray
+    smem_bytes_per_clk: int
     stage_buffer_bytes: int
     memory: dict[str, int] = field(default_factory=dict)
 
@@ -168,6 +207,21 @@ class Plan:
             out.append((r0 + MMA_ROWS * ri, c0 + MMA_COLS * ci))
         return out
 
+    def operand_cycles(self, g: int) -> np.ndarray:
+        """Shared-memory cycles of stage ``g`` on every SM, shape (sms,)."""
+        w, s = divmod(g, self.stages_per_wave)
+        return self.wave_operand_cycles[w, :, int(self.stage_ks_index[s])]
+
+    def operand_path_cycles(self) -> int:
+        """Sum over stages of the slowest SM's stage time if loads were free: its busiest
+        tensor core's MMA cycles or its shared-memory operand cycles, the longer."""
+        ks_vals = np.zeros(int(self.stage_ks_index.max()) + 1, dtype=np.int64)
+        ks_vals[self.stage_ks_index] = self.stage_ksteps
+        mma = self.wave_frags.max(axis=2)[:, :, None] * ks_vals * self.mma_cycles
+        per = np.maximum(mma, self.wave_operand_cycles).max(axis=1)  # (W, U)
+        uses = np.bincount(self.stage_ks_index, minlength=ks_vals.size)
+        return int((per * uses).sum())
+
     def compute_cycles(self) -> int:
         """Sum over stages of the busiest tensor core's MMA cycles: the GEMM's time if every
         load were free ("MMA cycles")."""
@@ -208,13 +262,15 @@ def make_plan(rows: int, k: int, batch: int, config: STCConfig, *, bias: bool = 
     meta_step = k_kept * ibits // 8
     x_step = k_cover * vb  # per batch column
 
-    # Tiles: column blocks outer, row blocks inner; tile t runs on SM t % sms in wave t // sms.
+    # Tiles in launch order (raster_order: groups of raster_swizzle column blocks; swizzle 1:
+    # column blocks outer, row blocks inner); tile t runs on SM t % sms in wave t // sms.
     bn = min(config.block_n, ceil_div(batch, MMA_COLS) * MMA_COLS)
     bm = config.block_m
     row0 = np.arange(0, rows, bm, dtype=np.int64)
     col0 = np.arange(0, batch, bn, dtype=np.int64)
-    t_row0 = np.tile(row0, col0.size)
-    t_col0 = np.repeat(col0, row0.size)
+    rb, cb = raster_order(row0.size, col0.size, config.raster_swizzle)
+    t_row0 = row0[rb]
+    t_col0 = col0[cb]
     t_rows = np.minimum(bm, rows - t_row0)
     t_cols = np.minimum(bn, batch - t_col0)
     t_rt = -(-t_rows // MMA_ROWS)
@@ -260,13 +316,11 @@ def make_plan(rows: int, k: int, batch: int, config: STCConfig, *, bias: bool = 
         dram_w, dram_m, sram_w, sram_m = zeros, zeros, weight_b, meta_b
     else:
         dram_w, dram_m, sram_w, sram_m = weight_b, meta_b, zeros, zeros
-    load_cycles = [
-        max(
-            transfer_cycles(int(dram_w[g] + dram_m[g] + act_b[g]), config),
-            ceil_div(int(sram_w[g] + sram_m[g]), config.weight_sram_bytes_per_clk),
-        )
-        for g in range(n_waves * s_per_wave)
-    ]
+    bpc = config.dram_bytes_per_cycle
+    load_cycles = np.maximum(
+        _ceil_each(dram_w + dram_m + act_b, bpc.numerator, bpc.denominator),
+        _ceil_each(sram_w + sram_m, config.weight_sram_bytes_per_clk, 1),
+    ).tolist()
     write_b = (
         np.bincount(wave_of_tile, weights=t_rows * t_cols, minlength=n_waves).astype(np.int64)
         * ACC_BYTES
@@ -292,6 +346,21 @@ def make_plan(rows: int, k: int, batch: int, config: STCConfig, *, bias: bool = 
         program.extend(("write", w) for w in after.get(g, []))
 
     mma_smem = MMA_ROWS * (w_step + meta_step) + MMA_COLS * x_step
+    # Operand path (docs/STC_MODEL.md §Operand path): per k-step, the loader's fill of the
+    # tile's slab and the warps' fragment reads share the SM's shared-memory bandwidth. A warp
+    # tile of wm x wn reads its A rows (+ metadata) and B columns once per k-step; the tile
+    # has ceil(rows_p / wm) x ceil(cols_p / wn) warp tiles (the last ones clipped).
+    rows_p, cols_p = t_rt * MMA_ROWS, t_ct * MMA_COLS
+    warps_m = -(-rows_p // config.warp_tile_m)
+    warps_n = -(-cols_p // config.warp_tile_n)
+    fill_k = t_rows * (w_step + meta_step) + t_cols * x_step
+    read_k = warps_n * rows_p * (w_step + meta_step) + warps_m * cols_p * x_step
+    ks_values, ks_index = np.unique(stage_ksteps, return_inverse=True)
+    ks_index = ks_index.reshape(-1).astype(np.int64)
+    op_cycles = np.zeros((n_waves * sms, ks_values.size), dtype=np.int64)
+    op_cycles[:n_tiles] = _ceil_each((fill_k + read_k)[:, None] * ks_values[None, :],
+                                     config.smem_bytes_per_clk, 1)
+    op_cycles = op_cycles.reshape(n_waves, sms, ks_values.size)
     stage_buf = int(
         (t_rows.max() * (w_step + meta_step) + t_cols.max() * x_step) * int(stage_ksteps.max())
     )
@@ -356,6 +425,11 @@ def make_plan(rows: int, k: int, batch: int, config: STCConfig, *, bias: bool = 
         write_cycles=write_cycles,
         program=program,
         mma_smem_bytes=int(mma_smem),
+        tile_smem_fill_bytes=fill_k.astype(np.int64),
+        tile_smem_read_bytes=read_k.astype(np.int64),
+        stage_ks_index=ks_index,
+        wave_operand_cycles=op_cycles,
+        smem_bytes_per_clk=config.smem_bytes_per_clk,
         stage_buffer_bytes=stage_buf,
         memory=memory,
     )

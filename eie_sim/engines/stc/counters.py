@@ -36,7 +36,8 @@ COUNTERS: dict[str, tuple[str, str]] = {
     ),
     "smem.read_bytes": (
         "bytes",
-        "operand fragment bytes the tensor cores read per MMA (A values + metadata + B)",
+        "operand bytes the warps read from shared memory: per k-step each warp's A rows "
+        "(values + metadata) and B columns once, reused across the MMAs of its warp tile",
     ),
     "tc.mma": ("instructions", "mma / mma.sp instructions issued"),
     **{

@@ -6,11 +6,14 @@ and ``D_g`` the end of stage ``g`` (its last working tensor core), served in the
 
 * ``load g``: starts at ``max(loader free, D_{g - slots})``, ends ``load_cycles[g]`` later;
 * stage ``g`` on tensor core ``j`` with work ``u_j > 0``: starts at ``max(L_g, E_j)`` (the wait
-  is stall), ends ``u_j`` later; tensor cores without work skip the stage;
+  is stall), ends ``max(u_j, o_i(g))`` later; tensor cores without work skip the stage;
 * ``write w``: starts at ``max(loader free, D_last(w) + mma_latency)``.
 
-The loop runs once per stage (vectorised over all tensor cores); the outputs come from one
-vectorised pass over the kept K slots.
+A working tensor core spends ``max(u_j, o_i(g))`` on the stage, ``o_i(g)`` the shared-memory
+operand cycles of its SM ``i`` (the operand-path gate); the excess over ``u_j`` is stall.
+
+The loop runs once per stage, over classes of tensor cores with identical work; the outputs
+come from one vectorised pass over the kept K slots.
 """
 
 from __future__ import annotations
@@ -25,41 +28,74 @@ from eie_sim.engines.stc.reference import add_bias, wrap_int32
 _CHUNK_ELEMENTS = 1 << 22
 
 
-def schedule(plan: Plan) -> tuple[int, list[int], np.ndarray, np.ndarray]:
-    """``(cycles, wave write-back ends, busy, stall)`` of ``plan``; per tensor core arrays."""
+def _classes(plan: Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tensor cores with the same work and the same operand gate in every wave have the same
+    history: ``(class of each tensor core, fragments (C, W), operand cycles (C, W, U))``."""
     n_tc = plan.sms * plan.tcs
-    prev_end = np.zeros(n_tc, dtype=np.int64)
-    busy = np.zeros(n_tc, dtype=np.int64)
-    stall = np.zeros(n_tc, dtype=np.int64)
+    frags = plan.wave_frags.transpose(1, 2, 0).reshape(n_tc, plan.waves)
+    gate = np.repeat(plan.wave_operand_cycles.transpose(1, 0, 2), plan.tcs, axis=0)
+    key = np.concatenate([frags, gate.reshape(n_tc, -1)], axis=1)
+    uniq, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    return inverse.reshape(-1), frags[first], gate[first]
+
+
+def schedule(plan: Plan) -> tuple[int, list[int], np.ndarray, np.ndarray]:
+    """``(cycles, wave write-back ends, busy, stall)`` of ``plan``; per tensor core arrays.
+
+    A working tensor core spends ``max(u, o)`` on a stage: ``u`` its MMA cycles (busy), ``o``
+    its SM's shared-memory operand cycles (``Plan.operand_cycles``); ``max(u, o) - u`` is
+    stall, like the wait for the stage's arrival. The recurrence runs over classes of
+    identical tensor cores (Python integers: exact, and fast for a big GEMM's many stages)."""
+    cls, frags, gate = _classes(plan)
+    n_cls = frags.shape[0]
+    frags_l, gate_l = frags.T.tolist(), gate.transpose(1, 0, 2).tolist()  # [w][c], [w][c][u]
+    ksteps = plan.stage_ksteps.tolist()
+    ks_index = plan.stage_ks_index.tolist()
+    mma = plan.mma_cycles
+    prev_end = [0] * n_cls
+    busy = [0] * n_cls
+    stall = [0] * n_cls
     load_end = [0] * plan.stages
     done = [0] * plan.stages
     computed = 0
     s_per_wave = plan.stages_per_wave
 
     def compute_through(h: int) -> None:
-        nonlocal computed, prev_end
+        nonlocal computed
         while computed <= h:
             g = computed
             w, s = divmod(g, s_per_wave)
-            work = plan.wave_frags[w].ravel() * int(plan.stage_ksteps[s]) * plan.mma_cycles
-            on = work > 0
-            start = np.maximum(load_end[g], prev_end)
-            stall[on] += (start - prev_end)[on]
-            end = start + work
-            busy[:] += work
-            prev_end = np.where(on, end, prev_end)
-            done[g] = int(end[on].max())
+            per_frag = ksteps[s] * mma
+            u_idx = ks_index[s]
+            arrive = load_end[g]
+            fw, gw = frags_l[w], gate_l[w]
+            last = 0
+            for c in range(n_cls):
+                f = fw[c]
+                if not f:
+                    continue
+                work = f * per_frag
+                span = max(work, gw[c][u_idx])
+                p = prev_end[c]
+                start = arrive if arrive > p else p
+                stall[c] += start - p + span - work
+                busy[c] += work
+                end = start + span
+                prev_end[c] = end
+                if end > last:
+                    last = end
+            done[g] = last
             computed += 1
 
     free = 0
     wave_end = [0] * plan.waves
     for kind, i in plan.program:
         if kind == "load":
-            gate = 0
+            gate_end = 0
             if i >= plan.slots:
                 compute_through(i - plan.slots)
-                gate = done[i - plan.slots]
-            load_end[i] = max(free, gate) + plan.load_cycles[i]
+                gate_end = done[i - plan.slots]
+            load_end[i] = max(free, gate_end) + plan.load_cycles[i]
             free = load_end[i]
         else:
             last = plan.last_stage(i)
@@ -67,7 +103,8 @@ def schedule(plan: Plan) -> tuple[int, list[int], np.ndarray, np.ndarray]:
             free = max(free, done[last] + plan.mma_latency) + plan.write_cycles[i]
             wave_end[i] = free
     compute_through(plan.stages - 1)
-    return free, wave_end, busy, stall
+    return (free, wave_end, np.asarray(busy, dtype=np.int64)[cls],
+            np.asarray(stall, dtype=np.int64)[cls])
 
 
 def counters(plan: Plan) -> dict[str, int]:
@@ -86,7 +123,7 @@ def counters(plan: Plan) -> dict[str, int]:
         "weight_sram.weight_read_bytes": int(plan.sram_weight_bytes.sum()),
         "weight_sram.metadata_read_bytes": int(plan.sram_metadata_bytes.sum()),
         "smem.write_bytes": int(plan.smem_write_bytes.sum()),
-        "smem.read_bytes": mma * plan.mma_smem_bytes,
+        "smem.read_bytes": int(plan.tile_smem_read_bytes.sum()) * int(plan.stage_ksteps.sum()),
         "tc.mma": mma,
         f"tc.{dt}_mac": mac,
         f"tc.{other}_mac": 0,

@@ -1,8 +1,10 @@
 """OperandBuffer: an SM's on-chip operand buffer (shared memory), ``slots`` stages deep.
 
 Contract (docs/STC_MODEL.md §Timing): the global-memory loader fills stage ``g`` of every SM at
-the end of its transfer; the SM's tensor cores read it from that cycle on; the slot is released
-when the last of the SM's tensor cores with work in stage ``g`` finishes it, and the loader may
+the end of its transfer; the SM's tensor cores read it from that cycle on (each warp reads its A
+and B fragments once per k-step and reuses them across its warp tile: ``smem.read_bytes``,
+counted when the stage is released); the slot is released when the last of the SM's tensor
+cores with work in stage ``g`` finishes it, and the loader may
 then start loading stage ``g + slots`` into it (2 slots = double buffering: the load of stage
 ``g + 1`` overlaps the MMAs of stage ``g``).
 """
@@ -26,7 +28,7 @@ class OperandBuffer:
     plan : Plan
         The work decomposition (which tensor cores of this SM work in which wave).
     counts : dict
-        Shared counters (``smem.write_bytes``).
+        Shared counters (``smem.write_bytes``, ``smem.read_bytes``).
     """
 
     def __init__(self, env: simpy.Environment, sm: int, plan: Plan, counts: dict[str, int]):
@@ -64,4 +66,9 @@ class OperandBuffer:
         left = self._pending.get(g, self.workers(g)) - 1
         self._pending[g] = left
         if left == 0:
+            plan = self.plan
+            w, s = divmod(g, plan.stages_per_wave)
+            t = plan.tile_of(w, self.sm)
+            self.counts["smem.read_bytes"] += (int(plan.stage_ksteps[s])
+                                               * int(plan.tile_smem_read_bytes[t]))
             self.released(g).succeed()

@@ -2,8 +2,11 @@
 
 A :class:`TensorCore` owns, in every wave, the 16 x 8 output fragments ``f`` of its SM's tile
 with ``f % tensor_cores_per_sm == index``. For each operand-buffer stage it waits for the stage to
-arrive, then issues one MMA per (fragment, k-step) back to back, one every ``mma_cycles``. Its
-only interactions are with the operand buffer, so a stage's MMAs are one ``timeout``.
+arrive, then issues one MMA per (fragment, k-step) back to back, one every ``mma_cycles``, but
+cannot finish the stage before its SM's shared memory has delivered the stage's operands
+(``Plan.operand_cycles``: the fill plus the warps' fragment reads over ``smem_bytes_per_clk``):
+it spends ``max(MMA cycles, operand cycles)`` on the stage, the MMA cycles busy, the rest
+stall. Its only interactions are with the operand buffer, so a stage is one ``timeout``.
 
 Instructions (PTX): dense fp16 ``mma.m16n8k16``; sparse fp16 ``mma.sp.m16n8k32`` in the same
 time (2:4; N:M covers ``16 * M / N`` of K); int8 ``m16n8k32`` / ``mma.sp.m16n8k64``. A sparse
@@ -84,7 +87,6 @@ class MMAPipeline:
         counts["tc.mma"] += 1
         counts[self.mac_counter] += rows * cols * slots
         counts[self.padding_counter] += lanes - rows * cols * slots
-        counts["smem.read_bytes"] += plan.mma_smem_bytes
         counts["rf.accumulator.read"] += MMA_ROWS * MMA_COLS
         counts["rf.accumulator.write"] += MMA_ROWS * MMA_COLS
 
@@ -92,7 +94,8 @@ class MMAPipeline:
 class TensorCore:
     """Tensor core ``index`` of SM ``sm``: issues its fragments' MMAs stage by stage.
 
-    Statistics: ``busy`` (issuing MMAs), ``stall`` (waiting for a stage it has work in), cycles.
+    Statistics: ``busy`` (issuing MMAs), ``stall`` (waiting for a stage it has work in, or for
+    the stage's operands from shared memory), cycles.
     """
 
     def __init__(
@@ -144,6 +147,8 @@ class TensorCore:
                         b = self.selector.select(row0, kstep * kk, kk, col0)
                     self.pipeline.mma(acc, row0, col0, kstep, b)
             work = len(frags) * ks * plan.mma_cycles
+            span = max(work, int(plan.operand_cycles(g)[self.sm]))
             self.busy += work
-            yield env.timeout(work)
+            self.stall += span - work
+            yield env.timeout(span)
             self.buffer.finish(g)
