@@ -92,7 +92,7 @@ def test_the_gate_is_per_stage_and_the_engines_agree() -> None:
 def test_smem_reads_count_warp_tile_reuse() -> None:
     """``smem.read_bytes``: each warp reads its A rows (+ metadata) and B columns once per
     k-step. With a one-fragment warp tile (16 x 8) that is every MMA's full fragment bytes
-    (the old count); 64 x 64 warp tiles on a 128 x 128 tile read 8x less A and 16x less B."""
+    (the old count); 64 x 64 warp tiles read 8x less A and 4x less B per MMA."""
     base = STCConfig.preset("a100", batch=256, sms=4)
     plan16 = make_plan(256, 512, 256, base.replace(warp_tile_m=16, warp_tile_n=8))
     plan64 = make_plan(256, 512, 256, base)
