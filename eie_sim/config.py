@@ -40,8 +40,10 @@ def param(
     choices: tuple | None = None,
     flag: str | None = None,
 ) -> Any:
-    """A config field with its unit, range and description; ``flag`` is its short command-line
-    name when it is not the field's name (``--pes`` for ``num_pes``)."""
+    """A config field with its unit, range and description. ``flag`` is its command-line name
+    (without ``--``) when it must not follow the field's name: a short name (``pes`` for
+    ``num_pes``) or a name users rely on, pinned so a field rename cannot change it; without it
+    the flag is the field's name with dashes (``block_m`` -> ``--block-m``)."""
     return field(
         default=default,
         metadata={"unit": unit, "doc": doc, "lo": lo, "hi": hi, "choices": choices, "flag": flag},
@@ -130,25 +132,25 @@ class PEArrayConfig(ArchConfig):
     queues, with activation register files and SRAM, at one clock."""
 
     num_pes: int = param(64, "PEs", "processing elements; PE k owns rows i with i mod N == k",
-                         lo=1, hi=4096, flag='pes')
-    clock_mhz: float = param(800.0, "MHz", "clock frequency", lo=1e-3)
+                         lo=1, hi=4096, flag="pes")
+    clock_mhz: float = param(800.0, "MHz", "clock frequency", lo=1e-3, flag="clock-mhz")
     technology_nm: float = param(45.0, "nm", "process node the machine is built in (labels; "
                                  "its default energy table prices it)", lo=1.0, hi=1000.0)
     energy_table: str = param("45nm", "-", "default energy table: a bundled one (45nm, 7nm, "
                               "gpu-7nm) or a YAML file; simulate(energy=...) overrides it")
     act_queue_depth: int = param(8, "slots", "activation queue (FIFO) slots per PE", lo=1,
-                                 hi=1 << 20, flag='queue-depth')
+                                 hi=1 << 20, flag="queue-depth")
     act_queue_model: Literal["circular", "counter"] = param(
         "circular", "-",
         "FIFO full rule: 'circular' = circular buffer holding depth-1 entries (the EIE authors' "
         "simulator); 'counter' = holds depth entries",
-        choices=("circular", "counter"), flag='queue-model')
+        choices=("circular", "counter"), flag="queue-model")
     act_regfile_entries: int = param(64, "16-bit words",
                                      "source and destination activation register file size per PE",
                                      lo=1, hi=1 << 16)
     act_sram_bytes: int = param(2048, "bytes", "activation SRAM per PE", lo=0)
     dram_bandwidth_gbps: float = param(25.6, "GB/s", "DRAM bandwidth for weight streaming",
-                                       lo=1e-6, flag='dram-gbps')
+                                       lo=1e-6, flag="dram-gbps")
     input_relu: bool = param(True, "-",
                              "input-side ReLU: only activations > 0 count (authors' simulator); "
                              "false keeps negative activations")
@@ -194,12 +196,13 @@ class EIEConfig(PEArrayConfig):
     weights_from: Literal["sram", "dram"] = param(
         "sram", "-",
         "'sram': weights resident in the sparse-matrix SRAM; 'dram': the columns of broadcast "
-        "activations stream from DRAM at dram_bandwidth_gbps", choices=("sram", "dram"))
+        "activations stream from DRAM at dram_bandwidth_gbps", choices=("sram", "dram"),
+        flag="weights-from")
     sram_capacity: Literal["enforce", "unbounded"] = param(
         "enforce", "-",
         "'enforce' refuses a layer whose weights exceed the sparse-matrix SRAM; 'unbounded' "
         "lets per-PE memories grow (the paper's PE-scaling study)",
-        choices=("enforce", "unbounded"))
+        choices=("enforce", "unbounded"), flag="sram-capacity")
 
     def _check(self) -> None:
         super()._check()
@@ -237,7 +240,7 @@ class DenseConfig(PEArrayConfig):
                                         hi=4096)
     weights_from: Literal["auto", "sram", "dram"] = param(
         "auto", "-", "'auto': DRAM when the weights do not fit the weight SRAM; 'sram' refuses "
-        "them; 'dram' always streams", choices=("auto", "sram", "dram"))
+        "them; 'dram' always streams", choices=("auto", "sram", "dram"), flag="weights-from")
 
     def _check(self) -> None:
         super()._check()
@@ -357,12 +360,14 @@ class STCConfig(ArchConfig):
         lo=1,
         hi=1 << 24,
     )
-    clock_mhz: float = param(1410.0, "MHz", "clock frequency", lo=1e-3)
+    clock_mhz: float = param(1410.0, "MHz", "clock frequency", lo=1e-3, flag="clock-mhz")
     mem_bandwidth_gbps: float = param(
-        1555.0, "GB/s", "global memory (DRAM / HBM) bandwidth shared by all SMs", lo=1e-6
-    , flag='dram-gbps')
+        1555.0, "GB/s", "global memory (DRAM / HBM) bandwidth shared by all SMs", lo=1e-6,
+        flag="dram-gbps",
+    )
     pattern: str = param(
-        "2:4", "N:M", "weight sparsity pattern: at most N non-zeros in every M consecutive inputs"
+        "2:4", "N:M", "weight sparsity pattern: at most N non-zeros in every M consecutive inputs",
+        flag="pattern",
     )
     sparse: bool = param(
         True, "-", "true: sparse mma.sp on the compressed weights; false: the dense twin"
@@ -372,9 +377,11 @@ class STCConfig(ArchConfig):
         "-",
         "operand type: 'fp16' (float32 accumulation) or 'int8' (int32 accumulation)",
         choices=("fp16", "int8"),
+        flag="dtype",
     )
     batch: int = param(
-        1, "columns", "batch Nb: columns of the activation operand (1 = GEMV)", lo=1, hi=1 << 20
+        1, "columns", "batch Nb: columns of the activation operand (1 = GEMV)", lo=1, hi=1 << 20,
+        flag="batch",
     )
     block_m: int = param(128, "rows", "output rows per SM tile, multiple of 16", lo=16, hi=1 << 20)
     block_n: int = param(
@@ -407,6 +414,7 @@ class STCConfig(ArchConfig):
         "'dram': compressed weights stream from global memory; 'sram': they are resident in "
         "the on-chip weight store (capacity enforced), activations and outputs use DRAM",
         choices=("dram", "sram"),
+        flag="weights-from",
     )
     weight_sram_bytes: int = param(
         40 * _KIB * _KIB, "bytes", "on-chip weight store used by weights_from 'sram'", lo=0
