@@ -11,12 +11,24 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from eie_sim import registry
 from eie_sim.config import ArchConfig
 from eie_sim.errors import EieSimError
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and examples kept as written; a command name as long as ``workloads`` keeps
+    its help on its line (argparse before Python 3.13 measures commands without their indent)."""
+
+    def add_argument(self, action):
+        super().add_argument(action)
+        if action.help is not argparse.SUPPRESS:
+            for sub in self._iter_indented_subactions(action):
+                length = len(self._format_action_invocation(sub)) + self._current_indent
+                self._action_max_length = max(self._action_max_length, length)
 
 
 class Parser(argparse.ArgumentParser):
@@ -25,7 +37,7 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
-        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse API
@@ -91,28 +103,64 @@ class ArchFlag:
     dest: str
     fields: dict[str, dataclasses.Field]  # arch -> field
 
+    def kind(self) -> type:
+        """The value type: the fields' default type (int and float together: float)."""
+        kinds = {type(f.default) for f in self.fields.values()}
+        if len(kinds) == 1:
+            return kinds.pop()
+        return float if kinds == {int, float} else str
+
+    def choices(self) -> list | None:
+        """Every arch's choices in order of appearance (each config checks its own)."""
+        out: list = []
+        for f in self.fields.values():
+            for c in f.metadata["choices"] or ():
+                if c not in out:
+                    out.append(c)
+        return out or None
+
     def help(self) -> str:
-        f = next(iter(self.fields.values()))
-        meta = f.metadata
-        defaults: dict[str, list[str]] = {}
-        for arch, fld in self.fields.items():
-            defaults.setdefault(_show(fld.default), []).append(arch)
-        if len(defaults) == 1:
-            default = f"default {next(iter(defaults))}"
-        else:
-            default = "default " + "; ".join(f"{v} ({', '.join(a)})" for v, a in defaults.items())
-        unit = f" [{meta['unit']}]" if meta["unit"] not in ("-", "") else ""
-        if meta["choices"]:
-            allowed = "one of " + ", ".join(map(str, meta["choices"]))
-        elif meta["lo"] is not None and meta["hi"] is not None:
-            allowed = f"range [{_show(meta['lo'])}, {_show(meta['hi'])}]"
-        elif meta["lo"] is not None:
-            allowed = f">= {_show(meta['lo'])}"
-        else:
-            allowed = ""
-        archs = ", ".join(self.fields)
-        text = f"{meta['doc']}{unit}; {default}" + (f"; {allowed}" if allowed else "")
-        return (text + f" ({archs})").replace("%", "%%")
+        """The field's description, unit, default, range or choices, and the archs that have
+        it; where the archs differ in one of these, each value is followed by its archs."""
+
+        def doc(f):
+            unit = f.metadata["unit"]
+            return f.metadata["doc"] + (f" [{unit}]" if unit not in ("-", "") else "")
+
+        parts = [_per_arch(self.fields, doc),
+                 "default " + _per_arch(self.fields, lambda f: _show(f.default))]
+        order = self.choices() or []
+        allowed = _per_arch(self.fields, lambda f: _allowed(f.metadata, order))
+        if allowed:
+            parts.append(allowed)
+        parts.append("archs: " + ", ".join(self.fields))
+        return "; ".join(parts).replace("%", "%%")
+
+
+def _per_arch(fields: dict[str, dataclasses.Field], show: Callable) -> str:
+    """``show(field)`` once if every arch agrees, else ``value (archs); value (archs)``."""
+    groups: dict[str, list[str]] = {}
+    for arch, f in fields.items():
+        groups.setdefault(show(f), []).append(arch)
+    if len(groups) == 1:
+        return next(iter(groups))
+    return "; ".join(f"{v or 'any'} ({', '.join(a)})" for v, a in groups.items())
+
+
+def _allowed(meta: Mapping[str, Any], order: Sequence = ()) -> str:
+    """A field's allowed values from its metadata: ``one of ...`` (in ``order`` where given),
+    ``range [lo, hi]``, ``>= lo`` or ``<= hi``; empty if any value of its type is."""
+    if meta["choices"]:
+        choices = sorted(meta["choices"], key=lambda c: order.index(c) if c in order else 0)
+        return "one of " + ", ".join(map(str, choices))
+    lo, hi = meta["lo"], meta["hi"]
+    if lo is not None and hi is not None:
+        return f"range [{_show(lo)}, {_show(hi)}]"
+    if lo is not None:
+        return f">= {_show(lo)}"
+    if hi is not None:
+        return f"<= {_show(hi)}"
+    return ""
 
 
 def _show(value: Any) -> str:
@@ -131,7 +179,11 @@ def arch_flags() -> list[ArchFlag]:
     for name, acc in registry.ACCELERATORS.items():
         for f in dataclasses.fields(acc.config):
             flag = f.metadata.get("flag") or f.name.replace("_", "-")
-            by_flag.setdefault(flag, {})[name] = f
+            mine = by_flag.setdefault(flag, {})
+            if name in mine:  # a config bug, caught by the tests
+                raise AssertionError(f"{name}: fields {mine[name].name} and {f.name} both "
+                                     f"claim --{flag}")
+            mine[name] = f
     return [ArchFlag(flag, "field_" + flag.replace("-", "_"), fields)
             for flag, fields in by_flag.items()]
 
@@ -146,23 +198,25 @@ def add_arch_arguments(group, *, as_list: bool = False) -> None:
     else:
         group.add_argument("--arch", default="eie", choices=names,
                            help="accelerator (default eie; 'eie-sim archs' describes them)")
-    presets = {n: list(a.presets) for n, a in registry.ACCELERATORS.items() if a.presets}
+    presets: dict[str, list[str]] = {}  # preset list -> archs
+    for n, a in registry.ACCELERATORS.items():
+        if a.presets:
+            presets.setdefault(", ".join(a.presets), []).append(n)
     group.add_argument("--preset", metavar="NAME", help="a named machine: " + "; ".join(
-        f"{', '.join(p)} ({n})" for n, p in presets.items()) + " (default: the first)")
+        f"{p} ({', '.join(archs)})" for p, archs in presets.items()) + " (default: the first)")
     group.add_argument("--config", metavar="YAML",
                        help="architecture config file (any field of the arch; 'arch:' picks it)")
     for spec in arch_flags():
-        f = next(iter(spec.fields.values()))
-        kind = _TYPES.get(type(f.default), str)
-        choices = f.metadata["choices"]
+        kind = spec.kind()
+        choices = spec.choices()
         if as_list:
             group.add_argument(f"--{spec.flag}", dest=spec.dest, metavar="V[,V...]",
-                               type=list_of(kind, f"{type(f.default).__name__} values"),
+                               type=list_of(_TYPES.get(kind, str), f"{kind.__name__} values"),
                                help=spec.help())
         else:
-            group.add_argument(f"--{spec.flag}", dest=spec.dest, type=kind,
-                               choices=list(choices) if choices else None,
-                               metavar=None if choices else _METAVARS.get(type(f.default), "S"),
+            group.add_argument(f"--{spec.flag}", dest=spec.dest, type=_TYPES.get(kind, str),
+                               choices=choices,
+                               metavar=None if choices else _METAVARS.get(kind, "S"),
                                help=spec.help())
 
 
@@ -196,11 +250,17 @@ def field_values(args, arch: str) -> dict[str, Any]:
             continue
         field = spec.fields.get(arch)
         if field is None:
-            own = [s.flag for s in arch_flags() if arch in s.fields]
-            raise EieSimError(f"--{spec.flag} does not apply to arch {arch}; its flags: "
-                              + ", ".join(f"--{f}" for f in own))
+            raise not_applicable(spec, [arch])
         out[field.name] = value
     return out
+
+
+def not_applicable(spec: ArchFlag, archs: Sequence[str]) -> EieSimError:
+    """The one-line error for a flag none of ``archs`` has a field for, naming their flags."""
+    own = [s.flag for s in arch_flags() if any(a in s.fields for a in archs)]
+    whose = "its" if len(archs) == 1 else "their"
+    return EieSimError(f"--{spec.flag} does not apply to arch {', '.join(archs)}; {whose} "
+                       "flags: " + ", ".join(f"--{f}" for f in own))
 
 
 def arch_config(args) -> ArchConfig:

@@ -12,6 +12,7 @@ from eie_sim.cli._args import (
     float_arg,
     int_arg,
     list_of,
+    not_applicable,
     positive_int,
 )
 from eie_sim.errors import EieSimError
@@ -75,7 +76,7 @@ def run(args) -> int:
             continue
         mine = {a: f for a, f in spec.fields.items() if a in args.arch}
         if not mine:
-            raise EieSimError(f"--{spec.flag} does not apply to arch {', '.join(args.arch)}")
+            raise not_applicable(spec, args.arch)
         for field in mine.values():
             params[field.name] = values
     if synthetic:
