@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from eie_sim.result import RunResult
 
 
-def table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
-    """A plain-text table: the first column left-aligned, the others right-aligned."""
+def table(rows: Sequence[Sequence[object]], header: Sequence[str], *, left: bool = False) -> str:
+    """A plain-text table: the first column left-aligned, the others right-aligned (all
+    left-aligned with ``left``)."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def fmt(r):
-        return "  ".join(str(c).rjust(w) if i else str(c).ljust(w)
+        return "  ".join(str(c).rjust(w) if i and not left else str(c).ljust(w)
                          for i, (c, w) in enumerate(zip(r, widths, strict=True)))
 
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)])
@@ -35,8 +36,9 @@ def format_run(result: RunResult) -> str:
     rows.append(["total", "", "", "", f"{result.cycles:,}", f"{result.time_us:.2f}", "", "",
                  "", _match(result.outputs_match_reference)])
     lines.append(table(rows, ["layer", "size", "weights", "acts", "cycles", "time_us",
-                              "load_bal", f"{unit}_util", "mac_util", "matches_ref"]))
-    lines.append(f"({unit}_util: busy {unit} cycles / all; mac_util: useful MACs / MAC slots)")
+                              "load_bal", "util", "mac_util", "matches_ref"]))
+    lines.append(f"(load_bal: busy / (busy + stall); util: busy / all {unit} cycles; "
+                 "mac_util: useful MACs / MAC slots)")
     if result.layers[0].energy is not None:
         lines += ["", f"energy ({result.layers[0].energy.table} table)"]
         erows = [[lr.name, f"{lr.energy.total_pj / 1e6:.3f}", f"{lr.energy.dynamic_pj / 1e6:.3f}",
@@ -56,7 +58,9 @@ def format_run(result: RunResult) -> str:
                        ["unit.action", *(lr.name for lr in result.layers)]))
     accuracy = result.info.get("accuracy")
     if accuracy:
-        lines += ["", f"accuracy on {accuracy.get('images', '?')} test images: float "
+        how = (f" (model pruned {accuracy['pattern']} and fine-tuned, all images as one batch)"
+               if accuracy.get("pattern") else "")
+        lines += ["", f"accuracy on {accuracy.get('images', '?')} test images{how}: float "
                       f"{accuracy['float_accuracy']:.1%}, simulated "
                       f"{accuracy['simulated_accuracy']:.1%}"]
     for lr in result.layers:

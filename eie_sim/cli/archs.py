@@ -5,23 +5,27 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from eie_sim.cli._args import _show, examples
+from eie_sim.cli._args import _allowed, _show, examples
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("archs", help="list the accelerators: engines, presets, config fields",
                        description="Every registered accelerator with its engines, presets and "
-                       "config fields (name, unit, default, range, description).",
-                       epilog=examples("eie-sim archs", "eie-sim archs --json"))
+                       "config fields (name, flag, default, unit, range or choices, "
+                       "description). Every field is a flag of 'run' and 'sweep'.",
+                       epilog=examples("eie-sim archs", "eie-sim archs stc",
+                                       "eie-sim archs --json"))
+    p.add_argument("names", nargs="*", metavar="ARCH", help="only these (default: all)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def describe() -> list[dict]:
-    """The registry as plain data."""
+def describe(names=None) -> list[dict]:
+    """The registry as plain data (``names``: only these architectures)."""
     from eie_sim import registry
 
     out = []
-    for acc in registry.ACCELERATORS.values():
+    for name in names or registry.names():
+        acc = registry.get(name)  # unknown -> one-line error listing the allowed ones
         fields = []
         for f in dataclasses.fields(acc.config):
             m = f.metadata
@@ -37,23 +41,45 @@ def describe() -> list[dict]:
     return out
 
 
+def format_archs(data: list[dict], width: int = 100) -> str:
+    """The text listing: per architecture a header, then one row per field (name, flag,
+    default, unit, allowed values) with its description wrapped under it."""
+    import textwrap
+
+    from eie_sim.report import table
+
+    lines = []
+    for acc in data:
+        lines.append(f"{acc['name']}: {acc['label']}")
+        lines += textwrap.wrap(acc["description"], width, initial_indent="  ",
+                               subsequent_indent="  ")
+        lines.append(f"  engines {', '.join(acc['engines'])}; presets "
+                     f"{', '.join(acc['presets']) or 'none'}; compute unit {acc['unit_kind']}; "
+                     f"segment {acc['segment_kind']}; {acc['counters']} counters")
+        lines.append("")
+        rows = []
+        for f in acc["fields"]:
+            rows.append([f["name"], f["flag"], _show(f["default"]),
+                         "" if f["unit"] in ("-", "") else f["unit"],
+                         "true or false" if isinstance(f["default"], bool) else
+                         _allowed(f) or "any"])
+        body = table(rows, ["field", "flag", "default", "unit", "allowed"], left=True)
+        head, rule, *rows_text = body.splitlines()
+        lines += ["  " + head.rstrip(), "  " + rule]
+        for text, f in zip(rows_text, acc["fields"], strict=True):
+            lines.append("  " + text.rstrip())
+            lines += textwrap.wrap(f["description"], width, initial_indent="      ",
+                                   subsequent_indent="      ")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n")
+
+
 def run(args) -> int:
-    data = describe()
+    data = describe(args.names)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
-    for acc in data:
-        presets = ", ".join(acc["presets"]) or "none"
-        print(f"{acc['name']}: {acc['label']} — {acc['description']}")
-        print(f"  engines {', '.join(acc['engines'])}; presets {presets}; compute unit "
-              f"{acc['unit_kind']}; segment {acc['segment_kind']}; {acc['counters']} counters")
-        width = max(len(f["flag"]) for f in acc["fields"])
-        for f in acc["fields"]:
-            allowed = ("one of " + ", ".join(map(str, f["choices"])) if f["choices"] else
-                       f"[{_show(f['lo'])}, {_show(f['hi'])}]"
-                       if f["lo"] is not None or f["hi"] is not None else "")
-            unit = "" if f["unit"] in ("-", "") else f" {f['unit']}"
-            print(f"  {f['flag'].ljust(width)}  {_show(f['default'])}{unit}"
-                  f"{'  ' + allowed if allowed else ''}  {f['description']}")
-        print()
+    import shutil
+
+    print(format_archs(data, width=max(60, min(shutil.get_terminal_size().columns, 120))))
     return 0
