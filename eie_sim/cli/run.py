@@ -93,13 +93,16 @@ def build_workload(args):
 
 
 def _accuracy(config, args) -> dict:
-    """digits-mlp: the explicit accuracy evaluation over the test images."""
-    from eie_sim import registry
-    from eie_sim.workloads import digits
+    """digits-mlp: the explicit accuracy evaluation over the test images, of the same model
+    (seed) the run simulated. A machine with a batch and an N:M pattern (the tensor cores) runs
+    all images as one batch, on the model pruned to its pattern; a PE array, image by image."""
+    from eie_sim.config import parse_pattern
+    from eie_sim.workloads import DEFAULT_SEED, digits
 
-    seed = digits.DEFAULT_SEED if args.seed is None else args.seed
-    if registry.get(config.arch).timing_only:
-        return digits.evaluate_tensor_core(config, seed=seed, engine=args.engine,
+    seed = DEFAULT_SEED if args.seed is None else args.seed  # as get_workload's default
+    if {"batch", "pattern"} <= set(config.to_dict()):
+        n, m = parse_pattern(config.pattern)
+        return digits.evaluate_tensor_core(config, seed=seed, n=n, m=m, engine=args.engine,
                                            energy=args.energy)
     return digits.evaluate(config, seed=seed, engine=args.engine, energy=args.energy)
 
