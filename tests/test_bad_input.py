@@ -121,6 +121,20 @@ RUN_CASES = [
          "is not a UTF-8 text file"),
     case("unknown-arch", "run --workload alexnet-fc8 --arch tpu",
          "--arch", "invalid choice: 'tpu'", "'eie', 'stc', 'dense-tc', 'dense'"),
+    case("flag-of-another-arch", "run --workload alexnet-fc8 --batch 8",
+         "--batch does not apply to arch eie", "its flags: --pes, --clock-mhz"),
+    case("pe-flag-on-a-tensor-core", "run --arch stc --workload alexnet-fc8 --queue-depth 4",
+         "--queue-depth does not apply to arch stc", "its flags: --clock-mhz"),
+    case("choice-of-another-arch", "run --workload alexnet-fc8 --weights-from auto",
+         "weights_from must be one of 'sram', 'dram'", "got 'auto'"),
+    case("bool-flag-not-a-bool", "run --workload alexnet-fc8 --input-relu maybe",
+         "argument --input-relu", "expected true or false, got 'maybe'"),
+    case("preset-on-an-arch-without-presets", "run --workload alexnet-fc8 --preset a100",
+         "--preset applies to stc, dense-tc, not eie"),
+    case("unknown-preset", "run --arch stc --workload alexnet-fc8 --preset v100",
+         "unknown preset 'v100' for arch stc", "allowed: a100, h100, iso-eie"),
+    case("bad-nm-pattern", "run --arch stc --workload alexnet-fc8 --pattern 5:4",
+         "pattern must be 'N:M' with 1 <= N < M", "e.g. 2:4"),
     # energy tables
     case("energy-malformed-yaml", "run --workload alexnet-fc8 --energy {d}/e_malformed.yaml",
          "energy table", "is not valid YAML"),
@@ -402,6 +416,11 @@ SWEEP_CASES = [
          "act_queue_depth 1 holds no entry with the circular FIFO", "allowed: depth >= 2"),
     case("queue-model-unknown", "sweep --workload alexnet-fc8 --queue-model circular,lifo "
          "--out {out}", "act_queue_model must be one of 'circular', 'counter'", "'lifo'"),
+    case("flag-of-none-of-the-archs", "sweep --arch eie,dense --workload alexnet-fc8 "
+         "--batch 1,8 --out {out}", "--batch does not apply to arch eie, dense",
+         "their flags: --pes"),
+    case("preset-on-archs-without-presets", "sweep --workload alexnet-fc8 --preset a100 "
+         "--out {out}", "--preset applies to archs with presets, not eie"),
     case("sram-capacity-unknown", "sweep --workload alexnet-fc8 --sram-capacity maybe "
          "--out {out}", "sram_capacity must be one of 'enforce', 'unbounded'", "'maybe'"),
     case("weight-density-above-one", "sweep --inputs 300 --outputs 200 --weight-density 0.1,1.5 "
@@ -445,7 +464,8 @@ def test_sweep_catalogue(capsys, tmp_path, monkeypatch, files, good_sweep, templ
     "sweep --workload nope --out {out}",
     "sweep --workload alexnet-fc8 --pes 8,0 --out {out}",
     "sweep --workload alexnet-fc8 --energy 3nm --out {out}",
-], ids=["unknown-arch", "unknown-workload", "pes-zero", "energy-unknown"])
+    "sweep --workload alexnet-fc8 --batch 1,8 --out {out}",
+], ids=["unknown-arch", "unknown-workload", "pes-zero", "energy-unknown", "flag-of-another-arch"])
 def test_sweep_validation_fails_before_creating_out(capsys, tmp_path, template):
     """Bad grids are refused before any work: a fresh --out directory is not even created."""
     out = tmp_path / "fresh"
@@ -501,7 +521,7 @@ def test_an_infeasible_point_in_the_middle_is_a_row_and_nothing_is_lost(capsys, 
 
 
 # ----------------------------------------------------------------------------- plots
-PLOTS_MISSING = ("eie_sim/cli.py cmd_plot imports eie_sim.plots, which does not exist "
+PLOTS_MISSING = ("eie_sim/cli/plot.py imports eie_sim.plots, which does not exist "
                  "-> ModuleNotFoundError traceback, exit 1, for every 'eie-sim plot'")
 
 

@@ -165,6 +165,7 @@ BAD = [
     (["run", "--pes", "x", "--workload", "alexnet-fc8"], "--pes: expected an integer"),
     (["run", "--workload", "alexnet-fc8", "--engine", "gpu"], "invalid choice: 'gpu'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["archs", "tpu"], "unknown arch 'tpu'; allowed: eie, stc, dense-tc, dense"),
     (["run", "--workload", "alexnet-fc6", "--pes", "4"], "sparse-matrix SRAM"),
 ]
 
@@ -245,41 +246,112 @@ def test_archs_lists_every_registered_architecture_with_its_fields(capsys):
 
     code, out, _ = run(capsys, "archs")
     assert code == 0
+    flat = " ".join(out.split())  # descriptions wrap to the terminal
     for name, acc in ACCELERATORS.items():
         assert f"{name}: {acc.label}" in out
+        assert f"compute unit {acc.unit_kind}; segment {acc.segment_kind}" in out
+        assert " ".join(acc.description.split()) in flat
         for f in dataclasses.fields(acc.config):
-            assert f.metadata["doc"] in out
+            assert " ".join(f.metadata["doc"].split()) in flat, f.name
+            assert f"\n  {f.name} " in out, f.name
+    assert "num_pes --pes 64 PEs range [1, 4096]" in flat
+    assert "act_queue_model --queue-model circular one of circular, counter" in flat
+    assert "presets a100, h100, iso-eie" in out
+    code, out, _ = run(capsys, "archs", "stc")
+    assert code == 0 and out.startswith("stc: ") and "\neie: " not in out
     code, out, _ = run(capsys, "archs", "--json")
     data = json.loads(out)
     assert [a["name"] for a in data] == list(ACCELERATORS)
     stc = next(a for a in data if a["name"] == "stc")
     assert stc["presets"] == ["a100", "h100", "iso-eie"] and stc["engines"] == ["des", "fast"]
+    assert (stc["unit_kind"], stc["segment_kind"]) == ("tensor core", "wave")
     pes = next(f for f in data[0]["fields"] if f["name"] == "num_pes")
     assert (pes["flag"], pes["unit"], pes["default"], pes["lo"], pes["hi"]) == (
         "--pes", "PEs", 64, 1, 4096)
+    for acc in data:
+        assert [f["name"] for f in acc["fields"]] == [
+            f.name for f in dataclasses.fields(ACCELERATORS[acc["name"]].config)]
+    code, out, err = run(capsys, "archs", "tpu")
+    assert code == 2 and out == "" and err.startswith("eie-sim: error: unknown arch 'tpu'")
+
+
+def _help(command: str) -> str:
+    from eie_sim.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0].choices[command]
+    return " ".join(sub.format_help().split())
 
 
 def test_every_config_field_of_every_arch_is_a_flag_with_its_metadata(capsys):
     import dataclasses
 
-    from eie_sim.cli import build_parser
     from eie_sim.registry import ACCELERATORS
 
-    run_help = build_parser()._subparsers._group_actions[0].choices["run"].format_help()
+    for command in ("run", "sweep"):
+        flat = _help(command)
+        for acc in ACCELERATORS.values():
+            for f in dataclasses.fields(acc.config):
+                flag = "--" + (f.metadata["flag"] or f.name.replace("_", "-"))
+                assert f"{flag} " in flat, (command, flag)
+                assert " ".join(f.metadata["doc"].split()) in flat, (command, f.name)
+    flat = _help("run")
+    assert "activation queue (FIFO) slots per PE [slots]; default 8; range [1, 1048576]" in flat
+    assert "default 800 (eie, dense); 1410 (stc, dense-tc)" in flat  # clock per arch
+    # a shared flag whose fields differ: each description with its archs
+    assert ("DRAM bandwidth for weight streaming [GB/s] (eie, dense); global memory (DRAM / "
+            "HBM) bandwidth shared by all SMs [GB/s] (stc, dense-tc); default 25.6 (eie, "
+            "dense); 1555 (stc, dense-tc)") in flat
+    assert "--weights-from {sram,dram,auto}" in flat  # every arch's choices
+    assert "a named machine: a100, h100, iso-eie (stc, dense-tc)" in flat
+    assert "--arch {" + ",".join(ACCELERATORS) + "}" in flat
+
+
+def test_the_user_relied_flags_are_pinned_in_the_metadata():
+    import dataclasses
+
+    from eie_sim.registry import ACCELERATORS
+
+    pinned = {"num_pes": "pes", "act_queue_depth": "queue-depth",
+              "act_queue_model": "queue-model", "clock_mhz": "clock-mhz",
+              "sram_capacity": "sram-capacity", "weights_from": "weights-from",
+              "dram_bandwidth_gbps": "dram-gbps", "mem_bandwidth_gbps": "dram-gbps",
+              "pattern": "pattern", "batch": "batch", "dtype": "dtype"}
+    seen = set()
     for acc in ACCELERATORS.values():
         for f in dataclasses.fields(acc.config):
-            flag = "--" + (f.metadata["flag"] or f.name.replace("_", "-"))
-            assert flag in run_help, flag
-    flat = " ".join(run_help.split())
-    assert "activation queue (FIFO) slots per PE [slots]; default 8" in flat
-    assert "default 800 (eie, dense); 1410 (stc, dense-tc)" in flat  # clock per arch
+            if f.name in pinned:
+                assert f.metadata["flag"] == pinned[f.name], (acc.name, f.name)
+                seen.add(f.name)
+    assert seen == set(pinned)
 
 
-def test_a_flag_of_another_arch_is_a_one_line_error(capsys):
+def test_a_choice_only_one_arch_has_reaches_that_arch(capsys, tmp_path):
+    path = tmp_path / "d.json"
+    code, _, err = run(capsys, "run", "--arch", "dense", "--workload", "alexnet-fc8",
+                       "--weights-from", "auto", "--json", str(path))
+    assert code == 0, err
+    assert json.loads(path.read_text())["config"]["weights_from"] == "auto"
+    code, out, err = run(capsys, "run", "--workload", "alexnet-fc8", "--weights-from", "auto")
+    assert code == 2 and out == ""
+    assert err == "eie-sim: error: weights_from must be one of 'sram', 'dram', got 'auto'\n"
+
+
+def test_a_flag_of_another_arch_is_a_one_line_error(capsys, tmp_path):
     code, out, err = run(capsys, "run", "--workload", "alexnet-fc8", "--batch", "8")
     assert code == 2 and out == ""
     assert err.startswith("eie-sim: error: --batch does not apply to arch eie; its flags: --pes")
+    assert "--queue-depth" in err and "--smem-bpc" not in err
     assert len(err.splitlines()) == 1
+    code, out, err = run(capsys, "run", "--arch", "stc", "--workload", "alexnet-fc8", "--pes", "8")
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert err.startswith("eie-sim: error: --pes does not apply to arch stc; its flags: ")
+    assert "--batch" in err and "--queue-depth" not in err
+    code, out, err = run(capsys, "sweep", "--arch", "eie,dense", "--workload", "alexnet-fc8",
+                         "--batch", "1,8", "--out", str(tmp_path / "sw"))
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert err.startswith("eie-sim: error: --batch does not apply to arch eie, dense; their "
+                          "flags: --pes")
+    assert not (tmp_path / "sw").exists()
 
 
 def test_tensor_core_flags_reach_the_config(capsys, tmp_path):
@@ -296,7 +368,7 @@ def test_tensor_core_flags_reach_the_config(capsys, tmp_path):
     assert data["layers"][0]["unit_kind"] == "tensor core"
 
 
-def test_python_dash_m_and_version(capsys):
+def test_python_dash_m_help_and_version(capsys):
     import subprocess
     import sys
 
@@ -305,11 +377,92 @@ def test_python_dash_m_and_version(capsys):
     proc = subprocess.run([sys.executable, "-m", "eie_sim", "--version"], capture_output=True,
                           text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == f"eie-sim {__version__}"
+    proc = subprocess.run([sys.executable, "-m", "eie_sim", "--help"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout.startswith("usage: eie-sim ")
+    for command in ("run", "compare", "sweep", "plot", "validate", "workloads", "archs"):
+        assert f"\n    {command}  " in proc.stdout, command  # name and help on one line
     proc = subprocess.run([sys.executable, "-m", "eie_sim", "plot", "--help"],
                           capture_output=True, text=True)
     assert proc.returncode == 0
     for kind in ("pe-sweep", "queue-depth", "energy-vs-sparsity", "energy-breakdown", "compare"):
         assert kind in proc.stdout
+
+
+def test_commands_import_only_what_they_use():
+    """Start-up: help and the fast engine load neither SimPy nor matplotlib nor dask."""
+    import subprocess
+    import sys
+
+    heavy = ("simpy", "matplotlib", "dask")
+    commands = [["--help"], ["run", "--help"], ["sweep", "--help"], ["plot", "--help"],
+                ["archs"], ["workloads"], ["run", "--workload", "alexnet-fc8", "--no-progress"],
+                ["run", "--arch", "stc", "--workload", "alexnet-fc8", "--no-progress"]]
+    code = ("import contextlib, io, sys\n"
+            "from eie_sim.cli import main\n"
+            f"for argv in {commands!r}:\n"
+            "    with contextlib.redirect_stdout(io.StringIO()):\n"
+            "        try:\n"
+            "            rc = main(argv)\n"
+            "        except SystemExit as e:\n"
+            "            rc = e.code\n"
+            f"    print(argv, rc, [m for m in {heavy!r} if m in sys.modules])\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(commands), proc.stderr
+    for argv, line in zip(commands, lines, strict=True):
+        assert line == f"{argv!r} 0 []", line
+
+
+def test_report_is_a_library_and_its_columns_are_neutral():
+    from eie_sim.config import STCConfig
+    from eie_sim.report import format_run
+    from eie_sim.simulate import simulate
+    from eie_sim.workloads import get_workload
+
+    result = simulate(STCConfig.preset("iso-eie"), get_workload("alexnet-fc8"))
+    text = format_run(result)
+    assert text.startswith(f"workload alexnet-fc8 on {result.machine}, engine fast\n")
+    header = text.splitlines()[2].split()
+    assert header == ["layer", "size", "weights", "acts", "cycles", "time_us", "load_bal", "util",
+                      "mac_util", "matches_ref"]
+    assert "util: busy / all tensor core cycles" in text
+    assert "tc.mma" in text and "energy (" in text and "memory traffic" in text
+
+
+def _accuracy_line(out: str) -> str:
+    return next(line for line in out.splitlines() if line.startswith("accuracy on "))
+
+
+@pytest.mark.slow
+def test_digits_run_prints_the_accuracy_of_the_model_it_simulated(capsys, tmp_path):
+    from eie_sim.workloads import get_workload
+
+    path = tmp_path / "d.json"
+    code, out, err = run(capsys, "run", "--workload", "digits-mlp", "--json", str(path),
+                         "--no-progress")
+    assert code == 0, err
+    acc = json.loads(path.read_text())["info"]["accuracy"]
+    assert _accuracy_line(out) == (f"accuracy on 360 test images: float "
+                                   f"{acc['float_accuracy']:.1%}, simulated "
+                                   f"{acc['simulated_accuracy']:.1%}")
+    # the evaluation is of the same model (seed) as the simulated workload
+    assert acc["float_accuracy"] == get_workload("digits-mlp").info["float_accuracy"]
+    assert acc["outputs_match_reference"] is True
+
+
+def test_digits_run_on_a_tensor_core_evaluates_its_pattern_in_one_batch(capsys, tmp_path):
+    path = tmp_path / "d.json"
+    code, out, err = run(capsys, "run", "--arch", "stc", "--preset", "iso-eie", "--workload",
+                         "digits-mlp", "--pattern", "1:4", "--json", str(path), "--no-progress")
+    assert code == 0, err
+    acc = json.loads(path.read_text())["info"]["accuracy"]
+    assert acc["pattern"] == "1:4" and acc["images"] == 360
+    assert 0.8 <= acc["simulated_accuracy"] <= 1.0
+    assert _accuracy_line(out) == (
+        "accuracy on 360 test images (model pruned 1:4 and fine-tuned, all images as one "
+        f"batch): float {acc['float_accuracy']:.1%}, simulated {acc['simulated_accuracy']:.1%}")
 
 
 def test_compare_modes_print_machines_bounds_and_write_csv(capsys, tmp_path):
