@@ -16,7 +16,7 @@ from eie_sim.errors import WorkloadError
 from eie_sim.layer import QuantizedLayer
 from eie_sim.reference import reference_forward
 from eie_sim.workloads.paper import DEFAULT_SEED, NETWORKS, TABLE_III, layer_spec
-from eie_sim.workloads.synthetic import LayerSpec, build_layer
+from eie_sim.workloads.synthetic import STATISTICS_MODES, LayerSpec, build_layer
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,16 +51,27 @@ class Workload:
         return dataclasses.replace(self, inputs=np.asarray(inputs))
 
 
+def _statistics_info(spec: LayerSpec) -> dict:
+    """``info`` of a realistic workload (uniform ones keep an empty ``info``)."""
+    params = spec.parameters
+    return {} if params is None else {"statistics": spec.statistics, **params.as_dict()}
+
+
 def single_layer(spec: LayerSpec, *, description: str = "") -> Workload:
     layer, x = build_layer(spec)
-    return Workload(name=spec.name, layers=(layer,), inputs=x, description=description)
+    return Workload(name=spec.name, layers=(layer,), inputs=x, description=description,
+                    info=_statistics_info(spec))
 
 
-def network(name: str, seed: int = DEFAULT_SEED) -> Workload:
-    """A chained FC stack of Table III; each bias calibrated on the actual previous output."""
+def network(name: str, seed: int = DEFAULT_SEED, statistics: str = "uniform") -> Workload:
+    """A chained FC stack of Table III; each bias calibrated on the actual previous output.
+
+    ``statistics`` ("uniform" or "realistic") is passed to every layer's :class:`LayerSpec`.
+    """
     layers, x0, x = [], None, None
     for layer_name in NETWORKS[name]:
-        layer, x_in = build_layer(layer_spec(layer_name, seed), x)
+        spec = layer_spec(layer_name, seed, statistics)
+        layer, x_in = build_layer(spec, x)
         layers.append(layer)
         x0 = x_in if x0 is None else x0
         x = reference_forward(layer, x_in)
@@ -69,7 +80,9 @@ def network(name: str, seed: int = DEFAULT_SEED) -> Workload:
         layers=tuple(layers),
         inputs=x0,
         chained=True,
-        description=f"{name} FC6 -> ReLU -> FC7 -> ReLU -> FC8, chained",
+        description=f"{name} FC6 -> ReLU -> FC7 -> ReLU -> FC8, chained"
+        + ("" if statistics == "uniform" else f" ({statistics} statistics)"),
+        info=_statistics_info(spec),
     )
 
 
@@ -118,13 +131,50 @@ def describe(name: str) -> str:
     return _REGISTRY[name][1]
 
 
-def get_workload(name: str, seed: int | None = None) -> Workload:
-    """Build the named workload; ``seed`` overrides the default seed (same seed, same layers)."""
+def _synthetic(name: str, seed: int, statistics: str) -> Workload:
+    """A Table III layer or network in the given statistics mode."""
+    if name in NETWORKS:
+        return network(name, seed, statistics)
+    suffix = "" if statistics == "uniform" else f"; {statistics} statistics"
+    return single_layer(layer_spec(name, seed, statistics), description=_describe(name) + suffix)
+
+
+def statistics_workloads() -> list[str]:
+    """The workloads that take ``statistics="realistic"`` (Table III layers and networks)."""
+    return [*TABLE_III, *NETWORKS]
+
+
+def get_workload(name: str, seed: int | None = None, statistics: str = "uniform") -> Workload:
+    """Build the named workload; ``seed`` overrides the default seed (same seed, same layers).
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`workload_names`.
+    seed : int, optional
+        Workload seed (>= 0); None = the workload's default.
+    statistics : {"uniform", "realistic"}
+        How the synthetic Table III layers and networks are drawn
+        (:mod:`eie_sim.workloads.synthetic`); other workloads take only "uniform" (their
+        default; a real model's structure is its own).
+    """
     if name not in _REGISTRY:
         raise WorkloadError(f"unknown workload {name!r}; allowed: {', '.join(_REGISTRY)}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise WorkloadError(f"seed must be an integer >= 0, got {seed!r}")
-    return _REGISTRY[name][0](DEFAULT_SEED if seed is None else seed)
+    if statistics not in STATISTICS_MODES:
+        raise WorkloadError(
+            f"statistics must be one of {', '.join(STATISTICS_MODES)}, got {statistics!r}"
+        )
+    seed = DEFAULT_SEED if seed is None else seed
+    if statistics == "uniform":
+        return _REGISTRY[name][0](seed)
+    if name not in statistics_workloads():
+        raise WorkloadError(
+            f"workload {name!r} has no statistics modes; statistics={statistics!r} applies to "
+            f"{', '.join(statistics_workloads())}"
+        )
+    return _synthetic(name, seed, statistics)
 
 
 __all__ = [
@@ -135,6 +185,7 @@ __all__ = [
     "network",
     "register",
     "single_layer",
+    "statistics_workloads",
     "workload_names",
     "describe",
 ]

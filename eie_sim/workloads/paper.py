@@ -5,6 +5,10 @@ activation density the paper reports for the *next* layer of its network (FC6 ->
 ...); last layers and the NeuralTalk layers target 50 %. In the chained workloads ``alexnet``
 and ``vgg`` the second and third layers take the actual simulated outputs of the layer before
 (ReLU is the next layer's input-side ReLU), and each bias is calibrated on that actual input.
+
+``statistics="realistic"`` builds the same shapes and densities with the measured row/column
+spread and activation structure of :mod:`eie_sim.workloads.synthetic` (the same parameters for
+every layer, never fitted to the paper's timings); the default ``"uniform"`` is i.i.d.
 """
 
 from __future__ import annotations
@@ -32,8 +36,18 @@ NETWORKS: dict[str, tuple[str, ...]] = {
 DEFAULT_SEED = 2016
 
 
-def layer_spec(name: str, seed: int = DEFAULT_SEED) -> LayerSpec:
-    """The :class:`LayerSpec` of a Table III layer."""
+def layer_spec(name: str, seed: int = DEFAULT_SEED, statistics: str = "uniform") -> LayerSpec:
+    """The :class:`LayerSpec` of a Table III layer.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`TABLE_III`.
+    seed : int
+        Workload seed (>= 0); the layer's own seed is ``seed * 100 + its index``.
+    statistics : {"uniform", "realistic"}
+        How positions and inputs are drawn (:mod:`eie_sim.workloads.synthetic`).
+    """
     n_in, n_out, wd, ad, next_ad = TABLE_III[name]
     index = list(TABLE_III).index(name)
     return LayerSpec(
@@ -44,4 +58,5 @@ def layer_spec(name: str, seed: int = DEFAULT_SEED) -> LayerSpec:
         activation_density=ad,
         seed=seed * 100 + index,
         output_density=next_ad,
+        statistics=statistics,
     )

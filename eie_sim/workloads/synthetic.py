@@ -17,12 +17,51 @@ Memory grows with the non-zeros, never with ``inputs x outputs``:
 * **bias**: one value for all outputs, chosen on the simulated datapath (the reference model)
   so that the fraction of outputs > 0 — the density the next layer's broadcast sees after its
   input ReLU — equals ``output_density``.
+
+That is ``statistics="uniform"`` (the default). Real magnitude-pruned layers are not uniform:
+some rows and columns keep more weights than others, and some inputs fire more often than
+others. ``statistics="realistic"`` draws that structure with the four parameters of
+:class:`eie_sim.workloads.statistics.LayerStatistics` (``LayerSpec.structure``; default
+:data:`~eie_sim.workloads.statistics.REALISTIC`, measured on networks trained and pruned here;
+definitions in that module). With ``d = weight_density`` and ``s_r, s_c, rho, P`` the row
+spread, column spread, activation/column correlation and activation persistence:
+
+1. **row and column multipliers** ``a_i`` (outputs) and ``b_j`` (inputs): i.i.d. lognormal
+   with coefficient of variation ``s_r`` (``s_c``), each set divided by its mean (so mean 1
+   exactly); spread 0 gives all ones;
+2. **positions**: weight ``(i, j)`` is non-zero independently with probability
+   ``min(1, lam a_i b_j)``; ``lam`` is ``d`` unless some probabilities reach 1, then it is
+   solved (bisection) so the expected non-zeros stay ``d * inputs * outputs``. The draw is
+   exact and costs O(non-zeros): rows are grouped by multiplier (within a factor 2); in each
+   (column, group) candidates are drawn as geometric gaps at the group's largest probability
+   and kept with probability (own / largest); done in chunks of columns, so memory is the
+   non-zeros plus O(inputs + outputs) plus a chunk of about a million candidates;
+3. **which input gets which column**: every input ``j`` has a latent firing propensity
+   ``v_j ~ N(0, 1)`` (its own random stream); the drawn columns are assigned to the inputs so
+   that column counts rise with ``w_j = g v_j + sqrt(1 - g^2) e_j`` (``e_j ~ N(0, 1)``, count
+   ties broken at random) where ``g = 2 sin(pi rho / 6)`` is the normal correlation whose rank
+   correlation is ``rho``: a Gaussian copula, so the rank correlation of the firing
+   probability (monotone in ``v``) with the column count is ``rho``;
+4. **values and scale**: as in uniform mode, in the order of the CSC entries;
+5. **input activations**: exactly ``round(activation_density * inputs)`` non-zeros at the
+   inputs with the largest scores ``sqrt(h) v_j + sqrt(1 - h) u_j`` (``u_j ~ N(0, 1)`` fresh
+   per sample), values as in uniform mode. ``h`` is the latent correlation (a threshold model)
+   that gives persistence ``P`` at this density, from the bivariate-normal orthant formula;
+   :func:`realistic_inputs` draws more samples of the same layer's inputs. When the input
+   ``x`` is given (a chained network), the propensities are drawn from it instead: the firing
+   inputs get the largest of ``inputs`` standard normal scores ``s_j`` (at random among
+   themselves), the others the rest, and ``v_j = sqrt(h) s_j + sqrt(1 - h) e'_j``;
+6. **bias**: as in uniform mode.
+
+Realistic mode uses its own random streams (``[seed, inputs, outputs, k]``, ``k`` = 1
+positions and values, 2 propensities and assignment, 3 input samples).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -30,6 +69,9 @@ from eie_sim.errors import WorkloadError
 from eie_sim.formats.fixed_point import ACT_FRAC_BITS, INT16_MAX, INT16_MIN, quantize
 from eie_sim.layer import QuantizedLayer
 from eie_sim.reference import reference_forward
+from eie_sim.workloads.statistics import REALISTIC, LayerStatistics
+
+STATISTICS_MODES = ("uniform", "realistic")
 
 MAX_ELEMENTS = 1 << 40  # inputs x outputs; far beyond any FC layer, guards typos
 
@@ -52,6 +94,11 @@ class LayerSpec:
         Seed of the weights and the input (>= 0).
     output_density : float or None
         Target fraction of outputs > 0, reached with the bias; None = no bias.
+    statistics : {"uniform", "realistic"}
+        How positions and inputs are drawn (module docstring); "uniform" is i.i.d.
+    structure : LayerStatistics or None
+        Parameters of realistic mode; None = the measured defaults
+        (:data:`eie_sim.workloads.statistics.REALISTIC`). Only with ``statistics="realistic"``.
     """
 
     name: str
@@ -61,6 +108,8 @@ class LayerSpec:
     activation_density: float
     seed: int = 0
     output_density: float | None = 0.5
+    statistics: str = "uniform"
+    structure: LayerStatistics | None = None
 
     def __post_init__(self) -> None:
         for field_name in ("inputs", "outputs"):
@@ -83,6 +132,24 @@ class LayerSpec:
             or self.seed < 0
         ):
             raise WorkloadError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if self.statistics not in STATISTICS_MODES:
+            raise WorkloadError(
+                f"statistics must be one of {', '.join(STATISTICS_MODES)}, got {self.statistics!r}"
+            )
+        if self.structure is not None:
+            if not isinstance(self.structure, LayerStatistics):
+                raise WorkloadError(
+                    f"structure must be a LayerStatistics or None, got {self.structure!r}"
+                )
+            if self.statistics != "realistic":
+                raise WorkloadError("structure is used only with statistics='realistic'")
+
+    @property
+    def parameters(self) -> LayerStatistics | None:
+        """The realistic-mode parameters in effect (None in uniform mode)."""
+        if self.statistics != "realistic":
+            return None
+        return REALISTIC if self.structure is None else self.structure
 
 
 def sparse_positions(
@@ -151,6 +218,245 @@ def calibrate_bias(
         b = -int(y0[k])
     return layer.with_bias_value(int(np.clip(b, INT16_MIN, INT16_MAX)))
 
+# ----------------------------------------------------------------------------- realistic mode
+
+#: Candidates drawn per chunk of columns in realistic mode (bounds the transient memory).
+CANDIDATES_PER_CHUNK = 1 << 20
+_NORMAL = NormalDist()
+
+
+def lognormal_multipliers(rng: np.random.Generator, n: int, spread: float) -> np.ndarray:
+    """``n`` i.i.d. lognormal multipliers with coefficient of variation ``spread``, divided by
+    their mean (mean exactly 1); all ones for spread 0."""
+    if spread <= 0.0:
+        return np.ones(n)
+    sigma = math.sqrt(math.log1p(spread * spread))
+    m = np.exp(sigma * rng.standard_normal(n))
+    return m / m.mean()
+
+
+def density_scale(a: np.ndarray, b: np.ndarray, density: float) -> float:
+    """``lam`` with ``sum_ij min(1, lam a_i b_j) = density * a.size * b.size`` (0 < density < 1).
+
+    ``lam = density`` when no probability reaches 1 (multipliers of mean 1); otherwise solved by
+    bisection on ``log lam`` in O((a.size + b.size) log a.size) per step.
+    """
+    a_up = np.sort(a)
+    prefix = np.concatenate([[0.0], np.cumsum(a_up)])
+    target = density * a.size * b.size
+
+    def total(lam: float) -> float:
+        below = np.searchsorted(a_up, 1.0 / (lam * b), side="left")  # rows not saturated
+        return float(np.sum((a.size - below) + lam * b * prefix[below]))
+
+    if density * float(a_up[-1]) * float(b.max()) <= 1.0:
+        return density
+    lo, hi = density, 1.0 / (float(a_up[0]) * float(b.min()))
+    for _ in range(100):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if total(mid) < target else (lo, mid)
+        if hi / lo < 1.0 + 1e-12:
+            break
+    return math.sqrt(lo * hi)
+
+
+def _bernoulli_runs(
+    rng: np.random.Generator, lengths: np.ndarray, q: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bernoulli(``q[s]``) successes over ``lengths[s]`` trials for every segment ``s``, drawn as
+    geometric gaps. Returns ``(segment, offset)`` of the successes, sorted by segment then
+    offset. Every ``q`` must be in (0, 1]."""
+    segs, offs = [], []
+    seg_ids = np.arange(lengths.size)
+    start = np.full(lengths.size, -1, dtype=np.int64)  # last position drawn so far
+    while seg_ids.size:
+        m = (lengths[seg_ids] - 1 - start[seg_ids]) * q[seg_ids]
+        draws = np.ceil(m + 3.0 * np.sqrt(m) + 2.0).astype(np.int64)
+        seg = np.repeat(seg_ids, draws)
+        gaps = rng.geometric(np.repeat(q[seg_ids], draws)).astype(np.int64)
+        ends = np.cumsum(draws)
+        csum = np.cumsum(gaps)
+        before = np.concatenate([[0], csum[ends[:-1] - 1]])
+        pos = csum - np.repeat(before, draws) + np.repeat(start[seg_ids], draws)
+        ok = pos < lengths[seg]
+        segs.append(seg[ok])
+        offs.append(pos[ok])
+        last = pos[ends - 1]
+        unfinished = last < lengths[seg_ids]  # the segment's end not reached yet
+        start[seg_ids] = last
+        seg_ids = seg_ids[unfinished]
+    seg = np.concatenate(segs) if segs else np.zeros(0, dtype=np.int64)
+    off = np.concatenate(offs) if offs else np.zeros(0, dtype=np.int64)
+    order = np.lexsort((off, seg))
+    return seg[order], off[order]
+
+
+def realistic_positions(
+    rng: np.random.Generator, n_out: int, n_in: int, density: float, stats: LayerStatistics
+) -> tuple[np.ndarray, np.ndarray]:
+    """CSC ``(col_ptr, rows)`` with ``P(w_ij != 0) = min(1, lam a_i b_j)`` (module docstring).
+
+    Memory: the non-zeros (int32 rows) plus O(n_in + n_out) plus one chunk of about
+    :data:`CANDIDATES_PER_CHUNK` candidates.
+    """
+    a = lognormal_multipliers(rng, n_out, stats.row_spread)
+    b = lognormal_multipliers(rng, n_in, stats.column_spread)
+    if density <= 0.0 or density >= 1.0:
+        return sparse_positions(rng, n_out, n_in, density)
+    lam = density_scale(a, b, density)
+    order = np.argsort(-a, kind="stable")  # rows by multiplier, largest first
+    a_desc = a[order]
+    group = np.floor(np.log2(a_desc[0] / a_desc)).astype(np.int64)
+    g_start = np.flatnonzero(np.diff(group, prepend=-1))  # each group's first sorted row
+    g_len = np.diff(np.append(g_start, n_out))
+    g_max = a_desc[g_start]
+    n_groups = g_start.size
+    counts = np.zeros(n_in, dtype=np.int64)
+    row_parts = []
+    per_col = max(1.0, float(np.sum(np.minimum(1.0, lam * g_max * b.max()) * g_len)))
+    step = max(1, int(CANDIDATES_PER_CHUNK / per_col))
+    for c0 in range(0, n_in, step):
+        cols = np.arange(c0, min(n_in, c0 + step))
+        seg_col = np.repeat(cols, n_groups)
+        seg_grp = np.tile(np.arange(n_groups), cols.size)
+        q = np.minimum(1.0, lam * g_max[seg_grp] * b[seg_col])
+        seg, off = _bernoulli_runs(rng, g_len[seg_grp], q)
+        sorted_row = g_start[seg_grp[seg]] + off
+        col = seg_col[seg]
+        p_own = np.minimum(1.0, lam * a_desc[sorted_row] * b[col])
+        keep = rng.random(seg.size) * q[seg] < p_own
+        key = col[keep] * n_out + order[sorted_row[keep]]
+        key.sort()
+        kept_col = key // n_out
+        row_parts.append((key - kept_col * n_out).astype(np.int32))
+        counts[cols] = np.bincount(kept_col - c0, minlength=cols.size)
+    rows = np.concatenate(row_parts) if row_parts else np.zeros(0, dtype=np.int32)
+    col_ptr = np.zeros(n_in + 1, dtype=np.int64)
+    np.cumsum(counts, out=col_ptr[1:])
+    return col_ptr, rows
+
+
+def normal_correlation(rank_correlation: float) -> float:
+    """Correlation of a bivariate normal whose Spearman correlation is ``rank_correlation``."""
+    return 2.0 * math.sin(math.pi * rank_correlation / 6.0)
+
+
+def latent_persistence(persistence: float, density: float) -> float:
+    """Latent correlation ``h`` of the threshold model that gives ``persistence`` at ``density``.
+
+    An input fires when ``sqrt(h) v + sqrt(1 - h) u > t`` (``v`` fixed per input, ``u`` per
+    sample, both N(0, 1); ``t`` the upper ``density`` quantile). Its firing probability has
+    variance ``Phi2(t, t; h) - density^2 = (1 / 2 pi) int_0^asin(h) exp(-t^2 / (1 + sin th))
+    dth``, which at ``h = 1`` is ``density (1 - density)``; ``h`` solves variance =
+    ``persistence * density (1 - density)`` (trapezoid rule on 4097 points, interpolated).
+    """
+    if persistence <= 0.0 or not 0.0 < density < 1.0:
+        return 0.0
+    if persistence >= 1.0:
+        return 1.0
+    t = _NORMAL.inv_cdf(1.0 - density)
+    theta = np.linspace(0.0, math.pi / 2, 4097)
+    f = np.exp(-t * t / (1.0 + np.sin(theta)))
+    cum = np.concatenate([[0.0], np.cumsum((f[1:] + f[:-1]) / 2 * np.diff(theta))])
+    return float(np.sin(np.interp(persistence * cum[-1], cum, theta)))
+
+
+def _top_k(score: np.ndarray, k: int) -> np.ndarray:
+    """Sorted indices of the ``k`` largest scores."""
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.sort(np.argpartition(-score, k - 1)[:k])
+
+
+def _propensity_rng(spec: LayerSpec) -> np.random.Generator:
+    return np.random.default_rng([spec.seed, spec.inputs, spec.outputs, 2])
+
+
+def firing_propensity(
+    spec: LayerSpec, x: np.ndarray | None = None, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """The latent firing propensities ``v`` of a realistic layer's inputs (module docstring).
+
+    Without ``x`` they are i.i.d. N(0, 1); with ``x`` they are drawn given which inputs fire
+    (``x > 0``). ``rng`` defaults to the spec's propensity stream (deterministic per spec and
+    ``x``); the column assignment continues that stream.
+    """
+    rng = _propensity_rng(spec) if rng is None else rng
+    n = spec.inputs
+    if x is None:
+        return rng.standard_normal(n)
+    fired = np.asarray(x) > 0
+    k = int(np.count_nonzero(fired))
+    h = latent_persistence(spec.parameters.activation_persistence, k / n)
+    z = np.sort(rng.standard_normal(n))  # ascending: the top k go to the firing inputs
+    s = np.empty(n)
+    s[rng.permutation(np.flatnonzero(fired))] = z[n - k:]
+    s[rng.permutation(np.flatnonzero(~fired))] = z[: n - k]
+    return math.sqrt(h) * s + math.sqrt(1.0 - h) * rng.standard_normal(n)
+
+
+def assign_columns(
+    rng: np.random.Generator,
+    col_ptr: np.ndarray,
+    rows: np.ndarray,
+    propensity: np.ndarray,
+    correlation: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reorder the columns so their counts rise with ``g v + sqrt(1 - g^2) e`` (Gaussian copula,
+    ``g = normal_correlation(correlation)``); count ties broken at random. O(non-zeros)."""
+    n_in = propensity.size
+    g = normal_correlation(correlation)
+    w = g * propensity + math.sqrt(max(0.0, 1.0 - g * g)) * rng.standard_normal(n_in)
+    counts = np.diff(col_ptr)
+    by_count = np.lexsort((rng.random(n_in), counts))  # generated columns, fewest first
+    source = np.empty(n_in, dtype=np.int64)
+    source[np.argsort(w, kind="stable")] = by_count  # input j takes column source[j]
+    new_counts = counts[source]
+    new_ptr = np.zeros(n_in + 1, dtype=np.int64)
+    np.cumsum(new_counts, out=new_ptr[1:])
+    gather = np.repeat(col_ptr[source] - new_ptr[:-1], new_counts) + np.arange(new_ptr[-1])
+    return new_ptr, rows[gather]
+
+
+def realistic_inputs(
+    spec: LayerSpec, samples: int = 1, act_frac_bits: int = ACT_FRAC_BITS
+) -> np.ndarray:
+    """``samples x inputs`` int16 input samples of a realistic layer; row 0 is the input
+    :func:`build_layer` gives. Each has exactly ``round(activation_density * inputs)`` non-zeros
+    at the largest ``sqrt(h) v + sqrt(1 - h) u`` (module docstring)."""
+    stats = spec.parameters
+    if stats is None:
+        raise WorkloadError("realistic_inputs needs a spec with statistics='realistic'")
+    n = spec.inputs
+    v = firing_propensity(spec)
+    k = int(round(spec.activation_density * n))
+    h = latent_persistence(stats.activation_persistence, k / n)
+    rng = np.random.default_rng([spec.seed, spec.inputs, spec.outputs, 3])
+    out = np.zeros((samples, n), dtype=np.int16)
+    for i in range(samples):
+        where = _top_k(math.sqrt(h) * v + math.sqrt(1.0 - h) * rng.standard_normal(n), k)
+        vals = quantize(np.abs(rng.standard_normal(k)), act_frac_bits)
+        out[i, where] = np.maximum(vals, 1)
+    return out
+
+
+def _realistic_layer(
+    spec: LayerSpec, x: np.ndarray | None, act_frac_bits: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(col_ptr, rows, values, x)`` of a realistic layer (before scaling and quantization)."""
+    stats = spec.parameters
+    rng = np.random.default_rng([spec.seed, spec.inputs, spec.outputs, 1])
+    col_ptr, rows = realistic_positions(
+        rng, spec.outputs, spec.inputs, spec.weight_density, stats
+    )
+    rng_v = _propensity_rng(spec)
+    v = firing_propensity(spec, x, rng_v)
+    col_ptr, rows = assign_columns(rng_v, col_ptr, rows, v, stats.activation_column_correlation)
+    values = pruned_laplace_values(rng, rows.size, spec.weight_density)
+    if x is None:
+        x = realistic_inputs(spec, 1, act_frac_bits)[0]
+    return col_ptr, rows, values, x
+
 
 def build_layer(
     spec: LayerSpec,
@@ -164,7 +470,7 @@ def build_layer(
     Parameters
     ----------
     spec : LayerSpec
-        Shape, densities, seed.
+        Shape, densities, seed, statistics mode.
     x : numpy.ndarray of int16, optional
         Input activations (for example the previous layer's outputs). Default: synthetic,
         with ``spec.activation_density``.
@@ -173,16 +479,21 @@ def build_layer(
     -------
     (QuantizedLayer, numpy.ndarray of int16)
     """
-    rng = np.random.default_rng([spec.seed, spec.inputs, spec.outputs])
-    col_ptr, rows = sparse_positions(rng, spec.outputs, spec.inputs, spec.weight_density)
-    values = pruned_laplace_values(rng, rows.size, spec.weight_density)
-    if values.size:
-        fan_in = max(spec.inputs * spec.weight_density * max(spec.activation_density, 1e-3), 1e-3)
-        values *= 1.0 / math.sqrt(float(np.mean(values**2)) * fan_in)
-    if x is None:
-        x = synthetic_activations(rng, spec.inputs, spec.activation_density, act_frac_bits)
-    elif x.shape != (spec.inputs,):
+    if x is not None and x.shape != (spec.inputs,):
         raise WorkloadError(f"layer {spec.name!r} takes {spec.inputs} inputs, got {x.shape[0]}")
+    fan_in = max(spec.inputs * spec.weight_density * max(spec.activation_density, 1e-3), 1e-3)
+    if spec.statistics == "realistic":
+        col_ptr, rows, values, x = _realistic_layer(spec, x, act_frac_bits)
+        if values.size:
+            values *= 1.0 / math.sqrt(float(np.mean(values**2)) * fan_in)
+    else:
+        rng = np.random.default_rng([spec.seed, spec.inputs, spec.outputs])
+        col_ptr, rows = sparse_positions(rng, spec.outputs, spec.inputs, spec.weight_density)
+        values = pruned_laplace_values(rng, rows.size, spec.weight_density)
+        if values.size:
+            values *= 1.0 / math.sqrt(float(np.mean(values**2)) * fan_in)
+        if x is None:
+            x = synthetic_activations(rng, spec.inputs, spec.activation_density, act_frac_bits)
     layer = QuantizedLayer.from_sparse(
         spec.name, spec.inputs, spec.outputs, col_ptr, rows, values, act_frac_bits=act_frac_bits
     )
