@@ -26,8 +26,8 @@ by four numbers (:class:`LayerStatistics`):
     0: every input fires with the same probability (i.i.d. positions, eie_sim's uniform mode);
     1: the same inputs fire for every sample.
 
-:data:`REALISTIC` holds the defaults, measured by :func:`measure_trained_models` (see the
-comment there for exactly how); ``tests/test_statistics.py`` re-measures them.
+:data:`REALISTIC` holds the defaults, measured by :func:`measure_trained_models` (the comment
+above :data:`REALISTIC` says exactly how); ``tests/test_statistics.py`` re-measures them.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def measure(weights, activations: np.ndarray) -> LayerStatistics:
 
 # ----------------------------------------------------------------------------- trained models
 
-#: Models trained for the defaults: name -> (data set, hidden widths, inputs scaled how).
+#: Models trained for the defaults: name -> (scikit-learn data set, hidden widths).
 MODELS: dict[str, tuple[str, tuple[int, ...]]] = {
     "digits-mlp": ("digits", (128, 64)),
     "digits-deep": ("digits", (256, 128, 64)),
