@@ -19,3 +19,7 @@ class WorkloadError(EieSimError, ValueError):
 
 class CapacityError(EieSimError):
     """A layer does not fit the on-chip memory of the configured architecture."""
+
+
+class ResourceError(EieSimError):
+    """An input would cost more than the resource limits allow (memory, file size, int64)."""
