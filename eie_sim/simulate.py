@@ -20,6 +20,7 @@ from eie_sim.config import ArchConfig
 from eie_sim.energy import EnergyTable, load_table, price
 from eie_sim.errors import ConfigError, WorkloadError
 from eie_sim.layer import QuantizedLayer
+from eie_sim.limits import check_layer_run
 from eie_sim.result import LayerResult, RunResult
 from eie_sim.traffic import traffic
 
@@ -174,6 +175,7 @@ def _run_layers(config, acc: registry.Accelerator, engine: str, wl, table, progr
             if x.shape[0] != layer.n_in:
                 raise WorkloadError(
                     f"layer {layer.name!r} takes {layer.n_in} inputs, got {x.shape[0]}")
+            check_layer_run(config, layer)  # memory estimate before encoding (limits)
             prepared = model.prepare(layer, x, config, options)
             run = run_engine(prepared, config, update)
             match = same_bits(run.outputs, model.reference(prepared, config)) if check else None

@@ -68,6 +68,7 @@ import numpy as np
 from eie_sim.errors import WorkloadError
 from eie_sim.formats.fixed_point import ACT_FRAC_BITS, INT16_MAX, INT16_MIN, quantize
 from eie_sim.layer import QuantizedLayer
+from eie_sim.limits import check_layer_spec
 from eie_sim.reference import reference_forward
 from eie_sim.workloads.statistics import REALISTIC, LayerStatistics
 
@@ -143,6 +144,7 @@ class LayerSpec:
                 )
             if self.statistics != "realistic":
                 raise WorkloadError("structure is used only with statistics='realistic'")
+        check_layer_spec(self.inputs, self.outputs, self.weight_density, self.name)  # limits
 
     @property
     def parameters(self) -> LayerStatistics | None:
