@@ -564,3 +564,79 @@ class DenseTCConfig(STCConfig):
     sparse: bool = param(
         False, "-", "true: sparse mma.sp on the compressed weights; false: the dense twin"
     )
+
+
+#: ESE presets: name -> field values. ``ese-ku060``: the ESE paper's configuration (Han et al.,
+#: FPGA 2017: 32 channels x 32 PEs on a Xilinx XCKU060 at 200 MHz); the DDR bandwidth, buffer
+#: sizes, queue depth and element-wise unit are this project's assumptions (docs/ESE_MODEL.md).
+ESE_PRESETS: dict[str, dict[str, Any]] = {
+    "ese-ku060": {"channels": 32, "num_pes": 32, "clock_mhz": 200.0, "dram_bandwidth_gbps": 12.8},
+}
+
+
+@dataclass(frozen=True)
+class ESEConfig(ArchConfig):
+    """ESE (Han et al., FPGA 2017): channels of EIE-style sparse PEs running a whole LSTM, with
+    a shared element-wise unit per channel and weights streamed from DRAM into double buffers.
+    Defaults are the ``ese-ku060`` preset (docs/ESE_MODEL.md)."""
+
+    arch: ClassVar[str] = "ese"
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = ESE_PRESETS
+
+    channels: int = param(32, "channels", "channels, each running one utterance on its own PEs "
+                          "and element-wise unit; all share one weight stream", lo=1, hi=1024)
+    num_pes: int = param(32, "PEs", "PEs per channel; PE k owns rows i with i mod N == k",
+                         lo=1, hi=4096, flag="pes")
+    clock_mhz: float = param(200.0, "MHz", "clock frequency", lo=1e-3, hi=1e5,
+                             flag="clock-mhz")
+    technology_nm: float = param(45.0, "nm", "process node the energy table prices (the FPGA "
+                                 "is 20 nm; energy is priced as an ASIC, like EIE)", lo=1.0,
+                                 hi=1000.0)
+    energy_table: str = param("45nm", "-", "default energy table: a bundled one (45nm, 7nm, "
+                              "gpu-7nm) or a YAML file; simulate(energy=...) overrides it")
+    act_queue_depth: int = param(8, "slots", "activation queue (FIFO) slots per PE; a circular "
+                                 "buffer holding depth - 1 entries (as EIE)", lo=2, hi=1 << 20,
+                                 flag="queue-depth")
+    relative_index_bits: int = param(4, "bits", "relative row index width z of a sparse-matrix "
+                                     "entry (12-bit weight + z); runs > 2**z - 1 need padding",
+                                     lo=1, hi=8)
+    ptr_bits: int = param(16, "bits", "width of one column pointer", lo=1, hi=64)
+    spmat_buffer_bytes: int = param(8192, "bytes", "sparse-matrix buffer per PE, each of its "
+                                    "two halves (double buffering)", lo=2, hi=1 << 30)
+    ptr_buffer_bytes: int = param(2048, "bytes", "pointer buffer per PE, each of its two "
+                                  "halves", lo=1, hi=1 << 30)
+    accumulators_per_pe: int = param(64, "words", "accumulators per PE in each of two banks "
+                                     "(the element-wise unit reads one while the next SpMV "
+                                     "writes the other)", lo=1, hi=1 << 20)
+    act_buffer_bytes: int = param(16384, "bytes", "activation buffer per channel (x_t, y, c, "
+                                  "gates, m)", lo=1, hi=1 << 30)
+    ewu_lanes: int = param(32, "elements/cycle", "element-wise unit lanes per channel (adder "
+                           "tree, LUT, multipliers)", lo=1, hi=1 << 16)
+    ewu_latency_cycles: int = param(6, "cycles", "element-wise unit pipeline depth (adder "
+                                    "tree 2, peephole multiply 1, LUT 1, products 2)", lo=0,
+                                    hi=1 << 16)
+    dram_bandwidth_gbps: float = param(12.8, "GB/s", "DRAM bandwidth of the weight stream "
+                                       "(one DDR3-1600 64-bit channel)", lo=1e-6, hi=1e6,
+                                       flag="dram-gbps")
+
+    @property
+    def queue_capacity(self) -> int:
+        """Entries an activation queue holds before it stalls the broadcast (depth - 1)."""
+        return self.act_queue_depth - 1
+
+    @property
+    def entry_bits(self) -> int:
+        """Bits of one sparse-matrix entry: 12-bit weight + relative row index."""
+        return 12 + self.relative_index_bits
+
+    @property
+    def dram_bytes_per_cycle(self) -> Fraction:
+        """DRAM bandwidth in bytes per clock cycle, exact."""
+        return Fraction(str(self.dram_bandwidth_gbps)) * 1000 / Fraction(str(self.clock_mhz))
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> ESEConfig:
+        """A named machine (``'ese-ku060'``), fields overridable."""
+        if name not in ESE_PRESETS:
+            raise ConfigError(f"unknown ESE preset {name!r}; allowed: {', '.join(ESE_PRESETS)}")
+        return cls.from_dict({**ESE_PRESETS[name], **overrides})
