@@ -28,9 +28,16 @@ from typing import Any
 from eie_sim import registry
 from eie_sim.config import ArchConfig
 from eie_sim.errors import CapacityError, ConfigError, EieSimError, WorkloadError
-from eie_sim.result import write_atomic
+from eie_sim.limits import max_memory, read_text_file
+from eie_sim.result import dumps, write_atomic
 
-CACHE_VERSION = 3  # 2: rows carry status / error and the machine; 3: the config hash
+#: 2: rows carry status / error and the machine; 3: the config hash; 4: entries carry their
+#: key, point and a SHA-256 of the row, checked on every read.
+CACHE_VERSION = 4
+#: A cache entry larger than this is corrupt (a row is a few KB).
+MAX_CACHE_ENTRY_BYTES = 1 << 20
+#: ``sweep.json`` larger than this is refused by :meth:`SweepResult.load`.
+MAX_SWEEP_JSON_BYTES = 1 << 30
 KEY_FIELDS = ("arch", "workload", "seed", "engine", "energy_table")
 
 
@@ -197,8 +204,12 @@ class SweepResult:
 
     def to_json(self) -> str:
         """The rows, and the machines table: every row's ``config_hash`` -> its full config."""
-        return json.dumps({"columns": self.columns, "rows": self.rows,
-                           "machines": self.machines}, indent=1) + "\n"
+        try:
+            return json.dumps({"columns": self.columns, "rows": self.rows,
+                               "machines": self.machines}, indent=1, allow_nan=False) + "\n"
+        except ValueError:
+            raise EieSimError("a sweep row holds NaN or infinity; JSON allows finite numbers "
+                              "only") from None
 
     def save(self, out_dir: str | Path) -> tuple[Path, Path]:
         """Write ``sweep.csv`` and ``sweep.json`` into ``out_dir`` (atomically)."""
@@ -210,14 +221,20 @@ class SweepResult:
 
     @classmethod
     def load(cls, out_dir: str | Path) -> SweepResult:
-        path = Path(out_dir) / "sweep.json"
-        try:
-            data = json.loads(path.read_text())
-            return cls(rows=list(data["rows"]), machines=dict(data.get("machines", {})))
-        except FileNotFoundError:
+        src = Path(out_dir)
+        if src.exists() and not src.is_dir():
+            raise EieSimError(f"{src} is not a directory; allowed: a sweep directory (the "
+                              "--out DIR of 'eie-sim sweep', with sweep.json)")
+        path = src / "sweep.json"
+        if not path.exists():
             raise EieSimError(f"no sweep results in {out_dir} (expected {path.name}); "
-                              "run 'eie-sim sweep --out DIR' first") from None
-        except (ValueError, KeyError, TypeError):
+                              "run 'eie-sim sweep --out DIR' first")
+        text = read_text_file(path, "sweep result", limit=MAX_SWEEP_JSON_BYTES,
+                              error=EieSimError)
+        try:
+            data = json.loads(text)
+            return cls(rows=list(data["rows"]), machines=dict(data.get("machines", {})))
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise EieSimError(f"{path} is not a sweep result file") from None
 
 
@@ -273,18 +290,77 @@ def grid(archs: ArchConfig | Sequence[ArchConfig], workloads: Iterable[str | dic
     return points
 
 
-def _read_cached(path: Path) -> dict[str, Any] | None:
+def _point_json(point: Point) -> dict[str, Any]:
+    """The point as its cache entry stores it (JSON types)."""
+    return json.loads(json.dumps(point.__dict__, sort_keys=True, default=str))
+
+
+def _row_digest(row: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(row, sort_keys=True, allow_nan=False).encode()).hexdigest()
+
+
+def _read_cached(path: Path, point: Point, key: str) -> dict[str, Any] | None:
+    """The cached row of ``point``, None if there is none; a one-line error if the entry is
+    corrupt or belongs to another point (copied or renamed from another key, edited, or
+    written for another point): a cache entry is never trusted on its file name alone."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        pass  # unreadable: reported as corrupt below
+    try:
+        data = json.loads(read_text_file(path, "cache entry", limit=MAX_CACHE_ENTRY_BYTES,
+                                         error=EieSimError))
         if (not isinstance(data, dict) or data.get("cache_version") != CACHE_VERSION
                 or not isinstance(data.get("row"), dict)):
             raise ValueError
-        return data["row"]
-    except FileNotFoundError:
-        return None
-    except (ValueError, OSError):
+    except (EieSimError, ValueError, RecursionError):
         raise EieSimError(f"cache entry {path} is corrupt; delete it (or the cache directory) "
                           "to recompute that point") from None
+    row = data["row"]
+    try:
+        digest = _row_digest(row)
+    except ValueError:  # NaN or infinity in the row
+        digest = ""
+    stored = data.get("point")
+    if isinstance(stored, dict):
+        stored = {k: v for k, v in stored.items() if k != "energy"}
+    want = {k: v for k, v in _point_json(point).items() if k != "energy"}
+    if data.get("key") != key or stored != want or data.get("row_sha256") != digest:
+        raise EieSimError(f"cache entry {path} does not belong to this point (copied from "
+                          "another point or edited); delete it (or the cache directory) to "
+                          "recompute that point")
+    return row
+
+
+def worker_count(jobs: int | None, points: int) -> int:
+    """Worker processes for ``points`` points: ``jobs`` (default: every core), capped at the
+    number of points and of cores this process may run on."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(jobs or cores, cores, points))
+
+
+def _worker_init(parent: int, max_memory: int) -> None:
+    """Start of every pool worker: the parent's memory budget, and a watchdog that ends the
+    worker when the parent process dies (even by SIGKILL), so no worker outlives a sweep."""
+    import threading
+
+    from eie_sim import limits
+
+    limits.set_max_memory(max_memory)
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == parent:
+            time.sleep(0.25)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="eie-sim-parent-watch", daemon=True).start()
 
 
 def run_sweep(points: Sequence[Point], *, executor: Executor | None = None,
@@ -296,7 +372,9 @@ def run_sweep(points: Sequence[Point], *, executor: Executor | None = None,
     ----------
     executor : concurrent.futures.Executor, optional
         Where points run (e.g. ``distributed.Client(...).get_executor()``). Default: a local
-        process pool with ``jobs`` workers (default: all cores); ``jobs=1`` runs in-process.
+        process pool with ``jobs`` workers (default: all cores), capped at the points to
+        compute and the cores (:func:`worker_count`); its workers end if this process dies;
+        ``jobs=1`` runs in-process.
     cache_dir : path, optional
         Per-point cache; finished points are never recomputed.
     progress : bool or callable
@@ -304,13 +382,18 @@ def run_sweep(points: Sequence[Point], *, executor: Executor | None = None,
     """
     cache = Path(cache_dir) / "points" if cache_dir is not None else None
     if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise EieSimError(f"cannot create cache directory {cache}: "
+                              f"{err.strerror or err}") from None
         if not os.access(cache, os.W_OK):
             raise EieSimError(f"cache directory {cache} is not writable")
     rows: list[dict[str, Any] | None] = [None] * len(points)
     todo = []
     for i, point in enumerate(points):
-        cached = _read_cached(cache / f"{point.key()}.json") if cache is not None else None
+        key = point.key()
+        cached = _read_cached(cache / f"{key}.json", point, key) if cache is not None else None
         if cached is not None:
             rows[i] = cached
         else:
@@ -320,8 +403,10 @@ def run_sweep(points: Sequence[Point], *, executor: Executor | None = None,
     def finish(i: int, row: dict[str, Any]) -> None:
         rows[i] = row
         if cache is not None:
-            entry = {"cache_version": CACHE_VERSION, "point": points[i].__dict__, "row": row}
-            write_atomic(cache / f"{points[i].key()}.json", json.dumps(entry, default=str))
+            key = points[i].key()
+            entry = {"cache_version": CACHE_VERSION, "key": key, "point": _point_json(points[i]),
+                     "row": row, "row_sha256": _row_digest(row)}
+            write_atomic(cache / f"{key}.json", dumps(entry))
         if update is not None:
             update(1)
 
@@ -331,7 +416,9 @@ def run_sweep(points: Sequence[Point], *, executor: Executor | None = None,
                 finish(i, run_point(points[i]))
         elif todo:
             own = executor is None
-            pool = executor or ProcessPoolExecutor(max_workers=jobs or os.cpu_count())
+            pool = executor or ProcessPoolExecutor(
+                max_workers=worker_count(jobs, len(todo)), initializer=_worker_init,
+                initargs=(os.getpid(), max_memory()))
             try:
                 futures = {pool.submit(run_point, points[i]): i for i in todo}
                 for future in as_completed(futures):
