@@ -20,8 +20,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import yaml
-
 from eie_sim.config import ArchConfig, DenseConfig, DenseTCConfig, EIEConfig, STCConfig
 from eie_sim.errors import ConfigError
 
@@ -180,25 +178,25 @@ def all_counters() -> dict[str, tuple[str, str]]:
 
 
 def load_config(path: str | Path, arch: str | None = None) -> ArchConfig:
-    """Read an architecture config from YAML (``arch:`` key picks the class, default eie)."""
+    """Read an architecture config from YAML (``arch:`` key picks the class, default eie).
+
+    The file must be a regular file of at most 1 MiB, UTF-8, parsed by
+    :func:`eie_sim.safe_yaml.load` (bounded aliases and depth, duplicate keys refused)."""
+    from eie_sim.limits import excerpt, read_text_file
+    from eie_sim.safe_yaml import YamlError, load
+
     p = Path(path)
+    text = read_text_file(p, "config")
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"cannot read config {p}: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"config {p} is not a UTF-8 text file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        where = getattr(err, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where is not None else ""
-        raise ConfigError(f"config {p} is not valid YAML{at}") from None
+        data = load(text)
+    except YamlError as err:
+        raise ConfigError(f"config {p} {err}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"config {p} must be a YAML mapping of field: value")
     name = data.get("arch", arch or "eie")
     if not isinstance(name, str) or name not in ACCELERATORS:
-        raise ConfigError(f"unknown arch {name!r} in {p}; allowed: {', '.join(ACCELERATORS)}")
+        raise ConfigError(f"unknown arch {excerpt(name)} in {p}; allowed: "
+                          f"{', '.join(ACCELERATORS)}")
     return ACCELERATORS[name].config.from_dict(data)
