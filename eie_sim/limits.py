@@ -245,23 +245,65 @@ def _ceil_to(n: int, m: int) -> int:
     return -(-n // m) * m
 
 
-def layer_run_bytes(config: Any, n_in: int, n_out: int, nnz: int) -> float:
-    """Peak bytes of preparing (encoding) and running one layer on ``config``."""
+def _tc_shape(config: Any, n_in: int, n_out: int) -> tuple[int, int, int]:
+    return _ceil_to(n_in, 128), _ceil_to(n_out, 16), _ceil_to(int(config.batch), 8)
+
+
+def layer_run_bytes(config: Any, n_in: int, n_out: int, nnz: int, *, values: bool = True
+                    ) -> float:
+    """Peak bytes of preparing (encoding) and running one layer on ``config``; ``values=False``
+    (a timing-only tensor-core run) makes only the plan, no operands."""
     fields = config.to_dict()
     if "batch" in fields:  # a tensor core: dense, padded operands
-        k_p = _ceil_to(n_in, 128)
-        m_p = _ceil_to(n_out, 16)
-        b_p = _ceil_to(int(fields["batch"]), 8)
+        k_p, m_p, b_p = _tc_shape(config, n_in, n_out)
+        if not values:  # the plan: per tile and per (tile, stage) arrays
+            tiles = -(-m_p // int(config.block_m)) * -(-b_p // int(config.block_n))
+            stages = -(-k_p // int(config.k_steps_per_stage * 16))
+            return _FIXED + 64 * tiles * int(config.tensor_cores_per_sm) + 16 * tiles * stages
         return _FIXED + _TC_PER_SLOT * m_p * k_p + _TC_PER_BATCH_ELEMENT * (k_p + m_p) * b_p
     pes = int(fields.get("num_pes", 1))
     return _FIXED + _PE_PER_NNZ * nnz + _PE_PER_PE_INPUT * pes * (n_in + 1) + 16 * n_out
 
 
-def check_layer_run(config: Any, layer: Any) -> None:
-    """Refuse running ``layer`` (a QuantizedLayer) on ``config`` beyond the memory budget."""
-    estimate = layer_run_bytes(config, int(layer.n_in), int(layer.n_out), int(layer.nnz))
-    check_memory(estimate, f"layer {excerpt(layer.name)} ({layer.n_in} x {layer.n_out}) on "
-                           f"arch {config.arch}")
+def cycle_bound(config: Any, n_in: int, n_out: int) -> float:
+    """An upper bound on the cycles (and on any counter) of one layer on ``config``, from
+    its shape alone: every weight slot an entry, every byte over the slowest path, nothing
+    overlapped, with a factor 4 margin. Far above real counts; it only has to be an upper
+    bound, checked against :data:`MAX_CYCLES` before the engines count in int64."""
+    fields = config.to_dict()
+    if "batch" in fields:
+        k_p, m_p, b_p = _tc_shape(config, n_in, n_out)
+        mma_cycles = -(-4096 // max(1, config.dense_fma_per_clk_per_sm
+                                    // config.tensor_cores_per_sm))
+        mmas = (m_p // 16) * (b_p // 8) * (k_p // 16)
+        nbytes = (2 * m_p * k_p * (b_p // 8 + 1) + 2 * k_p * b_p * (m_p // 16 + 1)
+                  + 8 * m_p * b_p)
+        slowest = min(float(config.mem_bandwidth_gbps) * 1e3 / float(config.clock_mhz),
+                      float(config.smem_bytes_per_clk), float(config.weight_sram_bytes_per_clk))
+        tiles = (m_p // 16 + 1) * (b_p // 8 + 1)
+        latency = tiles * (int(config.mma_latency_cycles) + 64)
+        return 4.0 * (mmas * mma_cycles + nbytes / slowest + latency)
+    passes = n_out  # at most one output pass per output
+    swap = int(fields.get("batch_swap_cycles", 0)) * passes * (n_in // 4096 + 2)
+    bandwidth = float(fields.get("dram_bandwidth_gbps", 1.0))
+    per_cycle = bandwidth * 1e3 / float(config.clock_mhz)
+    nbytes = 8.0 * (n_in + 1) * (n_out + 1)
+    work = (n_in + 2.0) * (n_out + 2.0) + passes * (n_in + 64.0)
+    return 4.0 * (work + swap + nbytes / per_cycle + passes * (n_in + 1.0))
+
+
+def check_layer_run(config: Any, layer: Any, *, values: bool = True) -> None:
+    """Refuse running ``layer`` (a QuantizedLayer) on ``config`` when its memory estimate
+    exceeds the budget or its cycle bound (:func:`cycle_bound`) could overflow int64."""
+    what = f"layer {excerpt(layer.name)} ({layer.n_in} x {layer.n_out}) on arch {config.arch}"
+    bound = cycle_bound(config, int(layer.n_in), int(layer.n_out))
+    if not bound <= MAX_CYCLES:
+        raise ResourceError(
+            f"{what} could take up to {bound:.3g} cycles, beyond the 2**61 the counters hold; "
+            "allowed: a smaller layer or batch, a higher DRAM bandwidth or a lower clock")
+    estimate = layer_run_bytes(config, int(layer.n_in), int(layer.n_out), int(layer.nnz),
+                               values=values)
+    check_memory(estimate, what)
 
 
 # ----------------------------------------------------------------------------- integers

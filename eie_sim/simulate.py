@@ -175,8 +175,8 @@ def _run_layers(config, acc: registry.Accelerator, engine: str, wl, table, progr
             if x.shape[0] != layer.n_in:
                 raise WorkloadError(
                     f"layer {layer.name!r} takes {layer.n_in} inputs, got {x.shape[0]}")
-            if options.values:  # timing only: a plan, no operands of size M x K or K x N
-                check_layer_run(config, layer)  # memory estimate before encoding (limits)
+            # limits: memory estimate (timing only: the plan, no M x K operands) and cycle bound
+            check_layer_run(config, layer, values=options.values)
             prepared = model.prepare(layer, x, config, options)
             run = run_engine(prepared, config, update)
             match = same_bits(run.outputs, model.reference(prepared, config)) if check else None
