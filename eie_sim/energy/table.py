@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -199,14 +200,24 @@ def parse_table(data: Any, where: str) -> EnergyTable:
     )
 
 
+@cache
+def _preset(name: str) -> EnergyTable:
+    """A bundled table, parsed once per process (package data does not change)."""
+    text = resources.files("eie_sim.energy").joinpath(f"tables/{name}.yaml").read_text()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise _fail(name, "is not valid YAML") from None
+    return parse_table(data, name)
+
+
 def load_table(name_or_path: str | Path | EnergyTable = "45nm") -> EnergyTable:
     """A preset (``45nm``, ``7nm``) or a YAML file path."""
     if isinstance(name_or_path, EnergyTable):
         return name_or_path
     text_name = str(name_or_path)
     if text_name in PRESETS:
-        text = resources.files("eie_sim.energy").joinpath(f"tables/{text_name}.yaml").read_text()
-        where = text_name
+        return _preset(text_name)
     else:
         path = Path(text_name)
         if not path.is_file():
