@@ -13,12 +13,19 @@ fails with a message naming the field, the value and what is allowed. ``from_dic
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import Any, ClassVar, Literal
 
 from eie_sim.errors import ConfigError
+from eie_sim.limits import excerpt
+
+#: Longest string a config field takes (a product name, an energy table path).
+MAX_STRING = 1024
+#: Characters of an unknown key an error message shows.
+MAX_KEY_SHOWN = 40
 
 #: Energy tables shipped with the package (``eie_sim/energy/tables/<name>.yaml``).
 BUNDLED_ENERGY_TABLES = ("45nm", "7nm", "gpu-7nm")
@@ -27,7 +34,15 @@ BUNDLED_ENERGY_TABLES = ("45nm", "7nm", "gpu-7nm")
 def _check_energy_table(value: str) -> None:
     if value not in BUNDLED_ENERGY_TABLES and not value.endswith((".yaml", ".yml")):
         raise ConfigError(f"energy_table must be one of {', '.join(BUNDLED_ENERGY_TABLES)} or a "
-                          f"path to a .yaml file, got {value!r}")
+                          f"path to a .yaml file, got {excerpt(value)}")
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def param(
@@ -43,7 +58,13 @@ def param(
     """A config field with its unit, range and description. ``flag`` is its command-line name
     (without ``--``) when it must not follow the field's name: a short name (``pes`` for
     ``num_pes``) or a name users rely on, pinned so a field rename cannot change it; without it
-    the flag is the field's name with dashes (``block_m`` -> ``--block-m``)."""
+    the flag is the field's name with dashes (``block_m`` -> ``--block-m``).
+
+    A number (int or float) must have both bounds, finite: every field is bounded so that no
+    quantity derived from a config overflows int64 (docs/BAD_INPUT.md, "Bounds")."""
+    if isinstance(default, (int, float)) and not isinstance(default, bool) and choices is None:
+        if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+            raise TypeError(f"a numeric param needs finite lo and hi, got lo={lo}, hi={hi}")
     return field(
         default=default,
         metadata={"unit": unit, "doc": doc, "lo": lo, "hi": hi, "choices": choices, "flag": flag},
@@ -62,32 +83,37 @@ class ArchConfig:
             meta = f.metadata
             choices = meta.get("choices")
             if choices is not None:
-                if value not in choices:
+                if not _hashable(value) or value not in choices:
                     allowed = ", ".join(repr(c) for c in choices)
-                    raise ConfigError(f"{f.name} must be one of {allowed}, got {value!r}")
+                    raise ConfigError(f"{f.name} must be one of {allowed}, got {excerpt(value)}")
                 continue
             kind = type(f.default)
             if kind is str:
                 if not isinstance(value, str) or not value.strip():
-                    raise ConfigError(f"{f.name} must be a non-empty string, got {value!r}")
+                    raise ConfigError(f"{f.name} must be a non-empty string, got "
+                                      f"{excerpt(value)}")
+                if len(value) > MAX_STRING:
+                    raise ConfigError(f"{f.name} is {len(value)} characters long; allowed: at "
+                                      f"most {MAX_STRING}")
                 if f.name == "energy_table":
                     _check_energy_table(value)
                 continue
             if kind is bool:
                 if not isinstance(value, bool):
-                    raise ConfigError(f"{f.name} must be true or false, got {value!r}")
+                    raise ConfigError(f"{f.name} must be true or false, got {excerpt(value)}")
                 continue
             if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ConfigError(f"{f.name} must be an integer, got {value!r}")
+                raise ConfigError(f"{f.name} must be an integer, got {excerpt(value)}")
             if kind is float:
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise ConfigError(f"{f.name} must be a number, got {value!r}")
+                    raise ConfigError(f"{f.name} must be a number, got {excerpt(value)}")
                 if value != value or value in (float("inf"), float("-inf")):
                     raise ConfigError(f"{f.name} must be finite, got {value!r}")
             lo, hi = meta.get("lo"), meta.get("hi")
             if (lo is not None and value < lo) or (hi is not None and value > hi):
                 rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-                raise ConfigError(f"{f.name} must be {rng} ({meta['unit']}), got {value!r}")
+                raise ConfigError(f"{f.name} must be {rng} ({meta['unit']}), got "
+                                  f"{excerpt(value)}")
         self._check()
 
     def _check(self) -> None:
@@ -109,10 +135,11 @@ class ArchConfig:
         if arch != cls.arch:
             raise ConfigError(f"config is for arch {arch!r}, expected {cls.arch!r}")
         names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(str(k) for k in set(data) - set(names))
+        unknown = sorted(str(k)[:MAX_KEY_SHOWN] for k in data if k not in names)
         if unknown:
+            more = f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""
             raise ConfigError(
-                f"unknown {cls.arch} config key(s) {', '.join(unknown)}; "
+                f"unknown {cls.arch} config key(s) {', '.join(unknown[:5])}{more}; "
                 f"allowed: {', '.join(names)}"
             )
         return cls(**data)
@@ -133,7 +160,8 @@ class PEArrayConfig(ArchConfig):
 
     num_pes: int = param(64, "PEs", "processing elements; PE k owns rows i with i mod N == k",
                          lo=1, hi=4096, flag="pes")
-    clock_mhz: float = param(800.0, "MHz", "clock frequency", lo=1e-3, flag="clock-mhz")
+    clock_mhz: float = param(800.0, "MHz", "clock frequency", lo=1e-3, hi=1e5,
+                             flag="clock-mhz")
     technology_nm: float = param(45.0, "nm", "process node the machine is built in (labels; "
                                  "its default energy table prices it)", lo=1.0, hi=1000.0)
     energy_table: str = param("45nm", "-", "default energy table: a bundled one (45nm, 7nm, "
@@ -148,15 +176,16 @@ class PEArrayConfig(ArchConfig):
     act_regfile_entries: int = param(64, "16-bit words",
                                      "source and destination activation register file size per PE",
                                      lo=1, hi=1 << 16)
-    act_sram_bytes: int = param(2048, "bytes", "activation SRAM per PE", lo=0)
+    act_sram_bytes: int = param(2048, "bytes", "activation SRAM per PE", lo=0,
+                                 hi=1 << 30)
     dram_bandwidth_gbps: float = param(25.6, "GB/s", "DRAM bandwidth for weight streaming",
-                                       lo=1e-6, flag="dram-gbps")
+                                       lo=1e-6, hi=1e6, flag="dram-gbps")
     input_relu: bool = param(True, "-",
                              "input-side ReLU: only activations > 0 count (authors' simulator); "
                              "false keeps negative activations")
     batch_swap_cycles: int = param(0, "cycles",
                                    "stall between 4K activation batches and between output "
-                                   "passes (paper silent)", lo=0)
+                                   "passes (paper silent)", lo=0, hi=1 << 20)
 
     def _check(self) -> None:
         if self.act_queue_model == "circular" and self.act_queue_depth < 2:
@@ -184,11 +213,12 @@ class EIEConfig(PEArrayConfig):
 
     arch: ClassVar[str] = "eie"
 
-    spmat_sram_bytes: int = param(128 * 1024, "bytes", "sparse-matrix SRAM per PE", lo=1)
+    spmat_sram_bytes: int = param(128 * 1024, "bytes", "sparse-matrix SRAM per PE", lo=1,
+                                  hi=1 << 40)
     spmat_sram_width_bits: int = param(64, "bits", "sparse-matrix SRAM row width", lo=8,
                                        hi=4096)
     ptr_sram_bytes: int = param(32 * 1024, "bytes", "pointer SRAM per PE (even + odd banks)",
-                                lo=1)
+                                lo=1, hi=1 << 40)
     ptr_bits: int = param(16, "bits", "width of one column pointer", lo=1, hi=64)
     relative_index_bits: int = param(4, "bits",
                                      "relative row index width z; runs > 2**z - 1 need padding",
@@ -235,7 +265,8 @@ class DenseConfig(PEArrayConfig):
     arch: ClassVar[str] = "dense"
 
     weight_sram_bytes: int = param(160 * 1024, "bytes",
-                                   "weight SRAM per PE (EIE's sparse-matrix + pointer SRAM)", lo=1)
+                                   "weight SRAM per PE (EIE's sparse-matrix + pointer SRAM)", lo=1,
+                                   hi=1 << 40)
     weight_sram_width_bits: int = param(64, "bits", "weight SRAM row width (4 weights)", lo=16,
                                         hi=4096)
     weights_from: Literal["auto", "sram", "dram"] = param(
@@ -328,7 +359,7 @@ def parse_pattern(pattern: str) -> tuple[int, int]:
     """``"N:M"`` -> ``(N, M)`` (no range check)."""
     match = _PATTERN.match(pattern) if isinstance(pattern, str) else None
     if match is None:
-        raise ConfigError(f"pattern must be a string 'N:M' such as '2:4', got {pattern!r}")
+        raise ConfigError(f"pattern must be a string 'N:M' such as '2:4', got {excerpt(pattern)}")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -360,9 +391,10 @@ class STCConfig(ArchConfig):
         lo=1,
         hi=1 << 24,
     )
-    clock_mhz: float = param(1410.0, "MHz", "clock frequency", lo=1e-3, flag="clock-mhz")
+    clock_mhz: float = param(1410.0, "MHz", "clock frequency", lo=1e-3, hi=1e5,
+                             flag="clock-mhz")
     mem_bandwidth_gbps: float = param(
-        1555.0, "GB/s", "global memory (DRAM / HBM) bandwidth shared by all SMs", lo=1e-6,
+        1555.0, "GB/s", "global memory (DRAM / HBM) bandwidth shared by all SMs", lo=1e-6, hi=1e6,
         flag="dram-gbps",
     )
     pattern: str = param(
@@ -398,7 +430,7 @@ class STCConfig(ArchConfig):
         2, "stages", "operand-buffer stages per SM (2 = double buffering)", lo=1, hi=64
     )
     smem_bytes_per_sm: int = param(
-        164 * _KIB, "bytes", "on-chip operand buffer (shared memory) per SM", lo=1
+        164 * _KIB, "bytes", "on-chip operand buffer (shared memory) per SM", lo=1, hi=1 << 40
     )
     mma_latency_cycles: int = param(
         32,
@@ -417,10 +449,11 @@ class STCConfig(ArchConfig):
         flag="weights-from",
     )
     weight_sram_bytes: int = param(
-        40 * _KIB * _KIB, "bytes", "on-chip weight store used by weights_from 'sram'", lo=0
+        40 * _KIB * _KIB, "bytes", "on-chip weight store used by weights_from 'sram'", lo=0,
+        hi=1 << 50,
     )
     weight_sram_bytes_per_clk: int = param(
-        5120, "bytes/cycle", "read bandwidth of the on-chip weight store", lo=1
+        5120, "bytes/cycle", "read bandwidth of the on-chip weight store", lo=1, hi=1 << 40
     )
     smem_bytes_per_clk: int = param(
         128,
@@ -428,6 +461,7 @@ class STCConfig(ArchConfig):
         "shared-memory bandwidth per SM (32 banks x 4 B on A100 / H100), shared by the stage "
         "fills and the warps' operand-fragment reads; gates each stage's MMAs",
         lo=1,
+        hi=1 << 40,
         flag="smem-bpc",
     )
     warp_tile_m: int = param(
@@ -452,7 +486,7 @@ class STCConfig(ArchConfig):
         if not (1 <= n < m <= 16 and m & (m - 1) == 0 and 16 % n == 0):
             raise ConfigError(
                 f"pattern must be 'N:M' with 1 <= N < M, M in 2, 4, 8, 16 and N dividing 16 "
-                f"(e.g. 2:4, 1:4, 2:8, 4:8), got {self.pattern!r}"
+                f"(e.g. 2:4, 1:4, 2:8, 4:8), got {excerpt(self.pattern)}"
             )
         if self.sparse != self._sparse_arch:
             other = "DenseTCConfig (arch 'dense-tc')" if self._sparse_arch else "STCConfig"
