@@ -20,7 +20,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from eie_sim.config import ArchConfig, DenseConfig, DenseTCConfig, EIEConfig, STCConfig
+from eie_sim.config import (
+    ArchConfig,
+    DenseConfig,
+    DenseTCConfig,
+    EIEConfig,
+    ESEConfig,
+    STCConfig,
+)
 from eie_sim.errors import ConfigError
 
 
@@ -123,6 +130,17 @@ _TC_DETAILS = {
 
 _TC_MACS = ("tc.fp16_mac", "tc.int8_mac")
 
+_ESE_DETAILS = {
+    "utterances": "sequences run (one per channel per round)",
+    "rounds": "rounds of channels (utterances / channels, rounded up)",
+    "steps": "time steps T per utterance",
+    "spmv_cycles": "cycles: each phase's SpMV (phase -> cycles), the same every step",
+    "load_cycles": "cycles: each phase's weight load from DRAM if it ran alone",
+    "ewu_cycles": "cycles: each phase's element-wise task",
+    "sparse_ops_per_step": "operations (2 per MAC) of one step of one utterance, pruned",
+    "dense_ops_per_step": "operations (2 per MAC) of one step of one utterance, dense",
+}
+
 #: The accelerators, in the order tables and legends list them.
 ACCELERATORS: dict[str, Accelerator] = {
     a.name: a
@@ -148,6 +166,12 @@ ACCELERATORS: dict[str, Accelerator] = {
             name="dense", label="dense baseline", colour="#D55E00", config=DenseConfig,
             model="eie_sim.engines.dense.model", counters="eie_sim.engines.dense.counters",
             description="EIE's PE array without sparsity: every weight, every activation"),
+        Accelerator(
+            name="ese", label="ESE", colour="#E69F00", config=ESEConfig,
+            model="eie_sim.engines.ese.model", counters="eie_sim.engines.ese.counters",
+            segment_kind="step", details=_ESE_DETAILS,
+            description="ESE (Han et al., FPGA 2017): channels of EIE-style PEs running a whole "
+                        "sparse LSTM, 12-bit weights, element-wise unit, DRAM weight stream"),
     )
 }
 

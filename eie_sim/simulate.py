@@ -29,10 +29,11 @@ EngineName = Literal["fast", "des"]
 
 def _as_workload(workload, inputs, seed):
     from eie_sim.workloads import Workload, get_workload
+    from eie_sim.workloads.lstm import LSTMLayer
 
     if isinstance(workload, str):
         wl = get_workload(workload, seed)
-    elif isinstance(workload, QuantizedLayer):
+    elif isinstance(workload, (QuantizedLayer, LSTMLayer)):
         if inputs is None:
             raise WorkloadError("simulating a bare layer needs its input activations (inputs=...)")
         wl = Workload(name=workload.name, layers=(workload,), inputs=np.asarray(inputs))
@@ -41,7 +42,7 @@ def _as_workload(workload, inputs, seed):
     else:
         raise WorkloadError(
             f"cannot simulate a {type(workload).__name__}; "
-            "allowed: a workload name, a Workload or a QuantizedLayer"
+            "allowed: a workload name, a Workload, a QuantizedLayer or an LSTMLayer"
         )
     if inputs is not None and not isinstance(workload, QuantizedLayer):
         wl = wl.with_inputs(np.asarray(inputs))

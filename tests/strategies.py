@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from eie_sim.config import ArchConfig, DenseConfig, EIEConfig, STCConfig
+from eie_sim.config import ArchConfig, DenseConfig, EIEConfig, ESEConfig, STCConfig
 from eie_sim.engines.stc.common import make_plan
 from eie_sim.formats.fixed_point import INT16_MAX
 from eie_sim.formats.interleaved_csc import num_passes
@@ -301,12 +301,41 @@ TENSOR_CORE_REQUIRED = frozenset(
 )
 
 
+def ese_data(**fields):
+    """A small LSTM workload's (layer, input) (fields of :class:`LSTMSpec`)."""
+    from eie_sim.workloads.lstm import LSTMSpec, lstm_workload
+
+    wl = lstm_workload(LSTMSpec(name="lstm", **fields))
+    return wl.layers[0], wl.inputs
+
+
+@st.composite
+def ese_cases(draw) -> Case:
+    hidden = draw(st.integers(1, 10))
+    fields = dict(
+        input_size=draw(st.integers(1, 6)), hidden=hidden,
+        projection=draw(st.sampled_from([0, 1, 3, 6])), peepholes=draw(st.booleans()),
+        density=draw(st.sampled_from([0.15, 0.4, 0.8, 1.0])), steps=draw(st.integers(1, 3)),
+        utterances=draw(st.integers(1, 4)),
+        prune=draw(st.sampled_from(["magnitude", "load-balance"])),
+        prune_pes=draw(st.integers(1, 4)), weight_scale=draw(st.sampled_from([0.5, 2.0, 8.0])),
+        seed=draw(st.integers(0, 1000)))
+    layer, x = ese_data(**fields)
+    config = ESEConfig(
+        channels=draw(st.integers(1, 3)), num_pes=draw(st.integers(1, 5)),
+        act_queue_depth=draw(st.integers(2, 4)), relative_index_bits=draw(st.integers(1, 4)),
+        ewu_lanes=draw(st.integers(1, 4)), ewu_latency_cycles=draw(st.integers(0, 3)),
+        dram_bandwidth_gbps=draw(st.sampled_from([0.05, 1.0, 100.0])))
+    return Case(layer, x, config, _call("ese_data", **fields))
+
+
 #: Registry name -> strategy of :class:`Case`. Every registered accelerator needs one.
 STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
     "eie": eie_cases(),
     "stc": stc_cases(),
     "dense-tc": dense_tc_cases(),
     "dense": dense_cases(),
+    "ese": ese_cases(),
 }
 
 #: Registry name -> (what a case exercises, what the generated examples must cover). Optional.

@@ -204,8 +204,14 @@ def _waves_rule(config, segments: list[int], cycles: int) -> bool:
     return cycles == sum(segments)
 
 
+def _steps_rule(config, segments: list[int], cycles: int) -> bool:
+    """LSTM steps (ESE): a step's segment ends when its output is written, so they add up."""
+    return cycles == sum(segments)
+
+
 #: segment_kind -> the documented relation between segment cycles and the layer's cycles.
-SEGMENT_RULES: dict[str, Callable[..., bool]] = {"pass": _passes_rule, "wave": _waves_rule}
+SEGMENT_RULES: dict[str, Callable[..., bool]] = {"pass": _passes_rule, "wave": _waves_rule,
+                                                 "step": _steps_rule}
 
 
 def check_segment_cycles(acc: registry.Accelerator, case: Case) -> None:

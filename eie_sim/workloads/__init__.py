@@ -118,6 +118,22 @@ _REGISTRY["digits-mlp"] = (
     "accuracy: eie_sim.workloads.digits.evaluate")
 
 
+def _lstm(name: str, seed: int) -> Workload:
+    from eie_sim.workloads.lstm import SPECS, lstm_workload
+
+    return lstm_workload(SPECS[name].replace(seed=seed))
+
+
+_REGISTRY["ese-lstm"] = (
+    lambda s: _lstm("ese-lstm", s),
+    "ESE's LSTMP (153 in, 1024 cells, projection 512, peepholes), 11.2 % dense, load-balance "
+    "pruned, 12-bit; 4 steps x 32 utterances (arch ese)")
+_REGISTRY["nt-lstm"] = (
+    lambda s: _lstm("nt-lstm", s),
+    "NeuralTalk's LSTM (600 in, 600 cells; EIE Table III NT-LSTM) 10 % dense, load-balance "
+    "pruned, 12-bit; 4 steps x 32 utterances (arch ese)")
+
+
 def register(name: str, builder: Callable[[int], Workload], description: str) -> None:
     """Add a named workload (``builder(seed) -> Workload``)."""
     _REGISTRY[name] = (builder, description)
