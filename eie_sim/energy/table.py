@@ -13,25 +13,40 @@ the table's ``sram`` model at the capacity and width the architecture gives them
 * **leakage**: ``leakage_mw_per_kib`` x capacity in KiB.
 
 Unit and action names are checked against the counters the engines can produce; an unknown
-name is an error that lists the allowed ones.
+name is an error that lists the allowed ones. Every other figure is checked too: a finite number
+in its range (:data:`MAX_PJ`, ...), texts of bounded length; a file is a regular file of at most
+1 MiB parsed by :func:`eie_sim.safe_yaml.load`.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from eie_sim import registry
 from eie_sim.config import BUNDLED_ENERGY_TABLES
 from eie_sim.errors import ConfigError
+from eie_sim.limits import excerpt, read_text_file
+from eie_sim.safe_yaml import YamlError
+from eie_sim.safe_yaml import load as load_yaml
 
 PRESETS = BUNDLED_ENERGY_TABLES
+
+#: Bounds of a table's figures: a price or leakage of at most 1e9 pJ (1 mJ) / 1e9 mW, SRAM
+#: reference points of at most 2**50 bytes and at least 1e-6 pJ, at most 64 of them; texts
+#: (names, sources, descriptions) of at most 4096 characters.
+MAX_PJ = 1e9
+MIN_SRAM_PJ = 1e-6
+MAX_SRAM_BYTES = float(1 << 50)
+MAX_SRAM_POINTS = 64
+MAX_TEXT = 4096
+SRAM_KEYS = frozenset({"read_pj_by_capacity_bytes", "reference_width_bits", "write_to_read_ratio",
+                       "leakage_mw_per_kib", "source", "leakage_source"})
 
 
 def known_actions() -> dict[str, set[str]]:
@@ -105,11 +120,41 @@ def _fail(where: str, msg: str) -> ConfigError:
     return ConfigError(f"energy table {where}: {msg}")
 
 
+def _number(where: str, what: str, value: Any, lo: float, hi: float, *,
+            integer: bool = False) -> float:
+    """A finite number in ``[lo, hi]`` (an integer if ``integer``), else a one-line error."""
+    kind = "an integer" if integer else "a number"
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float))
+          and (isinstance(value, int) or not integer))
+    if ok:
+        try:
+            ok = math.isfinite(value) and lo <= value <= hi
+        except OverflowError:  # an int too large for a float
+            ok = False
+    if not ok:
+        raise _fail(where, f"{what} must be {kind} in [{lo:g}, {hi:g}], got {excerpt(value)}")
+    return float(value)
+
+
+def _text(where: str, what: str, value: Any, *, required: bool = False) -> str:
+    """A string of at most :data:`MAX_TEXT` characters (non-empty if ``required``)."""
+    if not isinstance(value, str) or (required and not value.strip()):
+        need = "a non-empty string" if required else "a string"
+        if what.endswith("source") and required:
+            raise _fail(where, f"{what.removesuffix(' source')} needs a source (where the "
+                        "number comes from)")
+        raise _fail(where, f"{what} must be {need}, got {excerpt(value)}")
+    if len(value) > MAX_TEXT:
+        raise _fail(where, f"{what} is {len(value)} characters long; allowed: at most "
+                    f"{MAX_TEXT}")
+    return value
+
+
 def _entry(where: str, unit: str, key: str, value: Any) -> Entry:
     if not isinstance(value, dict):
         raise _fail(where, f"{unit}.{key} must be a mapping like {{pj: 1.0, source: ...}}")
     allowed = {"pj", "source", "sram", "value"}
-    extra = sorted(set(value) - allowed)
+    extra = sorted(str(k)[:40] for k in value if k not in allowed)[:5]
     if extra:
         raise _fail(
             where,
@@ -120,19 +165,21 @@ def _entry(where: str, unit: str, key: str, value: Any) -> Entry:
         kind = value["sram"]
         want = ("leakage",) if key == "leakage_mw" else ("read", "write")
         if kind not in want:
-            raise _fail(where, f"{unit}.{key}: sram must be one of {', '.join(want)}, got {kind!r}")
-        return Entry(pj=None, sram=kind, source=str(value.get("source", "sram model")))
+            raise _fail(where, f"{unit}.{key}: sram must be one of {', '.join(want)}, got "
+                        f"{excerpt(kind)}")
+        source = _text(where, f"{unit}.{key} source", value.get("source", "sram model"))
+        return Entry(pj=None, sram=kind, source=source)
     number_key = "value" if key == "leakage_mw" else "pj"
     number = value.get(number_key)
     if (
         isinstance(number, bool)
         or not isinstance(number, (int, float))
-        or not (math.isfinite(number) and number >= 0)
+        or not (math.isfinite(number) and 0 <= number <= MAX_PJ)
     ):
-        raise _fail(where, f"{unit}.{key} needs a finite {number_key} >= 0, got {number!r}")
-    if not isinstance(value.get("source"), str) or not value["source"].strip():
-        raise _fail(where, f"{unit}.{key} needs a source (where the number comes from)")
-    return Entry(pj=float(number), sram=None, source=value["source"])
+        raise _fail(where, f"{unit}.{key} needs a finite {number_key} >= 0, got "
+                    f"{excerpt(number)}; allowed: [0, {MAX_PJ:g}]")
+    return Entry(pj=float(number), sram=None, source=_text(where, f"{unit}.{key} source",
+                                                           value.get("source"), required=True))
 
 
 def parse_table(data: Any, where: str) -> EnergyTable:
@@ -140,7 +187,7 @@ def parse_table(data: Any, where: str) -> EnergyTable:
     if not isinstance(data, dict):
         raise _fail(where, "must be a YAML mapping with name, sram and units")
     top = {"name", "technology_nm", "description", "sram", "units"}
-    extra = sorted(set(data) - top)
+    extra = sorted(str(k)[:40] for k in data if k not in top)[:5]
     if extra:
         raise _fail(where, f"unknown key(s) {', '.join(extra)}; allowed: {', '.join(sorted(top))}")
     for key in ("name", "sram", "units"):
@@ -153,21 +200,30 @@ def parse_table(data: Any, where: str) -> EnergyTable:
         or not s["read_pj_by_capacity_bytes"]
     ):
         raise _fail(where, "sram needs read_pj_by_capacity_bytes: {capacity_bytes: pJ, ...}")
-    try:
-        points = tuple(
-            sorted((float(c), float(e)) for c, e in s["read_pj_by_capacity_bytes"].items())
-        )
-        if any(c <= 0 or e <= 0 or not math.isfinite(e) for c, e in points):
-            raise ValueError
-        sram = SramModel(
-            reference_width_bits=int(s.get("reference_width_bits", 64)),
-            points=points,
-            write_to_read_ratio=float(s.get("write_to_read_ratio", 1.0)),
-            leakage_mw_per_kib=float(s.get("leakage_mw_per_kib", 0.0)),
-            source=str(s.get("source", "")),
-        )
-    except (TypeError, ValueError):
-        raise _fail(where, "sram figures must be positive numbers") from None
+    extra = sorted(str(k)[:40] for k in s if k not in SRAM_KEYS)
+    if extra:
+        raise _fail(where, f"unknown sram key(s) {', '.join(extra[:5])}; allowed: "
+                    f"{', '.join(sorted(SRAM_KEYS))}")
+    curve = s["read_pj_by_capacity_bytes"]
+    if len(curve) > MAX_SRAM_POINTS:
+        raise _fail(where, f"sram read_pj_by_capacity_bytes has {len(curve)} points; allowed: "
+                    f"at most {MAX_SRAM_POINTS}")
+    points = []
+    for c, e in curve.items():
+        cap = _number(where, "sram capacity (bytes)", c, 1, MAX_SRAM_BYTES)
+        pj = _number(where, f"sram read pJ at {cap:g} bytes", e, MIN_SRAM_PJ, MAX_PJ)
+        points.append((cap, pj))
+    sram = SramModel(
+        reference_width_bits=int(_number(where, "sram reference_width_bits",
+                                         s.get("reference_width_bits", 64), 1, 4096,
+                                         integer=True)),
+        points=tuple(sorted(points)),
+        write_to_read_ratio=_number(where, "sram write_to_read_ratio",
+                                    s.get("write_to_read_ratio", 1.0), 0, 1000),
+        leakage_mw_per_kib=_number(where, "sram leakage_mw_per_kib",
+                                   s.get("leakage_mw_per_kib", 0.0), 0, MAX_PJ),
+        source=_text(where, "sram source", s.get("source", "")),
+    )
     units = data["units"]
     if not isinstance(units, dict):
         raise _fail(where, "units must map unit -> action -> {pj, source}")
@@ -176,9 +232,9 @@ def parse_table(data: Any, where: str) -> EnergyTable:
     leakage: dict[str, Entry] = {}
     for unit, body in units.items():
         if unit not in known:
-            raise _fail(where, f"unknown unit {unit!r}; allowed: {', '.join(sorted(known))}")
+            raise _fail(where, f"unknown unit {excerpt(unit)}; allowed: {', '.join(sorted(known))}")
         if not isinstance(body, dict):
-            raise _fail(where, f"unit {unit} must map action -> {{pj, source}}")
+            raise _fail(where, f"unit {excerpt(unit)} must map action -> {{pj, source}}")
         for action, value in body.items():
             if action == "leakage_mw":
                 leakage[unit] = _entry(where, unit, action, value)
@@ -186,14 +242,15 @@ def parse_table(data: Any, where: str) -> EnergyTable:
             if action not in known[unit]:
                 raise _fail(
                     where,
-                    f"unknown action {unit}.{action}; allowed for {unit}: "
+                    f"unknown action {unit}.{str(action)[:40]}; allowed for {unit}: "
                     f"{', '.join(sorted(known[unit] | {'leakage_mw'}))}",
                 )
             actions.setdefault(unit, {})[action] = _entry(where, unit, action, value)
     return EnergyTable(
-        name=str(data["name"]),
-        technology_nm=float(data.get("technology_nm", 0)),
-        description=str(data.get("description", "")),
+        name=_text(where, "name", data["name"], required=True),
+        technology_nm=(_number(where, "technology_nm", data["technology_nm"], 1.0, 1000.0)
+                       if "technology_nm" in data else 0.0),  # 0: not stated
+        description=_text(where, "description", data.get("description", "")),
         sram=sram,
         actions=actions,
         leakage=leakage,
@@ -205,9 +262,9 @@ def _preset(name: str) -> EnergyTable:
     """A bundled table, parsed once per process (package data does not change)."""
     text = resources.files("eie_sim.energy").joinpath(f"tables/{name}.yaml").read_text()
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise _fail(name, "is not valid YAML") from None
+        data = load_yaml(text)
+    except YamlError as err:
+        raise _fail(name, str(err)) from None
     return parse_table(data, name)
 
 
@@ -220,19 +277,14 @@ def load_table(name_or_path: str | Path | EnergyTable = "45nm") -> EnergyTable:
         return _preset(text_name)
     else:
         path = Path(text_name)
-        if not path.is_file():
+        if not os.path.lexists(text_name):
             raise ConfigError(
-                f"energy table {text_name!r} is neither a preset "
+                f"energy table {excerpt(text_name)} is neither a preset "
                 f"({', '.join(PRESETS)}) nor a readable file"
             )
-        try:
-            text, where = path.read_text(encoding="utf-8"), str(path)
-        except UnicodeDecodeError:
-            raise ConfigError(f"energy table {path} is not a UTF-8 text file") from None
-        except OSError as err:
-            raise ConfigError(f"cannot read energy table {path}: {err.strerror}") from None
+        text, where = read_text_file(path, "energy table"), str(path)
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise _fail(where, "is not valid YAML") from None
+        data = load_yaml(text)
+    except YamlError as err:
+        raise _fail(where, str(err)) from None
     return parse_table(data, where)
