@@ -637,7 +637,7 @@ class ESEConfig(ArchConfig):
     ptr_bits: int = param(16, "bits", "width of one column pointer", lo=1, hi=64)
     spmat_buffer_bytes: int = param(8192, "bytes", "sparse-matrix buffer per PE, each of its "
                                     "two halves (double buffering)", lo=2, hi=1 << 30)
-    ptr_buffer_bytes: int = param(2048, "bytes", "pointer buffer per PE, each of its two "
+    ptr_buffer_bytes: int = param(4096, "bytes", "pointer buffer per PE, each of its two "
                                   "halves", lo=1, hi=1 << 30)
     accumulators_per_pe: int = param(64, "words", "accumulators per PE in each of two banks "
                                      "(the element-wise unit reads one while the next SpMV "
