@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
@@ -26,6 +27,7 @@ import numpy as np
 
 from eie_sim.energy.pricing import EnergyReport
 from eie_sim.errors import EieSimError
+from eie_sim.limits import describe_mode
 from eie_sim.traffic import add_traffic
 
 #: Version of the JSON layout; bumped on every incompatible change (docs/RESULTS.md).
@@ -288,13 +290,29 @@ def _first_non_finite(data: Any, path: str = "$") -> str:
     return ""
 
 
+def _refuse_non_regular(p: Path) -> None:
+    """An existing target that is not a regular file (a device such as /dev/null, a FIFO, a
+    socket, a symbolic link) is refused: the atomic rename would replace the node itself."""
+    try:
+        mode = os.lstat(p).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        raise EieSimError(f"output path {p} is a directory; allowed: a file path")
+    if not stat.S_ISREG(mode):
+        raise EieSimError(f"output path {p} is {describe_mode(mode)}; allowed: a regular file "
+                          "or a new path (eie-sim replaces only regular files)")
+
+
 def check_writable(path: str | Path) -> Path:
-    """Fail early (before a long run) if ``path`` cannot be written."""
+    """Fail early (before a long run) if ``path`` cannot be written: its directory must exist
+    and be writable, and an existing target must be a regular file."""
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
     try:
         if p.is_dir():
             raise EieSimError(f"output path {p} is a directory; allowed: a file path")
+        _refuse_non_regular(p)
         if parent.exists() and not parent.is_dir():
             raise EieSimError(f"cannot write {p}: {parent} is not a directory")
         if not parent.is_dir():
@@ -307,7 +325,9 @@ def check_writable(path: str | Path) -> Path:
 
 
 def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename: never a half-written file."""
+    """Write ``text`` to ``path`` via a temporary file and rename: never a half-written file,
+    and never a replaced device, FIFO, socket or symbolic link (refused, see
+    :func:`check_writable`)."""
     p = check_writable(path)
     tmp = None
     try:
@@ -315,6 +335,7 @@ def write_atomic(path: str | Path, text: str) -> None:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; honour the umask like open()
+        _refuse_non_regular(p)  # again: the target may have appeared during the run
         os.replace(tmp, p)
         tmp = None
     except OSError as err:
