@@ -20,11 +20,15 @@ from eie_sim.errors import WorkloadError
 from eie_sim.workloads.lstm import LSTMLayer, lstm_forward_fixed
 
 
-def _check(layer, x: np.ndarray) -> int:
+def _require_lstm(layer) -> None:
     if not isinstance(layer, LSTMLayer):
         raise WorkloadError(
             f"ESE runs LSTM layers; got a {type(layer).__name__} ({getattr(layer, 'name', '?')!r})"
             "; allowed: the workloads ese-lstm, nt-lstm or eie_sim.workloads.lstm.lstm_workload")
+
+
+def _check(layer, x: np.ndarray) -> int:
+    _require_lstm(layer)
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[0] != layer.n_in or x.shape[1] % layer.steps or not x.shape[1]:
         raise WorkloadError(
@@ -81,6 +85,7 @@ def finish(prepared: Prepared, run: LayerRun, config: ESEConfig) -> tuple[np.nda
 def progress_total(layer: LSTMLayer, config: ESEConfig) -> int:
     """Elements broadcast per channel over all phases of all steps: rounds x T x columns, with
     the rounds of the workload's own utterance count (``layer.spec.utterances``)."""
+    _require_lstm(layer)
     rounds = -(-layer.spec.utterances // config.channels)
     return rounds * layer.steps * sum(m.n_cols for m in layer.phases)
 
