@@ -334,13 +334,18 @@ def _read_cached(path: Path, point: Point, key: str) -> dict[str, Any] | None:
     return row
 
 
+def available_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def worker_count(jobs: int | None, points: int) -> int:
     """Worker processes for ``points`` points: ``jobs`` (default: every core), capped at the
     number of points and of cores this process may run on."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
+    cores = available_cores()
     return max(1, min(jobs or cores, cores, points))
 
 

@@ -1,7 +1,9 @@
 """The command line, ``eie-sim``: one module per command, one shared argument module.
 
 Every user error is one line on stderr, ``eie-sim: error: ...``, exit code 2, no traceback,
-and no output file is created or half-written. Command modules import what they use only when
+and no output file is created or half-written; a run that would exceed the memory budget
+(``--max-memory``) is refused before it allocates, and a MemoryError the estimates missed is
+still one line. Command modules import what they use only when
 they run (building the parser imports no engine, SimPy or matplotlib).
 """
 
@@ -11,12 +13,14 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from eie_sim.cli._args import Parser, examples
+from eie_sim.cli._args import Parser, add_resource_arguments, examples
 from eie_sim.errors import ConfigError, EieSimError
 
 PROG = "eie-sim"
 #: command -> module (each has ``add_parser(subparsers)`` and ``run(args) -> int``)
 COMMANDS = ("run", "compare", "sweep", "plot", "validate", "workloads", "archs")
+#: commands that simulate, and so take ``--max-memory``
+SIMULATING = ("run", "compare", "sweep", "validate")
 
 
 def _module(name: str):
@@ -36,7 +40,14 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
     for name in COMMANDS:
         _module(name).add_parser(sub)
+    for name in SIMULATING:
+        add_resource_arguments(sub.choices[name])
     return parser
+
+
+def _one_line(err: BaseException) -> str:
+    """The message on one line (a path or value with a newline cannot split it)."""
+    return " ".join(str(err).splitlines()) or type(err).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,9 +58,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
+        from eie_sim import limits
+
+        limits.set_max_memory(getattr(args, "max_memory", None))  # None: the default
         return _module(args.command).run(args)
     except (EieSimError, ConfigError) as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except MemoryError:  # an allocation the estimates did not foresee: still one line
+        print(f"{PROG}: error: out of memory; allowed: a smaller layer, batch or input file, "
+              "or a lower --max-memory so the estimates refuse it before it starts",
+              file=sys.stderr)
+        return 2
+    except RecursionError:
+        print(f"{PROG}: error: an input is nested too deeply to process; allowed: flat YAML "
+              "mappings and plain arrays", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

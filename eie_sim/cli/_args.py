@@ -17,6 +17,7 @@ from typing import Any
 from eie_sim import registry
 from eie_sim.config import ArchConfig
 from eie_sim.errors import EieSimError
+from eie_sim.limits import INT64_MAX, excerpt
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -45,10 +46,15 @@ class Parser(argparse.ArgumentParser):
 
 
 def int_arg(text: str) -> int:
+    """An integer in int64's range (every integer flag has a tighter bound where it is used)."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected an integer, got {excerpt(text)}") from None
+    if not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise argparse.ArgumentTypeError(f"expected an integer in [-2**63, 2**63 - 1], got "
+                                         f"{excerpt(text)}")
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -62,7 +68,7 @@ def float_arg(text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number, got {excerpt(text)}") from None
 
 
 def bool_arg(text: str) -> bool:
@@ -71,7 +77,7 @@ def bool_arg(text: str) -> bool:
         return True
     if low in ("false", "no", "0", "off"):
         return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    raise argparse.ArgumentTypeError(f"expected true or false, got {excerpt(text)}")
 
 
 def list_of(kind: Callable[[str], Any], name: str | None = None):
@@ -83,12 +89,33 @@ def list_of(kind: Callable[[str], Any], name: str | None = None):
         except (ValueError, argparse.ArgumentTypeError):
             label = name or getattr(kind, "__name__", "value").removesuffix("_arg")
             raise argparse.ArgumentTypeError(
-                f"expected a comma-separated list of {label}, got {text!r}") from None
+                f"expected a comma-separated list of {label}, got {excerpt(text)}") from None
         if not values:
             raise argparse.ArgumentTypeError("expected at least one value")
         return values
 
     return parse
+
+
+def memory_size(text: str) -> int:
+    """argparse type of ``--max-memory``: ``8G``, ``512M``, ``25%`` ... -> bytes."""
+    from eie_sim.limits import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_resource_arguments(parser) -> None:
+    """``--max-memory``: the memory budget the estimates are checked against."""
+    from eie_sim.limits import DEFAULT_MEMORY_FRACTION, ENV_MAX_MEMORY
+
+    parser.add_argument(
+        "--max-memory", type=memory_size, metavar="SIZE",
+        help="refuse a run whose estimated memory exceeds SIZE (e.g. 8G, 512M, 25%%; default "
+             f"${ENV_MAX_MEMORY}, else {round(DEFAULT_MEMORY_FRACTION * 100)}%% of physical "
+             "memory)")
 
 
 _TYPES: dict[type, Callable[[str], Any]] = {int: int_arg, float: float_arg, bool: bool_arg}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from eie_sim.cli._args import (
@@ -49,7 +50,9 @@ def add_parser(sub) -> None:
     run_.add_argument("--engine", default="fast", choices=["fast", "des"])
     run_.add_argument("--energy", default="default", metavar="TABLE",
                       help="each machine's own table (default), or 45nm, 7nm, gpu-7nm, a YAML")
-    run_.add_argument("--jobs", type=positive_int, metavar="N", help="worker processes (>= 1)")
+    run_.add_argument("--jobs", type=positive_int, metavar="N",
+                      help="worker processes (>= 1; default and at most: the cores, and the "
+                           "points)")
     run_.add_argument("--out", required=True, metavar="DIR", help="writes DIR/sweep.csv, .json")
     run_.add_argument("--no-progress", action="store_true")
 
@@ -58,11 +61,17 @@ def run(args) -> int:
     from pathlib import Path
 
     from eie_sim import registry
-    from eie_sim.sweep import grid, run_sweep
+    from eie_sim.result import check_writable
+    from eie_sim.sweep import available_cores, grid, run_sweep, worker_count
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise EieSimError(f"--out {out} is a file; allowed: a directory")
+    if out.is_dir():  # an existing folder: writable, and its result files replaceable
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise EieSimError(f"cannot write into --out directory {out}: it is not writable")
+        for name in ("sweep.csv", "sweep.json"):
+            check_writable(out / name)
     for arch in args.arch:
         registry.get(arch)  # unknown -> one-line error listing the allowed ones
     synthetic = args.inputs is not None or args.outputs is not None
@@ -111,6 +120,11 @@ def run(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise EieSimError(f"cannot create --out directory {out}: {err.strerror}") from None
+    if args.jobs is not None and args.jobs > 1:
+        workers = worker_count(args.jobs, len(points))
+        if workers < args.jobs:
+            print(f"eie-sim: note: --jobs {args.jobs} capped at {workers} ({available_cores()} "
+                  f"cores, {len(points)} points)", file=sys.stderr)
     show = not args.no_progress and sys.stderr.isatty()
     table = run_sweep(points, cache_dir=out / "cache", jobs=args.jobs, progress=show)
     csv_path, json_path = table.save(out)
