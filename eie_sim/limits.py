@@ -306,6 +306,67 @@ def check_layer_run(config: Any, layer: Any, *, values: bool = True) -> None:
     check_memory(estimate, what)
 
 
+# ----------------------------------------------------------------------------- weight files
+#: Peak bytes per weight element of reading, pruning and quantizing a user's dense tensor.
+_USER_PER_ELEMENT = 64
+#: A safetensors header (JSON) larger than this is corrupt (the format's own limit is 100 MB).
+MAX_SAFETENSORS_HEADER = 100_000_000
+
+
+def _npy_elements(fp: Any) -> int:
+    """Elements declared by the ``.npy`` header at ``fp`` (its shape, not its data)."""
+    import numpy as np
+
+    fmt = np.lib.format
+    version = fmt.read_magic(fp)
+    if version == (1, 0):
+        shape, _, _ = fmt.read_array_header_1_0(fp)
+    elif version == (2, 0):
+        shape, _, _ = fmt.read_array_header_2_0(fp)
+    else:  # (3, 0): utf-8 header, read by numpy's own (private) reader
+        shape, _, _ = fmt._read_array_header(fp, version)
+    return math.prod(int(n) for n in shape)
+
+
+def tensor_file_elements(path: str | Path) -> int:
+    """Elements of every tensor a ``.npz``, ``.safetensors`` or ``.npy`` file declares, read
+    from its headers without loading a tensor (a compressed ``.npz`` can declare far more than
+    its size). ValueError / OSError on a corrupt file."""
+    import json
+    import zipfile
+
+    p = Path(path)
+    if p.suffix == ".npy":
+        with open(p, "rb") as fp:
+            return _npy_elements(fp)
+    if p.suffix == ".npz":
+        total = 0
+        with zipfile.ZipFile(p) as zf:
+            for name in zf.namelist():
+                if name.endswith(".npy"):
+                    with zf.open(name) as fp:
+                        total += _npy_elements(fp)
+        return total
+    with open(p, "rb") as fp:  # safetensors: u64 header length, JSON header
+        n = int.from_bytes(fp.read(8), "little")
+        if not 0 < n <= MAX_SAFETENSORS_HEADER:
+            raise ValueError("bad safetensors header length")
+        header = json.loads(fp.read(n))
+    return sum(math.prod(int(d) for d in t["shape"]) for k, t in header.items()
+               if k != "__metadata__")
+
+
+def check_tensor_file(path: str | Path, what: str) -> None:
+    """Refuse a tensor file whose declared tensors would exceed the memory budget once read
+    and processed; a header that cannot be read is left to the reader's own message."""
+    try:
+        elements = tensor_file_elements(path)
+    except Exception:  # corrupt: the loader says so in its own words
+        return
+    check_memory(_FIXED + _USER_PER_ELEMENT * elements,
+                 f"{what} {Path(path)} ({elements} elements)")
+
+
 # ----------------------------------------------------------------------------- integers
 def check_count(value: Any, what: str) -> int:
     """``value`` as an int if it is a finite integer in ``[0, MAX_CYCLES]``; else a one-line

@@ -16,6 +16,7 @@ import numpy as np
 from eie_sim.errors import WorkloadError
 from eie_sim.formats.fixed_point import ACT_FRAC_BITS, INT16_MAX, quantize
 from eie_sim.layer import QuantizedLayer
+from eie_sim.limits import check_tensor_file
 
 SUFFIXES = (".npz", ".safetensors")
 
@@ -28,6 +29,7 @@ def read_tensors(path: str | Path) -> dict[str, np.ndarray]:
                             f"{', '.join(SUFFIXES)}")
     if not p.is_file():
         raise WorkloadError(f"weights file {p} does not exist")
+    check_tensor_file(p, "weights file")  # limits: declared shapes within the memory budget
     try:
         if p.suffix == ".npz":
             with np.load(p, allow_pickle=False) as data:
@@ -91,6 +93,7 @@ def load_activations(path: str | Path, n_in: int, warnings: list[str] | None = N
     p = Path(path)
     if p.suffix != ".npy" or not p.is_file():
         raise WorkloadError(f"activations file {p} must be an existing .npy file")
+    check_tensor_file(p, "activations file")  # limits: declared shape within the memory budget
     try:
         a = np.load(p, allow_pickle=False)
     except Exception:
