@@ -208,9 +208,15 @@ def compress(dense: np.ndarray, n: int = 2, m: int = 4, *, prune: bool = False) 
                 f"allowed: prune them (prune=True, CLI --prune) or a denser pattern"
             )
     groups = wp.reshape(rows, -1, m)
-    # Non-zeros first (by position), then the lowest unused positions; keep n, sort ascending.
-    pos = np.arange(m, dtype=np.int64)
-    key = np.where(groups != 0, pos, m + pos)
-    chosen = np.sort(np.argsort(key, axis=2, kind="stable")[:, :, :n], axis=2)
+    # Non-zeros first (by position), then the lowest unused positions; keep n, sort ascending:
+    # a position is kept when fewer than n positions of its group have a smaller key (keys are
+    # distinct), and np.nonzero lists the kept positions of each group in ascending order.
+    pos = np.arange(m, dtype=np.int16)
+    key = np.where(groups != 0, pos, np.int16(m) + pos)
+    rank = np.zeros(key.shape, dtype=np.int16)
+    for i in range(m):
+        rank += key[:, :, i : i + 1] < key
+    keep = (rank < n).reshape(-1, m)
+    chosen = np.nonzero(keep)[1].reshape(rows, -1, n)
     values = np.take_along_axis(groups, chosen, axis=2)
     return NMSparse(n, m, (rows, cols), np.ascontiguousarray(values), chosen.astype(np.uint8))

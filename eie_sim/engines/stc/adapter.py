@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eie_sim.compress.pruning import nm_prune
 from eie_sim.errors import WorkloadError
 from eie_sim.formats.fixed_point import ACT_FRAC_BITS
-from eie_sim.formats.nm_sparse import NMSparse, compress
+from eie_sim.formats.nm_sparse import NMSparse, check_pattern, compress
 from eie_sim.layer import QuantizedLayer
 
 DTYPES = {"fp16": np.float16, "int8": np.int8}
@@ -137,8 +138,11 @@ def from_layer(
         frac = ACT_FRAC_BITS
     if not np.all(np.isfinite(w)):
         raise WorkloadError(f"layer {label!r}: weights contain NaN or infinity")
-    if prune:
-        w = compress(w, n, m, prune=True).decompress()
+    if prune:  # the n largest magnitudes of every group (compress(prune=True), decompressed)
+        check_pattern(n, m)
+        pad = -w.shape[1] % m
+        wp = np.pad(w, ((0, 0), (0, pad))) if pad else w
+        w = np.where(nm_prune(wp, n, m), wp, 0.0)[:, : w.shape[1]]
     else:
         compress(w, n, m)  # refuses a violation with the first bad row and group
     q, scale = _quantize(w, dtype, f"layer {label!r}: weights")
@@ -181,10 +185,11 @@ def activations(
         cols = v
     elif v.ndim == 1:
         rng = np.random.default_rng([seed, batch])
-        cols = np.empty((v.size, batch))
-        cols[:, 0] = v
+        rows = np.empty((batch, v.size))  # column c of the result, contiguous
+        rows[0] = v
         for c in range(1, batch):
-            cols[:, c] = v[rng.permutation(v.size)]
+            rows[c] = v[rng.permutation(v.size)]
+        cols = rows.T
     else:
         raise WorkloadError(f"activations must be 1-D or 2-D, got shape {v.shape}")
     if not np.all(np.isfinite(cols)):

@@ -13,7 +13,8 @@ A working tensor core spends ``max(u_j, o_i(g))`` on the stage, ``o_i(g)`` the s
 operand cycles of its SM ``i`` (the operand-path gate); the excess over ``u_j`` is stall.
 
 The loop runs once per stage, over classes of tensor cores with identical work; the outputs
-come from one vectorised pass over the kept K slots.
+come from a blocked pass over the kept K slots that keeps the documented accumulation order
+(:mod:`eie_sim.engines.stc.kernels`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ import numpy as np
 
 from eie_sim.engines.record import LayerRun
 from eie_sim.engines.stc.common import MMA_COLS, MMA_ROWS, Operands, Plan
-from eie_sim.engines.stc.reference import add_bias, wrap_int32
-
-#: Elements of one product chunk (rows x K slots x batch) in the output computation.
-_CHUNK_ELEMENTS = 1 << 22
+from eie_sim.engines.stc.kernels import csr_of_dense, sequential_gemm
+from eie_sim.engines.stc.reference import add_bias, int8_gemm
 
 
 def _classes(plan: Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -137,44 +136,29 @@ def counters(plan: Plan) -> dict[str, int]:
 
 
 def outputs(plan: Plan, ops: Operands) -> np.ndarray:
-    """``W . X`` over the stored K slots: a gather by the metadata (sparse) or a slice (dense),
-    products in float32 added in slot order with a sequential ``numpy.add.accumulate``
-    (fp16), or summed in int64 and wrapped to int32 (int8)."""
+    """``W . X`` over the stored K slots (the metadata gives each kept value's input), skipping
+    zero weights (explicit zeros of under-full groups, the dense twin's pruned weights: a zero
+    adds nothing), by the documented rule:
+    :func:`~eie_sim.engines.stc.kernels.sequential_gemm` (fp16), or exact float64 sums
+    wrapped to int32 (int8, :func:`~eie_sim.engines.stc.reference.int8_gemm`)."""
     rows, batch = plan.rows, plan.batch
     vals = ops.values[:rows]
     x = ops.x[:, :batch]
-    is_float = vals.dtype == np.float16
-    slots = vals.shape[1]
-    chunk = max(1, _CHUNK_ELEMENTS // max(1, rows * batch))
-    if is_float:
-        acc = np.zeros((rows, batch), dtype=np.float32)
-        vals = vals.astype(np.float32)
-        x = x.astype(np.float32)
-    else:
-        acc = np.zeros((rows, batch), dtype=np.int64)
-        vals = vals.astype(np.int64)
-        x = x.astype(np.int64)
-    if is_float and chunk < 16:
-        # Large outputs: one slot at a time (``acc += w * x`` is one float32 rounding per slot).
-        for p in range(slots):
-            xs = x[ops.columns[:rows, p]] if ops.columns is not None else x[p][None, :]
-            acc += vals[:, p, None] * xs
-        return add_bias(acc, ops.bias)
-    for lo in range(0, slots, chunk):
-        hi = min(lo + chunk, slots)
-        if ops.columns is not None:
-            xs = x[ops.columns[:rows, lo:hi]]  # (rows, chunk, batch)
+    if vals.dtype == np.int8:
+        if ops.columns is None:
+            dense = vals
         else:
-            xs = x[None, lo:hi, :]
-        prods = vals[:, lo:hi, None] * xs
-        if is_float:
-            seq = np.concatenate([acc[:, None, :], prods], axis=1)
-            acc = np.add.accumulate(seq, axis=1)[:, -1, :]
-        else:
-            acc += prods.sum(axis=1)
-    if is_float:
-        return add_bias(np.ascontiguousarray(acc), ops.bias)
-    return add_bias(wrap_int32(acc), ops.bias)
+            dense = np.zeros((rows, plan.k_padded), dtype=np.int8)
+            np.put_along_axis(dense, ops.columns[:rows], vals, axis=1)
+        return add_bias(int8_gemm(dense, x), ops.bias)
+    if ops.columns is None:
+        indptr, indices, data = csr_of_dense(vals)
+    else:  # the stored slots in order, less the explicit zeros (they add nothing)
+        keep = vals != 0
+        indptr = np.zeros(rows + 1, dtype=np.int64)
+        np.cumsum(np.count_nonzero(keep, axis=1), out=indptr[1:])
+        indices, data = ops.columns[:rows][keep], vals[keep]
+    return add_bias(sequential_gemm(indptr, indices, data, x), ops.bias)
 
 
 def run_layer(plan: Plan, ops: Operands | None) -> LayerRun:

@@ -1,0 +1,193 @@
+"""The fp16 tensor-core GEMM at GEMM sizes: the documented accumulation order, compiled.
+
+The rule (docs/STC_MODEL.md §Arithmetic, :mod:`eie_sim.engines.stc.reference`): every output
+starts at ``+0.0`` in float32 and each product ``w * x`` (exact in float32: two 11-bit
+significands) is added to it with one float32 rounding, in ascending K order. Skipping a zero
+weight changes no bit (``acc + (+-0) == acc`` for finite activations, and the accumulator is
+never ``-0``), so the kernels take the weights as compressed rows: ``data[p]`` multiplies
+activation row ``indices[p]`` (ascending within a row; ``indices`` None: dense rows, entry ``p``
+of row ``i`` is column ``p - indptr[i]``).
+
+:func:`sequential_gemm` runs the rule with numba when it is importable (same switch as the EIE
+loops, ``EIE_SIM_ACCELERATOR``, :mod:`eie_sim.accel`), else one slot at a time in numpy (K
+passes over the output). The compiled loop is a blocked GEMM that keeps the rule: the output is
+cut into column blocks and K into blocks, and for every output element the K blocks run in
+ascending order and, inside a block, its entries in ascending K order, one ``acc = acc + w * x``
+(float32) each; only the order *across different outputs* changes, which no output can see.
+A float32 fused multiply-add gives the same bits as the multiply and the add, since the
+product is exact. ``tests/test_stc_kernels.py`` compares both paths with a scalar
+implementation of the rule.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import numpy as np
+
+from eie_sim.accel import ACCELERATOR_ENV, ACCELERATORS
+from eie_sim.errors import ConfigError
+
+try:  # the compiled loop's parallel range (plain range without numba: the loop is not used)
+    from numba import prange
+except ImportError:  # pragma: no cover
+    prange = range
+
+#: Output columns per block of the compiled loop (a row's block stays in L1).
+COL_BLOCK = 256
+#: K per block of the compiled loop (a block of activations, K_BLOCK x COL_BLOCK float32,
+#: stays in L2).
+K_BLOCK = 256
+#: Rows per parallel task.
+ROW_BLOCK = 64
+
+
+def use_compiled() -> bool:
+    """True when the numba loop runs (numba importable and ``EIE_SIM_ACCELERATOR`` not
+    ``numpy``). Raises ConfigError for an unknown value of the variable."""
+    choice = os.environ.get(ACCELERATOR_ENV, "auto")
+    if choice not in ACCELERATORS:
+        raise ConfigError(
+            f"environment variable {ACCELERATOR_ENV}={choice!r} is not allowed; "
+            f"use one of: {', '.join(ACCELERATORS)}")
+    return choice != "numpy" and _compiled() is not None
+
+
+def csr_of_dense(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(indptr, indices, data)`` of the non-zeros of ``w`` (rows in order, columns
+    ascending; ``data`` float32)."""
+    rows, cols = np.nonzero(w)
+    indptr = np.zeros(w.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=w.shape[0]), out=indptr[1:])
+    return indptr, cols.astype(np.int32), w[rows, cols].astype(np.float32)
+
+
+def sequential_gemm(indptr: np.ndarray, indices: np.ndarray | None, data: np.ndarray,
+                    x: np.ndarray) -> np.ndarray:
+    """``Y = W . X`` by the fp16 rule, W as compressed rows (module docstring).
+
+    Parameters
+    ----------
+    indptr : numpy.ndarray of int64, shape (rows + 1,)
+    indices : numpy.ndarray of int, shape (nnz,), or None
+        Activation row of each entry, ascending within a row; None: dense rows.
+    data : numpy.ndarray of float16 or float32, shape (nnz,)
+        Weights (fp16 values).
+    x : numpy.ndarray of float16 or float32, shape (K, Nb)
+        Activations (fp16 values, finite).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (rows, Nb)
+    """
+    rows = indptr.size - 1
+    k, n = x.shape
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    if rows == 0 or n == 0:
+        return np.zeros((rows, n), dtype=np.float32)
+    kern = _compiled() if use_compiled() else None
+    if kern is None:
+        return _numpy_gemm(indptr, indices, data, x.astype(np.float32))
+    jb = min(COL_BLOCK, -(-n // 8) * 8)
+    nb = -(-n // jb)
+    xb = np.zeros((nb, k, jb), dtype=np.float32)
+    for b in range(nb):
+        cols = x[:, b * jb : (b + 1) * jb]
+        xb[b, :, : cols.shape[1]] = cols
+    outb = np.zeros((nb, rows, jb), dtype=np.float32)
+    dense = indices is None
+    idx = np.zeros(1, dtype=np.int32) if dense else np.ascontiguousarray(indices, np.int32)
+    kern(np.ascontiguousarray(indptr, np.int64), idx, dense, data, xb, outb, K_BLOCK,
+         ROW_BLOCK)
+    return np.ascontiguousarray(outb.transpose(1, 0, 2).reshape(rows, nb * jb)[:, :n])
+
+
+def _numpy_gemm(indptr, indices, data, x) -> np.ndarray:
+    """The rule one stored slot at a time: slot ``s`` of every row (``acc += w * x``, one
+    float32 rounding per product). Rows of different lengths are padded with zeros at the
+    end (a zero adds nothing)."""
+    rows = indptr.size - 1
+    lengths = np.diff(indptr)
+    width = int(lengths.max(initial=0))
+    pos = np.arange(width, dtype=np.int64)
+    valid = pos[None, :] < lengths[:, None]
+    flat = np.minimum(indptr[:-1, None] + pos[None, :], max(data.size - 1, 0))
+    vals = np.where(valid, data[flat] if data.size else 0, 0).astype(np.float32)
+    if indices is None:
+        cols = np.broadcast_to(np.minimum(pos, x.shape[0] - 1), (rows, width))
+    else:
+        cols = np.where(valid, indices[flat] if data.size else 0, 0)
+    acc = np.zeros((rows, x.shape[1]), dtype=np.float32)
+    for s in range(width):
+        acc += vals[:, s, None] * x[cols[:, s]]
+    return acc
+
+
+@cache
+def _compiled():
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a test dependency
+        return None
+    return numba.njit(cache=True, nogil=True, parallel=True)(_blocked_loop)
+
+
+def _blocked_loop(indptr, indices, dense, data, xb, outb, kblock, rblock):  # pragma: no cover
+    # Compiled by numba (the coverage tool does not see it run).
+    nb, k, jb = xb.shape
+    rows = indptr.size - 1
+    nrb = (rows + rblock - 1) // rblock
+    for t in prange(nb * nrb):
+        b = t // nrb
+        r0 = (t % nrb) * rblock
+        r1 = min(r0 + rblock, rows)
+        xblk = xb[b]
+        ob = outb[b]
+        cursor = indptr[r0:r1].copy()
+        for k0 in range(0, k, kblock):
+            k1 = k0 + kblock
+            for i in range(r0, r1):
+                p = cursor[i - r0]
+                end = indptr[i + 1]
+                q = p
+                base = indptr[i]
+                if dense:
+                    q = min(end, base + k1)
+                else:
+                    while q < end and indices[q] < k1:
+                        q += 1
+                acc = ob[i]
+                while p + 4 <= q:
+                    if dense:
+                        c0 = p - base
+                        c1 = c0 + 1
+                        c2 = c0 + 2
+                        c3 = c0 + 3
+                    else:
+                        c0 = indices[p]
+                        c1 = indices[p + 1]
+                        c2 = indices[p + 2]
+                        c3 = indices[p + 3]
+                    w0 = data[p]
+                    w1 = data[p + 1]
+                    w2 = data[p + 2]
+                    w3 = data[p + 3]
+                    x0 = xblk[c0]
+                    x1 = xblk[c1]
+                    x2 = xblk[c2]
+                    x3 = xblk[c3]
+                    for j in range(jb):
+                        a = acc[j] + w0 * x0[j]
+                        a = a + w1 * x1[j]
+                        a = a + w2 * x2[j]
+                        acc[j] = a + w3 * x3[j]
+                    p += 4
+                while p < q:
+                    c0 = p - base if dense else indices[p]
+                    w0 = data[p]
+                    x0 = xblk[c0]
+                    for j in range(jb):
+                        acc[j] = acc[j] + w0 * x0[j]
+                    p += 1
+                cursor[i - r0] = q
