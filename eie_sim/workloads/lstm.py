@@ -102,6 +102,10 @@ class LSTMSpec:
         The tables cover [-lut_range, lut_range) (power of two).
     weight_scale : float
         Standard deviation of the synthetic weights times sqrt(fan-in x density).
+    row_spread : float
+        Sigma of a lognormal scale per output row of the synthetic weights (trained layers'
+        rows differ in magnitude, which is what leaves magnitude pruning unbalanced); 0 = all
+        rows alike.
     seed : int
         Seed of the synthetic weights and inputs.
     """
@@ -121,6 +125,7 @@ class LSTMSpec:
     lut_entries: int = 2048
     lut_range: float = 8.0
     weight_scale: float = 1.0
+    row_spread: float = 0.0
     seed: int = 2017
 
     def __post_init__(self) -> None:
@@ -146,6 +151,8 @@ class LSTMSpec:
         if self.lut_step_bits > self.act_frac_bits or self.lut_step_bits < 0:
             raise bad(f"the LUT step 2**-{self.lut_step_bits} must be coarser than the "
                       f"activation step 2**-{self.act_frac_bits}")
+        if not 0.0 <= self.row_spread <= 4.0:
+            raise bad(f"row_spread must be in [0, 4], got {self.row_spread!r}")
         if not self.weight_scale > 0:
             raise bad(f"weight_scale must be > 0, got {self.weight_scale!r}")
 
@@ -219,6 +226,12 @@ def synthetic_float(spec: LSTMSpec) -> FloatLSTM:
     bias = rng.normal(0.0, 0.1, size=(4, h))
     bias[1] += 1.0
     wy = rng.normal(0.0, spec.weight_scale / np.sqrt(h * spec.density), size=(p, h)) if p else None
+    if spec.row_spread:
+        spread = np.random.default_rng(spec.seed + 3)
+        wx = wx * spread.lognormal(0.0, spec.row_spread, size=(4, h, 1))
+        wr = wr * spread.lognormal(0.0, spec.row_spread, size=(4, h, 1))
+        if wy is not None:
+            wy = wy * spread.lognormal(0.0, spec.row_spread, size=(p, 1))
     return prune_float(spec, wx, wr, peep, bias, wy)
 
 
