@@ -68,7 +68,7 @@ def machine_info() -> dict:
 
 def _fast_engine_loops() -> str:
     """Which code runs the fast EIE engine's hot loops: numba (with its version) or numpy."""
-    from eie_sim.engines.pe_array import accel
+    from eie_sim import accel
 
     if accel.kernels() is None:
         return "numpy"

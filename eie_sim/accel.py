@@ -1,4 +1,4 @@
-"""Optional numba versions of the fast engines' hot loops (``pip install "eie-sim[numba]"``).
+"""Optional numba versions of the fast path's hot loops (``pip install "eie-sim[numba]"``).
 
 The same model as the numpy code, written the direct way:
 
@@ -8,17 +8,31 @@ The same model as the numpy code, written the direct way:
   :func:`eie_sim.engines.pe_array.recurrence.broadcast_recurrence_numpy` (both fast engines);
 * :func:`saturating_outputs` adds every broadcast column's products into 16-bit saturating
   accumulators in broadcast order, then the bias (EIE's fast engine,
-  :mod:`eie_sim.engines.eie.fast`).
+  :mod:`eie_sim.engines.eie.fast`);
+* :func:`slice_summaries` walks a CSC matrix once and returns, per PE, pass and column slice of
+  EIE's interleaved CSC, the real and padding entries and the first and last local row (the
+  numpy code is a stable radix sort in :mod:`eie_sim.formats.interleaved_csc`).
 
-The fast engines use them when numba is importable, unless the environment variable
-``EIE_SIM_ACCELERATOR=numpy`` asks for the numpy code. ``tests/test_eie_accel.py`` proves both
-paths give identical results. Nothing is imported or compiled until first use; compiled code is
-cached on disk by numba (``cache=True``).
+Which code runs is chosen per call by :func:`kernels` from ``EIE_SIM_ACCELERATOR``:
+
+* ``numpy``: always the numpy code;
+* ``numba``: always the kernels (a ConfigError if numba is not installed);
+* ``auto`` (default): the kernels once they pay for themselves. Importing numba and loading the
+  cached kernels costs about half a second, which the kernels win back only over tens of
+  millions of entries, so ``auto`` keeps to numpy until this process has handed the numpy code
+  :data:`BREAK_EVEN_ENTRIES` entries (counting the call at hand), or numba is already imported;
+  from then on it keeps the kernels.
+  A one-off command-line run on an ordinary layer never loads numba; a large layer, a sweep
+  worker or a notebook that simulates again and again switches to the kernels.
+
+``tests/test_eie_accel.py`` proves both paths give identical results. Nothing is imported or
+compiled until first use; compiled code is cached on disk by numba (``cache=True``).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -29,28 +43,56 @@ import numpy as np
 from eie_sim.errors import ConfigError
 from eie_sim.formats.fixed_point import INT16_MAX, INT16_MIN
 
-#: Environment variable choosing the fast engines' loops: "auto" (numba if installed) or "numpy".
+#: Environment variable choosing the fast path's loops: "auto", "numba" or "numpy".
 ACCELERATOR_ENV = "EIE_SIM_ACCELERATOR"
-ACCELERATORS = ("auto", "numpy")
+ACCELERATORS = ("auto", "numba", "numpy")
+
+#: Entries (non-zero weights walked by the loops above) the numpy code handles in one process
+#: before ``auto`` loads numba: numba's import and kernel loading (~0.5 s on the 2-core
+#: reference machine) over the ~20 ns per entry the kernels save (benchmarks/bench_startup.py
+#: measures both).
+BREAK_EVEN_ENTRIES = 25_000_000
+
+_numpy_entries = 0  # entries handed to the numpy code so far in this process (``auto`` only)
 
 
-def kernels() -> SimpleNamespace | None:
-    """The compiled kernels, or None when numba is not installed or the numpy code is asked for.
+def kernels(work: int = 0) -> SimpleNamespace | None:
+    """The compiled kernels, or None when the numpy code is to run.
 
-    Raises ConfigError for an unknown ``EIE_SIM_ACCELERATOR`` value.
+    Parameters
+    ----------
+    work : int
+        Entries the caller is about to process (counts toward ``auto``'s break-even).
+
+    Raises ConfigError for an unknown ``EIE_SIM_ACCELERATOR`` value, or ``numba`` without numba.
     """
+    global _numpy_entries
     choice = os.environ.get(ACCELERATOR_ENV, "auto")
     if choice not in ACCELERATORS:
         raise ConfigError(
             f"environment variable {ACCELERATOR_ENV}={choice!r} is not allowed; "
             f"use one of: {', '.join(ACCELERATORS)}"
         )
-    return None if choice == "numpy" else _compiled()
+    if choice == "numpy":
+        return None
+    if choice == "numba":
+        compiled = _compiled()
+        if compiled is None:
+            raise ConfigError(f"{ACCELERATOR_ENV}=numba but numba is not installed; "
+                              'allowed: pip install "eie-sim[numba]", or auto / numpy')
+        return compiled
+    if ("numba" in sys.modules or _compiled.cache_info().currsize
+            or _numpy_entries + work >= BREAK_EVEN_ENTRIES):
+        compiled = _compiled()
+        if compiled is not None:
+            return compiled
+    _numpy_entries += work
+    return None
 
 
 @contextmanager
 def using(choice: str) -> Iterator[None]:
-    """Run a block with ``EIE_SIM_ACCELERATOR`` set to ``choice`` ("auto" or "numpy")."""
+    """Run a block with ``EIE_SIM_ACCELERATOR`` set to ``choice`` (one of ACCELERATORS)."""
     old = os.environ.get(ACCELERATOR_ENV)
     os.environ[ACCELERATOR_ENV] = choice
     try:
@@ -70,7 +112,8 @@ def _compiled() -> SimpleNamespace | None:
         return None
     jit = numba.njit(cache=True, nogil=True)
     return SimpleNamespace(
-        recurrence=jit(_recurrence_loop), saturating_outputs=jit(_saturating_outputs_loop)
+        recurrence=jit(_recurrence_loop), saturating_outputs=jit(_saturating_outputs_loop),
+        slice_summaries=jit(_slice_summaries_loop),
     )
 
 
@@ -118,6 +161,56 @@ def _saturating_outputs_loop(col_ptr, row_idx, weight_idx, columns, table, bias_
         v = acc[r] + bias[j]
         acc[r] = INT16_MIN if v < INT16_MIN else INT16_MAX if v > INT16_MAX else v
     return acc.astype(np.int16)
+
+
+def _slice_summaries_loop(col_ptr, row_idx, n, passes, rows_per_pass, bits):
+    n_cols = col_ptr.size - 1
+    groups = n * passes
+    # Flat (column, group) layout while walking (a column's slices are adjacent), transposed at
+    # the end; shifts and masks when N is a power of two (divisions cost ~10x more).
+    real = np.zeros(n_cols * groups, dtype=np.int32)
+    padding = np.zeros(n_cols * groups, dtype=np.int32)
+    first = np.full(n_cols * groups, -1, dtype=np.int32)
+    last = np.full(n_cols * groups, -1, dtype=np.int32)
+    pow2 = n & (n - 1) == 0
+    shift = 0
+    while (1 << shift) < n:
+        shift += 1
+    for c in range(n_cols):
+        base = c * groups
+        for e in range(col_ptr[c], col_ptr[c + 1]):
+            row = row_idx[e]
+            if pow2:
+                local = row >> shift
+                pe = row & (n - 1)
+            else:
+                local = row // n
+                pe = row - local * n
+            if passes == 1:
+                g = base + pe
+                lrow = local
+            else:
+                p = local // rows_per_pass
+                g = base + pe * passes + p
+                lrow = local - p * rows_per_pass
+            prev = last[g]  # rows ascend within a column: the slice's previous entry
+            padding[g] += (lrow - prev - 1) >> bits
+            if prev < 0:
+                first[g] = lrow
+            last[g] = lrow
+            real[g] += 1
+    shape = (n_cols, groups)
+    return (real.reshape(shape).T.copy(), padding.reshape(shape).T.copy(),
+            first.reshape(shape).T.copy(), last.reshape(shape).T.copy())
+
+
+def slice_summaries(col_ptr, row_idx, n: int, passes: int, rows_per_pass: int, bits: int):
+    """``(real, padding, first_row, last_row)`` per (PE x pass, column) slice, each of shape
+    ``(N * passes, n_cols)``: see :func:`eie_sim.formats.interleaved_csc.encode`."""
+    return _compiled().slice_summaries(
+        np.ascontiguousarray(col_ptr, dtype=np.int64),
+        np.ascontiguousarray(row_idx, dtype=np.int32), n, passes, rows_per_pass, bits,
+    )
 
 
 def recurrence(work, adv, capacity: int, push_to_issue: int, ready):

@@ -33,18 +33,63 @@ def reference_forward(
         raise ValueError(
             f"input has {x.shape} activations, layer {layer.name!r} takes {layer.n_in}"
         )
+    cols = np.flatnonzero(broadcast_mask(x, input_relu))
+    starts = layer.col_ptr[cols]
+    lengths = layer.col_ptr[cols + 1] - starts
+    bounds = np.zeros(cols.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    # Every entry of the broadcast columns, in broadcast order.
+    take = np.repeat(starts - bounds[:-1], lengths)
+    take += np.arange(bounds[-1])
+    rows = layer.row_idx[take]
+    # int16 x int16 products and their rounding fit in int32 (half the memory traffic).
+    products = layer.codebook.astype(np.int32)[layer.weight_idx[take]]
+    products *= np.repeat(x[cols].astype(np.int32), lengths)
+    terms = round_shift(products, layer.weight_frac_bits)
     acc = np.zeros(layer.n_out, dtype=np.int64)
-    wvals = layer.codebook.astype(np.int64)[layer.weight_idx]
-    f = layer.weight_frac_bits
-    for j in np.flatnonzero(broadcast_mask(x, input_relu)):
-        s, e = layer.col_ptr[j], layer.col_ptr[j + 1]
+    _accumulate_columns(acc, rows, terms, bounds)
+    if include_bias and layer.has_bias:
+        brows = np.flatnonzero(layer.bias_idx)
+        b = layer.bias_codebook.astype(np.int64)[layer.bias_idx[brows]]
+        prod = round_shift(b * layer.bias_activation(), layer.weight_frac_bits)
+        acc[brows] = np.clip(acc[brows] + prod, INT16_MIN, INT16_MAX)
+    return acc.astype(np.int16)
+
+
+#: Below this many terms a block of columns is added column by column.
+_SMALL_BLOCK = 4096
+
+
+def _accumulate_columns(acc: np.ndarray, rows: np.ndarray, terms: np.ndarray,
+                        bounds: np.ndarray) -> None:
+    """Add columns ``c = 0, 1, ...`` (terms ``bounds[c]:bounds[c+1]``) into ``acc``, each with
+    one 16-bit saturation per accumulator.
+
+    A block of consecutive columns is added at once when no accumulator it touches can reach
+    the int16 limits inside it: every partial sum of a row lies between the accumulator plus
+    the block's negative terms and the accumulator plus its positive terms, so when both stay
+    in range no saturation happens and the block's plain sum is exact. Otherwise the block is
+    halved (a small block goes column by column with the saturating rule itself).
+    """
+    stack = [(0, bounds.size - 1)]
+    while stack:
+        lo, hi = stack.pop()
+        s, e = bounds[lo], bounds[hi]
         if s == e:
             continue
-        rows = layer.row_idx[s:e]
-        acc[rows] = np.clip(acc[rows] + round_shift(wvals[s:e] * x[j], f), INT16_MIN, INT16_MAX)
-    if include_bias and layer.has_bias:
-        rows = np.flatnonzero(layer.bias_idx)
-        b = layer.bias_codebook.astype(np.int64)[layer.bias_idx[rows]]
-        prod = round_shift(b * layer.bias_activation(), f)
-        acc[rows] = np.clip(acc[rows] + prod, INT16_MIN, INT16_MAX)
-    return acc.astype(np.int16)
+        r, t = rows[s:e], terms[s:e]
+        if hi - lo > 1 and e - s > _SMALL_BLOCK:
+            # Positive and negative terms of each row in one bincount (float64: exact here).
+            both = np.bincount(2 * r + (t < 0), weights=t, minlength=2 * acc.size)
+            pos, neg = both[0::2].astype(np.int64), both[1::2].astype(np.int64)
+            if (acc + pos).max() <= INT16_MAX and (acc + neg).min() >= INT16_MIN:
+                acc += pos
+                acc += neg
+                continue
+            mid = (lo + hi) // 2
+            stack += [(mid, hi), (lo, mid)]  # the earlier half is popped first
+            continue
+        for c in range(lo, hi):
+            cs, ce = bounds[c] - s, bounds[c + 1] - s
+            rc = r[cs:ce]
+            acc[rc] = np.clip(acc[rc] + t[cs:ce], INT16_MIN, INT16_MAX)

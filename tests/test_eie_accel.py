@@ -1,4 +1,4 @@
-"""The optional numba kernels (eie_sim.engines.pe_array.accel) against the numpy code.
+"""The optional numba kernels (eie_sim.accel) against the numpy code.
 
 Both must give identical results; the whole-engine comparison on generated layers and on the
 Table III layers is in tests/test_eie_equivalence.py (every fast run there is repeated with
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eie_sim.cli import main
-from eie_sim.engines.pe_array import accel
+from eie_sim import accel
 from eie_sim.engines.pe_array.recurrence import broadcast_recurrence_numpy
 from eie_sim.engines.pe_array.timing import PUSH_TO_ISSUE
 from eie_sim.errors import ConfigError
@@ -53,14 +53,27 @@ def test_numba_recurrence_equals_numpy(case):
 
 def test_dispatch_follows_the_environment(monkeypatch):
     monkeypatch.setenv(accel.ACCELERATOR_ENV, "numpy")
-    assert accel.kernels() is None
-    monkeypatch.setenv(accel.ACCELERATOR_ENV, "auto")
-    assert accel.kernels() is not None
-    monkeypatch.delenv(accel.ACCELERATOR_ENV)
+    assert accel.kernels(work=10**12) is None
+    monkeypatch.setenv(accel.ACCELERATOR_ENV, "numba")
     assert accel.kernels() is not None
     with accel.using("numpy"):
         assert accel.kernels() is None
     assert accel.kernels() is not None
+
+
+def test_auto_loads_numba_once_it_pays(monkeypatch):
+    """auto: numpy while this process's numpy work is below the break-even and numba is not
+    imported; the kernels from the call that crosses it (or once numba is imported)."""
+    monkeypatch.setenv(accel.ACCELERATOR_ENV, "auto")
+    monkeypatch.setattr(accel, "_numpy_entries", 0)
+    monkeypatch.delitem(__import__("sys").modules, "numba", raising=False)
+    accel._compiled.cache_clear()
+    half = accel.BREAK_EVEN_ENTRIES // 2
+    assert accel.kernels(work=half) is None
+    assert accel._numpy_entries == half
+    assert accel.kernels(work=half - 1) is None
+    assert accel.kernels(work=1) is not None  # the call that reaches the break-even
+    assert accel.kernels(work=0) is not None  # numba is imported now
 
 
 def test_unknown_accelerator_is_a_config_error(monkeypatch):
@@ -76,5 +89,5 @@ def test_cli_reports_unknown_accelerator_in_one_line(monkeypatch, capsys, tmp_pa
                  "--no-progress", "--json", str(out)])
     err = capsys.readouterr().err.strip()
     assert code == 2
-    assert err.count("\n") == 0 and "EIE_SIM_ACCELERATOR" in err and "auto, numpy" in err
+    assert err.count("\n") == 0 and "EIE_SIM_ACCELERATOR" in err and "auto, numba, numpy" in err
     assert not out.exists()

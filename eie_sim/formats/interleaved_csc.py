@@ -21,7 +21,8 @@ entries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -29,6 +30,10 @@ import numpy as np
 @dataclass(frozen=True, eq=False)
 class InterleavedCSC:
     """Per-PE encoded layer.
+
+    The pointers and the per-slice summaries are computed when the layer is encoded; the
+    entries themselves (``v``, ``z``) are built on first access, because only the SimPy engine
+    and the tests read them (the vectorised engine works from the summaries).
 
     Attributes
     ----------
@@ -42,8 +47,6 @@ class InterleavedCSC:
         Encoded columns: inputs, plus one for the bias when the layer has one.
     relative_index_bits : int
         Width of ``z`` in bits.
-    v, z : numpy.ndarray of uint8
-        All PEs' entries, PE-major: PE ``k`` owns ``v[pe_offset[k]:pe_offset[k+1]]``.
     pe_offset : numpy.ndarray of int64, shape (N + 1,)
         Start of each PE's entries in ``v``/``z``.
     ptr : numpy.ndarray of int64, shape (N, passes * n_cols + 1)
@@ -53,6 +56,8 @@ class InterleavedCSC:
         engine need not decode every entry: padding entries, and the local row of the first and
         last real entry (-1 for an empty slice). The first entry is padding iff
         ``slice_first_row > max_run``.
+    source : tuple of numpy.ndarray
+        The CSC ``(col_ptr, row_idx, idx)`` that was encoded (what ``v``/``z`` are built from).
     """
 
     num_pes: int
@@ -60,18 +65,32 @@ class InterleavedCSC:
     rows_per_pass: int
     n_cols: int
     relative_index_bits: int
-    v: np.ndarray
-    z: np.ndarray
     pe_offset: np.ndarray
     ptr: np.ndarray
     slice_padding: np.ndarray
     slice_first_row: np.ndarray
     slice_last_row: np.ndarray
+    source: tuple = field(repr=False)
 
     @property
     def max_run(self) -> int:
         """Largest zero run one entry can skip: ``2**relative_index_bits - 1``."""
         return (1 << self.relative_index_bits) - 1
+
+    @property
+    def v(self) -> np.ndarray:
+        """uint8 codebook index of every entry (0 = padding), all PEs, PE-major: PE ``k``
+        owns ``v[pe_offset[k]:pe_offset[k+1]]``."""
+        return self._entries[0]
+
+    @property
+    def z(self) -> np.ndarray:
+        """uint8 relative row index (zeros before the entry) of every entry, as ``v``."""
+        return self._entries[1]
+
+    @cached_property
+    def _entries(self) -> tuple[np.ndarray, np.ndarray]:
+        return _entries(self)
 
     def entry_counts(self) -> np.ndarray:
         """Entries (padding included) per PE, pass and column: shape (N, passes, n_cols)."""
@@ -93,6 +112,61 @@ def num_passes(n_out: int, num_pes: int, rows_per_pass: int) -> int:
     return max(1, -(-rows_pe0 // rows_per_pass))
 
 
+def _split_rows(row_idx: np.ndarray, n: int, passes: int, rows_per_pass: int):
+    """``(group, local row)`` of every entry: group ``k * passes + p`` (PE ``k``, pass ``p``),
+    int32 (rows < 2**31); shifts and masks when N and R are powers of two."""
+    rows = np.asarray(row_idx, dtype=np.int32)
+    if n & (n - 1) == 0:
+        shift = n.bit_length() - 1
+        local, pe = rows >> shift, rows & np.int32(n - 1)
+    else:
+        local, pe = np.divmod(rows, np.int32(n))
+    if passes == 1:
+        return pe, local
+    pas, lrow = np.divmod(local, np.int32(rows_per_pass))
+    pe *= np.int32(passes)
+    pe += pas
+    return pe, lrow
+
+
+def _summaries_numpy(col_ptr, row_idx, n, passes, rows_per_pass, span):
+    """Real entries, padding entries, first and last local row of every (group, column) slice,
+    each of shape (groups, n_cols): one stable radix sort by group keeps each group's entries
+    in (column, row) order; the zero gaps give the padding."""
+    n_cols = col_ptr.size - 1
+    groups = n * passes
+    group, lrow = _split_rows(row_idx, n, passes, rows_per_pass)
+    key_dtype = np.uint8 if groups <= 1 << 8 else np.uint16 if groups <= 1 << 16 else np.int64
+    order = np.argsort(group.astype(key_dtype), kind="stable")
+    seg_dtype = np.int32 if groups * n_cols < 1 << 31 else np.int64
+    seg = np.repeat(np.arange(0, groups * n_cols, n_cols, dtype=seg_dtype),
+                    np.bincount(group, minlength=groups))
+    seg += np.repeat(np.arange(n_cols, dtype=np.int32), np.diff(col_ptr))[order]
+    lrow = lrow[order]
+    n_seg = groups * n_cols
+    real = np.bincount(seg, minlength=n_seg)
+    first_row = np.full(n_seg, -1, dtype=np.int32)
+    last_row = np.full(n_seg, -1, dtype=np.int32)
+    padding = np.zeros(n_seg, dtype=np.int64)
+    if seg.size:
+        same = seg[1:] == seg[:-1]
+        starts = np.flatnonzero(np.r_[True, ~same])
+        ends = np.r_[starts[1:] - 1, seg.size - 1]
+        first_row[seg[starts]] = lrow[starts]
+        last_row[seg[ends]] = lrow[ends]
+        # Zeros before each entry within its slice; a run of ``span`` or more needs padding.
+        gap = np.empty_like(lrow)
+        gap[0] = lrow[0]
+        np.subtract(lrow[1:], np.where(same, lrow[:-1] + 1, 0), out=gap[1:])
+        padded = np.flatnonzero(gap >= span)
+        if padded.size:
+            padding = np.bincount(seg[padded], weights=gap[padded] // span, minlength=n_seg)
+            padding = padding.astype(np.int64)
+    shape = (groups, n_cols)
+    return (real.reshape(shape), padding.reshape(shape), first_row.reshape(shape),
+            last_row.reshape(shape))
+
+
 def encode(
     col_ptr: np.ndarray,
     row_idx: np.ndarray,
@@ -105,87 +179,76 @@ def encode(
 ) -> InterleavedCSC:
     """Encode a CSC matrix (codebook indices ``idx`` in 1..15) for ``num_pes`` PEs.
 
-    Vectorised: one stable radix sort by (PE, pass) keeps each group's entries in
-    (column, row) order; zero gaps give the padding counts; one scatter builds ``v``/``z``.
-    Memory and time grow with the non-zeros.
+    One pass over the entries gives every column slice's real entries, padding and first and
+    last row (a compiled kernel when :mod:`eie_sim.accel` has one, else a stable radix sort in
+    numpy); the pointers are their running sums. Memory and time grow with the non-zeros.
     """
-    n_cols = col_ptr.size - 1
+    from eie_sim import accel
+
     n = num_pes
+    n_cols = col_ptr.size - 1
     passes = num_passes(n_out, n, rows_per_pass)
-    groups = n * passes
-    zmax = (1 << relative_index_bits) - 1
-    span = zmax + 1
-    # int32 per-entry arithmetic (rows, columns < 2**31) halves memory traffic.
-    local, pe = np.divmod(np.asarray(row_idx, dtype=np.int32), np.int32(n))
-    if passes == 1:
-        group, lrow = pe, local
+    span = 1 << relative_index_bits
+    if accel.kernels(work=row_idx.size) is not None:
+        real, padding, first_row, last_row = accel.slice_summaries(
+            col_ptr, row_idx, n, passes, rows_per_pass, relative_index_bits)
     else:
-        pas, lrow = np.divmod(local, np.int32(rows_per_pass))
-        group = pe * np.int32(passes) + pas
-    # Stable radix sort on the smallest key type keeps (column, row) order within a group.
-    key_dtype = np.uint8 if groups <= 1 << 8 else np.uint16 if groups <= 1 << 16 else np.int64
-    order = np.argsort(group.astype(key_dtype), kind="stable")
-    per_group = np.bincount(group, minlength=groups)
-    seg_dtype = np.int32 if groups * n_cols < 1 << 31 else np.int64
-    seg = np.repeat(np.arange(0, groups * n_cols, n_cols, dtype=seg_dtype), per_group)
-    seg += np.repeat(np.arange(n_cols, dtype=np.int32), np.diff(col_ptr))[order]
-    lrow = lrow[order]
-    vals = np.asarray(idx, dtype=np.uint8)[order]
-
-    # Zeros before each entry within its (PE, pass, column) slice ``seg``.
-    prev = np.empty_like(lrow)
-    prev[0:1] = -1
-    same = seg[1:] == seg[:-1]
-    prev[1:] = np.where(same, lrow[:-1], -1)
-    gap = lrow - prev - 1
-    npad, zreal = np.divmod(gap, np.int32(span))
-
-    # Per-slice summaries: padding, first and last real row.
-    n_seg = groups * n_cols
-    padded = npad > 0
-    pad_per_seg = np.zeros(n_seg, dtype=np.int64)
-    if padded.any():
-        pad_per_seg = np.bincount(seg[padded], weights=npad[padded], minlength=n_seg)
-        pad_per_seg = pad_per_seg.astype(np.int64)
-    first_row = np.full(n_seg, -1, dtype=np.int32)
-    last_row = np.full(n_seg, -1, dtype=np.int32)
-    if seg.size:
-        starts = np.flatnonzero(np.r_[True, ~same])
-        ends = np.r_[starts[1:] - 1, seg.size - 1]
-        first_row[seg[starts]] = lrow[starts]
-        last_row[seg[ends]] = lrow[ends]
-
+        real, padding, first_row, last_row = _summaries_numpy(
+            col_ptr, row_idx, n, passes, rows_per_pass, span)
     # Entry counts per (PE, pass, column) -> pointers.
-    per_seg = np.bincount(seg, minlength=n_seg) + pad_per_seg
     ptr = np.zeros((n, passes * n_cols + 1), dtype=np.int64)
-    np.cumsum(per_seg.reshape(n, passes * n_cols), axis=1, out=ptr[:, 1:])
+    np.cumsum((real + padding).reshape(n, passes * n_cols), axis=1, out=ptr[:, 1:])
     pe_offset = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(ptr[:, -1], out=pe_offset[1:])
-
-    total = int(pe_offset[-1])
-    v = np.zeros(total, dtype=np.uint8)
-    z = np.full(total, zmax, dtype=np.uint8)
-    # Position of each real entry: after all earlier entries and its own padding (in place).
-    pos = npad if total < 1 << 31 else npad.astype(np.int64)
-    pos += 1
-    np.cumsum(pos, out=pos)
-    pos -= 1
-    v[pos] = vals
-    z[pos] = zreal.astype(np.uint8)
+    shape = (n, passes, n_cols)
     return InterleavedCSC(
         num_pes=n,
         passes=passes,
         rows_per_pass=rows_per_pass,
         n_cols=n_cols,
         relative_index_bits=relative_index_bits,
-        v=v,
-        z=z,
         pe_offset=pe_offset,
         ptr=ptr,
-        slice_padding=pad_per_seg.astype(np.int32).reshape(n, passes, n_cols),
-        slice_first_row=first_row.reshape(n, passes, n_cols),
-        slice_last_row=last_row.reshape(n, passes, n_cols),
+        slice_padding=padding.astype(np.int32).reshape(shape),
+        slice_first_row=first_row.reshape(shape),
+        slice_last_row=last_row.reshape(shape),
+        source=(col_ptr, row_idx, idx),
     )
+
+
+def _entries(enc: InterleavedCSC) -> tuple[np.ndarray, np.ndarray]:
+    """``(v, z)`` of ``enc``: the real entries grouped by (PE, pass) in (column, row) order,
+    each after its slice's earlier entries and its own padding."""
+    col_ptr, row_idx, idx = enc.source
+    n, passes, n_cols = enc.num_pes, enc.passes, enc.n_cols
+    groups = n * passes
+    span = 1 << enc.relative_index_bits
+    group, lrow = _split_rows(row_idx, n, passes, enc.rows_per_pass)
+    key_dtype = np.uint8 if groups <= 1 << 8 else np.uint16 if groups <= 1 << 16 else np.int64
+    order = np.argsort(group.astype(key_dtype), kind="stable")
+    seg_dtype = np.int32 if groups * n_cols < 1 << 31 else np.int64
+    seg = np.repeat(np.arange(0, groups * n_cols, n_cols, dtype=seg_dtype),
+                    np.bincount(group, minlength=groups))
+    seg += np.repeat(np.arange(n_cols, dtype=np.int32), np.diff(col_ptr))[order]
+    lrow = lrow[order]
+    total = int(enc.pe_offset[-1])
+    v = np.zeros(total, dtype=np.uint8)
+    z = np.full(total, span - 1, dtype=np.uint8)
+    if not seg.size:
+        return v, z
+    prev = np.empty_like(lrow)
+    prev[0] = -1
+    same = seg[1:] == seg[:-1]
+    prev[1:] = np.where(same, lrow[:-1], -1)
+    npad, zreal = np.divmod(lrow - prev - 1, np.int32(span))
+    # Position of each real entry: after all earlier entries and its own padding.
+    pos = npad.astype(np.int64)
+    pos += 1
+    np.cumsum(pos, out=pos)
+    pos -= 1
+    v[pos] = np.asarray(idx, dtype=np.uint8)[order]
+    z[pos] = zreal.astype(np.uint8)
+    return v, z
 
 
 def decode_rows(enc: InterleavedCSC) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ PE array's (:mod:`eie_sim.engines.pe_array`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 from eie_sim.config import EIEConfig
 from eie_sim.engines.eie.counters import COUNTERS, zero_counts  # noqa: F401 (re-export)
@@ -44,18 +45,35 @@ class MemoryUse:
         return out
 
 
-def prepare(layer: QuantizedLayer, config: EIEConfig) -> InterleavedCSC:
-    """Encode ``layer`` for ``config`` (the SRAM contents both engines read)."""
+#: Encodings kept per layer (most recent first): a sweep over queue depth, clock, DRAM or energy
+#: reuses one; a PE-count sweep needs one per count. Each is O(N x columns) summaries.
+ENCODINGS_PER_LAYER = 4
+_encodings: WeakKeyDictionary = WeakKeyDictionary()  # layer -> {(N, R, bits): InterleavedCSC}
+
+
+def encode_uncached(layer: QuantizedLayer, config: EIEConfig) -> InterleavedCSC:
+    """Encode ``layer`` for ``config`` afresh (what :func:`prepare` keeps)."""
     col_ptr, rows, idx = layer.augmented_csc()
-    return encode(
-        col_ptr,
-        rows,
-        idx,
-        layer.n_out,
-        num_pes=config.num_pes,
-        rows_per_pass=config.act_regfile_entries,
-        relative_index_bits=config.relative_index_bits,
-    )
+    return encode(col_ptr, rows, idx, layer.n_out, num_pes=config.num_pes,
+                  rows_per_pass=config.act_regfile_entries,
+                  relative_index_bits=config.relative_index_bits)
+
+
+def prepare(layer: QuantizedLayer, config: EIEConfig) -> InterleavedCSC:
+    """Encode ``layer`` for ``config`` (the SRAM contents both engines read).
+
+    The encoding depends only on the layer (immutable) and three fields of the config (PEs,
+    accumulators per PE, relative-index width), so the last few are kept with the layer.
+    """
+    key = (config.num_pes, config.act_regfile_entries, config.relative_index_bits)
+    kept = _encodings.setdefault(layer, {})
+    enc = kept.pop(key, None)
+    if enc is None:
+        enc = encode_uncached(layer, config)
+    kept[key] = enc  # most recent last
+    while len(kept) > ENCODINGS_PER_LAYER:
+        del kept[next(iter(kept))]
+    return enc
 
 
 def memory_use(layer: QuantizedLayer, config: EIEConfig, enc: InterleavedCSC) -> MemoryUse:

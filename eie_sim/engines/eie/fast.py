@@ -13,7 +13,7 @@ import numpy as np
 
 from eie_sim.config import EIEConfig
 from eie_sim.engines.eie.counters import zero_counts
-from eie_sim.engines.pe_array import accel
+from eie_sim import accel
 from eie_sim.engines.pe_array.recurrence import schedule
 from eie_sim.engines.pe_array.stream import slice_bytes, slice_rows, stream_ready
 from eie_sim.engines.pe_array.timing import SCAN_START_CYCLE
@@ -72,11 +72,11 @@ def _outputs(layer: QuantizedLayer, x: np.ndarray, columns: np.ndarray) -> np.nd
     bias_rows = np.flatnonzero(layer.bias_idx) if with_bias else np.zeros(0, dtype=np.int64)
     # bias_codebook[i] * 2**f >> f == the bias value itself
     bias = layer.bias_codebook[layer.bias_idx[bias_rows]] if with_bias else bias_rows
-    if accel.kernels() is not None:
-        return accel.saturating_outputs(layer, weight_cols, table, bias_rows, bias)
     starts = layer.col_ptr[weight_cols]
     lengths = layer.col_ptr[weight_cols + 1] - starts
     n_terms = int(lengths.sum())
+    if accel.kernels(work=n_terms) is not None:
+        return accel.saturating_outputs(layer, weight_cols, table, bias_rows, bias)
     take = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(n_terms)
     slot = np.repeat(np.arange(0, table.size, CODEBOOK_SIZE, dtype=np.int32), lengths)
     slot += np.take(layer.weight_idx, take)

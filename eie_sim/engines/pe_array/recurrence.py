@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eie_sim.engines.pe_array import accel
+from eie_sim import accel
 from eie_sim.engines.pe_array.timing import ISSUE_TO_WRITE, POP_TO_ISSUE, PUSH_TO_ISSUE
 
 #: Initial lower bound of a queue gate (no constraint), far from int64 overflow.
@@ -53,9 +53,9 @@ def broadcast_recurrence(
         ``S = max(F + 1, P + 2, ready)``.
 
     Stepped one broadcast at a time by the numba kernel when it is available
-    (:mod:`eie_sim.engines.pe_array.accel`), else solved by :func:`broadcast_recurrence_numpy`.
+    (:mod:`eie_sim.accel`), else solved by :func:`broadcast_recurrence_numpy`.
     """
-    if accel.kernels() is not None:
+    if accel.kernels(work=work.size) is not None:
         return accel.recurrence(work, adv, capacity, PUSH_TO_ISSUE, ready)
     return broadcast_recurrence_numpy(work, adv, capacity, ready)
 
