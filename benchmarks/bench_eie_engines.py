@@ -32,11 +32,11 @@ import time
 import numpy as np
 from _common import machine_info, table, timed, verdict, write_json
 
+from eie_sim import accel
 from eie_sim.config import EIEConfig
 from eie_sim.engines.eie import des as eie_des
 from eie_sim.engines.eie import fast as eie_fast
 from eie_sim.engines.eie.common import prepare
-from eie_sim import accel
 from eie_sim.simulate import simulate
 from eie_sim.workloads import get_workload
 from eie_sim.workloads.paper import TABLE_III

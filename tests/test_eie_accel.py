@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eie_sim.cli import main
 from eie_sim import accel
+from eie_sim.cli import main
 from eie_sim.engines.pe_array.recurrence import broadcast_recurrence_numpy
 from eie_sim.engines.pe_array.timing import PUSH_TO_ISSUE
 from eie_sim.errors import ConfigError

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from eie_sim import accel
 from eie_sim.config import EIEConfig
 from eie_sim.engines.eie.counters import zero_counts
-from eie_sim import accel
 from eie_sim.engines.pe_array.recurrence import schedule
 from eie_sim.engines.pe_array.stream import slice_bytes, slice_rows, stream_ready
 from eie_sim.engines.pe_array.timing import SCAN_START_CYCLE
