@@ -312,11 +312,11 @@ def check_writable(path: str | Path) -> Path:
     try:
         if p.is_dir():
             raise EieSimError(f"output path {p} is a directory; allowed: a file path")
-        _refuse_non_regular(p)
         if parent.exists() and not parent.is_dir():
             raise EieSimError(f"cannot write {p}: {parent} is not a directory")
         if not parent.is_dir():
             raise EieSimError(f"cannot write {p}: directory {parent} does not exist")
+        _refuse_non_regular(p)
         if not os.access(parent, os.W_OK):
             raise EieSimError(f"cannot write {p}: directory {parent} is not writable")
     except OSError as err:
