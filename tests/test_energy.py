@@ -20,7 +20,7 @@ from eie_sim import (
     simulate,
 )
 from eie_sim.cli import main
-from eie_sim.config import STCConfig
+from eie_sim.config import BUNDLED_ENERGY_TABLES, STCConfig
 from eie_sim.energy import UnitGeometry, price
 from eie_sim.workloads import LayerSpec, single_layer
 
@@ -286,3 +286,14 @@ def test_compare_prints_every_machine_and_ratios(tmp_path, capsys):
     tc = [r for r in data["rows"] if r["role"] == "2:4 tensor core"]
     assert tc and all(" 2:4 fp16, " in r["machine"] for r in tc)
     assert "2:4 tensor core" in out
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED_ENERGY_TABLES))
+def test_bundled_tables_read_by_libyaml_as_by_the_bounded_loader(name):
+    """The bundled tables are parsed with PyYAML's fast loader; it must read exactly what the
+    bounded YAML 1.2 loader every user file goes through reads."""
+    from eie_sim.energy.table import _BUNDLED_LOADER, bundled_text
+    from eie_sim.safe_yaml import load
+
+    text = bundled_text(name)
+    assert yaml.load(text, Loader=_BUNDLED_LOADER) == load(text)

@@ -28,6 +28,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from eie_sim import registry
 from eie_sim.config import BUNDLED_ENERGY_TABLES
 from eie_sim.errors import ConfigError
@@ -259,13 +261,18 @@ def parse_table(data: Any, where: str) -> EnergyTable:
 
 @cache
 def _preset(name: str) -> EnergyTable:
-    """A bundled table, parsed once per process (package data does not change)."""
-    text = resources.files("eie_sim.energy").joinpath(f"tables/{name}.yaml").read_text()
-    try:
-        data = load_yaml(text)
-    except YamlError as err:
-        raise _fail(name, str(err)) from None
-    return parse_table(data, name)
+    """A bundled table, parsed once per process (package data does not change) with libyaml
+    when PyYAML has it: trusted text needs no bounds, and tests/test_energy.py checks that it
+    reads every bundled table exactly as :func:`eie_sim.safe_yaml.load` does (~20x faster)."""
+    return parse_table(yaml.load(bundled_text(name), Loader=_BUNDLED_LOADER), name)
+
+
+_BUNDLED_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def bundled_text(name: str) -> str:
+    """The YAML text of the bundled table ``name``."""
+    return resources.files("eie_sim.energy").joinpath(f"tables/{name}.yaml").read_text()
 
 
 def load_table(name_or_path: str | Path | EnergyTable = "45nm") -> EnergyTable:
