@@ -20,7 +20,7 @@ from eie_sim import (
     simulate,
 )
 from eie_sim.cli import main
-from eie_sim.config import BUNDLED_ENERGY_TABLES, STCConfig
+from eie_sim.config import BUNDLED_ENERGY_TABLES, ESEConfig, STCConfig
 from eie_sim.energy import UnitGeometry, price
 from eie_sim.workloads import LayerSpec, single_layer
 
@@ -68,7 +68,18 @@ def independent_price(counts, raw, geometry, time_us):
 
 SMALL_TC = STCConfig(sms=4, tensor_cores_per_sm=2, dense_fma_per_clk_per_sm=512, batch=3)
 PRICED = [EIEConfig(num_pes=8), DenseConfig(num_pes=8), SMALL_TC, SMALL_TC.dense_twin(),
-          SMALL_TC.replace(weights_from="sram", weight_sram_bytes=1 << 20, dtype="int8")]
+          SMALL_TC.replace(weights_from="sram", weight_sram_bytes=1 << 20, dtype="int8"),
+          ESEConfig(channels=2, num_pes=4)]
+
+
+def priced_workload(arch):
+    """small(), or for ESE (which runs LSTM layers) a small LSTM."""
+    if arch.arch != "ese":
+        return small()
+    from eie_sim.workloads.lstm import LSTMSpec, lstm_workload
+
+    return lstm_workload(LSTMSpec(name="lstm", input_size=8, hidden=16, projection=8, steps=2,
+                                  utterances=3, density=0.3))
 
 
 def test_the_priced_machines_cover_every_registered_accelerator():
@@ -76,9 +87,10 @@ def test_the_priced_machines_cover_every_registered_accelerator():
 
 
 @pytest.mark.parametrize("table", ["45nm", "7nm"])
-@pytest.mark.parametrize("arch", PRICED, ids=lambda c: f"{c.arch}-{c.weights_from}")
+@pytest.mark.parametrize("arch", PRICED,
+                         ids=lambda c: f"{c.arch}-{getattr(c, 'weights_from', 'dram')}")
 def test_priced_energy_equals_counts_times_table(arch, table):
-    result = simulate(arch, small(), energy=table)
+    result = simulate(arch, priced_workload(arch), energy=table)
     layer = result.layers[0]
     geometry = registry.get(arch.arch).implementation().geometry(arch)
     expected = independent_price(layer.counts, raw_table(table), geometry, layer.time_us)
