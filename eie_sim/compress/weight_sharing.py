@@ -46,32 +46,13 @@ def kmeans_codebook(
     offset = 1 << 15
     hist = np.bincount(v + offset, minlength=1 << 16)
     points = np.flatnonzero(hist)
-    weights = hist[points].astype(np.float64)
-    x = (points - offset).astype(np.float64)
-    k = min(n_clusters, x.size)
-    centroids = np.linspace(x[0], x[-1], k) if k > 1 else np.array([x[0]])
-    assign = None
-    for _ in range(max_iter):
-        mids = (centroids[1:] + centroids[:-1]) / 2
-        new_assign = np.searchsorted(mids, x, side="left")
-        if assign is not None and np.array_equal(new_assign, assign):
-            break
-        assign = new_assign
-        sums = np.bincount(assign, weights=weights * x, minlength=k)
-        counts = np.bincount(assign, weights=weights, minlength=k)
-        filled = counts > 0
-        centroids = np.where(filled, sums / np.where(filled, counts, 1), centroids)
-        if not filled.all():
-            # An empty cluster (e.g. a linear-init centroid in the pruned gap around zero)
-            # moves to the point with the largest weighted squared error.
-            err = weights * (x - centroids[assign]) ** 2
-            for c in np.flatnonzero(~filled):
-                worst = int(np.argmax(err))
-                centroids[c] = x[worst]
-                err[worst] = 0.0
-        centroids = np.sort(centroids)
-    # Final centroids rounded to the int16 grid, then a last nearest-centroid assignment.
-    cq = np.unique(np.floor(centroids + 0.5).astype(np.int64))
+    weights = hist[points]
+    x = points - offset  # sorted, distinct
+    if x.size <= n_clusters:
+        # Already shared: every distinct value is its own centroid (k-means' exact optimum).
+        cq = x
+    else:
+        cq = _lloyd(x, weights, n_clusters, max_iter)
     mids = (cq[1:] + cq[:-1]) / 2
     point_idx = np.searchsorted(mids, x, side="left")
     lut = np.zeros(1 << 16, dtype=np.uint8)
@@ -79,3 +60,42 @@ def kmeans_codebook(
     codebook[1 : 1 + cq.size] = cq
     codebook[1 + cq.size :] = cq[-1]
     return codebook, lut[v + offset]
+
+
+def _lloyd(x: np.ndarray, weights: np.ndarray, k: int, max_iter: int) -> np.ndarray:
+    """Lloyd's algorithm on the weighted histogram (``x`` sorted, distinct, int64): the sorted,
+    distinct centroids rounded to the int16 grid.
+
+    In one dimension a cluster is a run of consecutive points, so an iteration needs only the
+    run boundaries (``searchsorted`` of the ``k - 1`` midpoints) and the runs' sums from integer
+    prefix sums, exact like the per-point sums they replace.
+    """
+    xf = x.astype(np.float64)
+    csum_w = np.concatenate([[0], np.cumsum(weights)])
+    csum_wx = np.concatenate([[0], np.cumsum(weights * x)])
+    centroids = np.linspace(xf[0], xf[-1], k)
+    bounds = None
+    for _ in range(max_iter):
+        mids = (centroids[1:] + centroids[:-1]) / 2
+        # Point i is in cluster c = #(mids < x_i): runs end where x first exceeds a midpoint.
+        new_bounds = np.concatenate([[0], np.searchsorted(xf, mids, side="right"), [x.size]])
+        if bounds is not None and np.array_equal(new_bounds, bounds):
+            break
+        bounds = new_bounds
+        counts = np.diff(csum_w[bounds])
+        sums = np.diff(csum_wx[bounds])
+        filled = counts > 0
+        centroids = np.where(filled, sums / np.where(filled, counts, 1), centroids)
+        if not filled.all():
+            # An empty cluster (e.g. a linear-init centroid in the pruned gap around zero)
+            # moves to the point with the largest weighted squared error.
+            assign = np.repeat(np.arange(k), np.diff(bounds))
+            err = weights * (xf - centroids[assign]) ** 2
+            for c in np.flatnonzero(~filled):
+                worst = int(np.argmax(err))
+                centroids[c] = xf[worst]
+                err[worst] = 0.0
+        centroids = np.sort(centroids)
+    # Final centroids rounded to the int16 grid (sorted, duplicates merged).
+    cq = np.floor(centroids + 0.5).astype(np.int64)
+    return cq[np.r_[True, cq[1:] != cq[:-1]]]
