@@ -30,6 +30,48 @@ IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 ENERGY_OK_HEAD = "name: mine\nsram: {read_pj_by_capacity_bytes: {1024: 1.0}}\n"
 
 
+def _alias_bomb(levels: int, width: int = 9) -> str:
+    """Billion laughs: each level a list of ``width`` aliases of the one before."""
+    lines = ["a0: &a0 [" + ", ".join(['"lol"'] * width) + "]"]
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def _nested_value(levels: int) -> str:
+    """``num_pes:`` a list of lists (``levels`` deep, 10 wide at each level) built from
+    aliases: about 10**levels values in a few hundred bytes, below the expansion bound."""
+    inner = "&x1 [" + ", ".join(["1"] * 10) + "]"
+    for i in range(2, levels + 1):
+        inner = f"&x{i} [{inner}" + f", *x{i - 1}" * 9 + "]"
+    return f"num_pes: {inner}\n"
+
+
+HOSTILE_TEXTS = {
+    "bomb.yaml": _alias_bomb(10),  # 9**10 values: the 600-byte bomb that never returned
+    "fat_value.yaml": _nested_value(4),  # 10,000 values: the 3 MB "one-line" error
+    "deep.yaml": "num_pes: " + "[" * 10_000 + "]" * 10_000 + "\n",
+    "recursive.yaml": "num_pes: &a [*a]\n",
+    "duplicate.yaml": "num_pes: 8\nnum_pes: 16\n",
+    "octal.yaml": "num_pes: 010\n",
+    "swap.yaml": "batch_swap_cycles: 4611686018427387904\n",
+    "long_string.yaml": "energy_table: " + "x" * 2000 + ".yaml\n",
+    "e_width0.yaml": "name: mine\nsram: {read_pj_by_capacity_bytes: {1024: 1.0}, "
+                     "reference_width_bits: 0}\nunits: {}\n",
+    "e_tech_abc.yaml": ENERGY_OK_HEAD + "technology_nm: abc\nunits: {}\n",
+    "e_negative_sram_leakage.yaml": "name: mine\nsram: {read_pj_by_capacity_bytes: {1024: 1.0}, "
+                                    "leakage_mw_per_kib: -1}\nunits: {}\n",
+    "e_negative_leakage.yaml": ENERGY_OK_HEAD
+    + "units: {pe.arith: {leakage_mw: {value: -1, source: me}}}\n",
+    "e_nan_capacity.yaml": "name: mine\nsram: {read_pj_by_capacity_bytes: {.nan: 1.0}}\n"
+                           "units: {}\n",
+    "e_nan_ratio.yaml": "name: mine\nsram: {read_pj_by_capacity_bytes: {1024: 1.0}, "
+                        "write_to_read_ratio: .nan}\nunits: {}\n",
+    "e_duplicate.yaml": ENERGY_OK_HEAD + "name: again\nunits: {}\n",
+    "e_bomb.yaml": _alias_bomb(10) + ENERGY_OK_HEAD,
+}
+
+
 # ----------------------------------------------------------------------------- input files
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> Path:
@@ -83,6 +125,19 @@ def files(tmp_path_factory) -> Path:
         (d / name).write_text(text)
     (d / "binary.yaml").write_bytes(b"num_pes: \xff\xfe\n")
     (d / "e_binary.yaml").write_bytes(b"name: \xff\xfe\n")
+    # hostile inputs (issue 15): resources, not just values
+    for name, text in HOSTILE_TEXTS.items():
+        (d / name).write_text(text)
+    (d / "huge.yaml").write_text("# padding\n" * (110_000))  # > 1 MiB
+    os.mkfifo(d / "fifo.yaml")
+    import io
+    import zipfile
+
+    header = io.BytesIO()  # an .npz that declares 200000 x 200000 float32 in a few bytes
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (200_000, 200_000)})
+    with zipfile.ZipFile(d / "bomb.npz", "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("w.npy", header.getvalue() + bytes(4096))
     return d
 
 
@@ -130,7 +185,7 @@ RUN_CASES = [
     case("bool-flag-not-a-bool", "run --workload alexnet-fc8 --input-relu maybe",
          "argument --input-relu", "expected true or false, got 'maybe'"),
     case("preset-on-an-arch-without-presets", "run --workload alexnet-fc8 --preset a100",
-         "--preset applies to stc, dense-tc, not eie"),
+         "--preset applies to stc, dense-tc", "not eie"),
     case("unknown-preset", "run --arch stc --workload alexnet-fc8 --preset v100",
          "unknown preset 'v100' for arch stc", "allowed: a100, h100, iso-eie"),
     case("bad-nm-pattern", "run --arch stc --workload alexnet-fc8 --pattern 5:4",
@@ -141,7 +196,7 @@ RUN_CASES = [
     case("energy-unknown-key", "run --workload alexnet-fc8 --energy {d}/e_unknown_key.yaml",
          "energy table", "unknown key(s) foo", "allowed: description, name, sram"),
     case("energy-unknown-unit", "run --workload alexnet-fc8 --energy {d}/e_unknown_unit.yaml",
-         "unknown unit 'warp'", "allowed: ccu, dram"),
+         "unknown unit 'warp'", "allowed: ", "ccu, dram"),
     case("energy-unknown-action",
          "run --workload alexnet-fc8 --energy {d}/e_unknown_action.yaml",
          "unknown action pe.arith.fly", "allowed for pe.arith: bypass, leakage_mw, mac"),
@@ -223,11 +278,11 @@ RUN_CASES = [
     case("queue-model-unknown", "run --workload alexnet-fc8 --queue-model lifo",
          "argument --queue-model", "invalid choice: 'lifo'", "'circular', 'counter'"),
     case("clock-zero", "run --workload alexnet-fc8 --clock-mhz 0",
-         "clock_mhz must be >= 0.001", "got 0.0"),
+         "clock_mhz must be in [0.001, 100000.0]", "got 0.0"),
     case("clock-nan", "run --workload alexnet-fc8 --clock-mhz nan", "clock_mhz must be finite",
          "got nan"),
     case("dram-negative", "run --workload alexnet-fc8 --dram-gbps -1",
-         "dram_bandwidth_gbps must be >= 1e-06", "got -1.0"),
+         "dram_bandwidth_gbps must be in [1e-06, 1000000.0]", "got -1.0"),
     # densities and synthetic layers
     case("weight-density-negative", "run --inputs 300 --outputs 200 --weight-density -0.1 "
          "--activation-density 0.4", "weight_density must be a number in [0, 1]", "got -0.1"),
@@ -274,6 +329,88 @@ RUN_CASES = [
     case("compare-missing-energy-price",
          "compare --workload alexnet-fc8 --energy {d}/e_missing_price.yaml",
          "has no price for ccu.broadcast", "add ccu:"),
+    # hostile input, bounded resources (issue 15): config files
+    case("config-alias-bomb", "run --workload alexnet-fc8 --config {d}/bomb.yaml",
+         "expands to more than 100000 values", "aliases counted at full size",
+         "allowed: at most 100000"),
+    case("config-large-value-quoted-in-excerpt",
+         "run --workload alexnet-fc8 --config {d}/fat_value.yaml",
+         "num_pes must be an integer", "..."),
+    case("config-nested-10000-deep", "run --workload alexnet-fc8 --config {d}/deep.yaml",
+         "nested more than 64 levels deep", "allowed: at most 64"),
+    case("config-recursive-alias", "run --workload alexnet-fc8 --config {d}/recursive.yaml",
+         "has a recursive alias"),
+    case("config-dev-zero", "run --workload alexnet-fc8 --config /dev/zero",
+         "config /dev/zero is a character device", "allowed: a regular file"),
+    case("config-fifo", "run --workload alexnet-fc8 --config {d}/fifo.yaml",
+         "fifo.yaml is a FIFO (named pipe)", "allowed: a regular file"),
+    case("config-directory", "run --workload alexnet-fc8 --config {d}",
+         "is a directory", "allowed: a regular file"),
+    case("config-too-large", "run --workload alexnet-fc8 --config {d}/huge.yaml",
+         "huge.yaml is 1100000 bytes", "allowed: at most 1048576 bytes"),
+    case("config-duplicate-key", "run --workload alexnet-fc8 --config {d}/duplicate.yaml",
+         "has a duplicate key 'num_pes' at line 2", "allowed: each key once"),
+    case("config-leading-zero", "run --workload alexnet-fc8 --config {d}/octal.yaml",
+         "ambiguous number '010'", "allowed: 10 or 0o10"),
+    case("config-int64-overflow", "run --workload alexnet-fc8 --config {d}/swap.yaml",
+         "batch_swap_cycles must be in [0, 1048576]", "got 4611686018427387904"),
+    case("config-string-too-long", "run --workload alexnet-fc8 --config {d}/long_string.yaml",
+         "energy_table is 2005 characters long", "allowed: at most 1024"),
+    case("clock-huge", "run --workload alexnet-fc8 --weights-from dram --clock-mhz 1e300",
+         "clock_mhz must be in [0.001, 100000.0]", "got 1e+300"),
+    case("clock-overflowing-to-infinity", "run --workload alexnet-fc8 --clock-mhz 1e308",
+         "clock_mhz must be in [0.001, 100000.0]"),
+    case("clock-infinite", "run --workload alexnet-fc8 --clock-mhz 1e999",
+         "clock_mhz must be finite", "got inf"),
+    case("seed-beyond-int64", "run --workload alexnet-fc8 --seed 99999999999999999999999",
+         "argument --seed", "expected an integer in [-2**63, 2**63 - 1]"),
+    # energy tables: every field, not only the prices
+    case("energy-reference-width-zero", "run --workload alexnet-fc8 --energy {d}/e_width0.yaml",
+         "sram reference_width_bits must be an integer in [1, 4096]", "got 0"),
+    case("energy-technology-not-a-number",
+         "run --workload alexnet-fc8 --energy {d}/e_tech_abc.yaml",
+         "technology_nm must be a number in [1, 1000]", "got 'abc'"),
+    case("energy-negative-sram-leakage",
+         "run --workload alexnet-fc8 --energy {d}/e_negative_sram_leakage.yaml",
+         "sram leakage_mw_per_kib must be a number in [0, 1e+09]", "got -1"),
+    case("energy-negative-leakage",
+         "run --workload alexnet-fc8 --energy {d}/e_negative_leakage.yaml",
+         "pe.arith.leakage_mw needs a finite value >= 0", "got -1"),
+    case("energy-nan-capacity", "run --workload alexnet-fc8 --energy {d}/e_nan_capacity.yaml",
+         "sram capacity (bytes) must be a number in [1, ", "got nan"),
+    case("energy-nan-write-ratio", "run --workload alexnet-fc8 --energy {d}/e_nan_ratio.yaml",
+         "sram write_to_read_ratio must be a number in [0, 1000]", "got nan"),
+    case("energy-duplicate-key", "run --workload alexnet-fc8 --energy {d}/e_duplicate.yaml",
+         "has a duplicate key 'name' at line 3"),
+    case("energy-alias-bomb", "run --workload alexnet-fc8 --energy {d}/e_bomb.yaml",
+         "expands to more than 100000 values"),
+    case("energy-dev-zero", "run --workload alexnet-fc8 --energy /dev/zero",
+         "energy table /dev/zero is a character device", "allowed: a regular file"),
+    case("energy-fifo", "run --workload alexnet-fc8 --energy {d}/fifo.yaml",
+         "is a FIFO (named pipe)", "allowed: a regular file"),
+    # sizes the guards accept but no machine can hold: refused by the memory estimates
+    case("layer-larger-than-memory", "run --inputs 1000000000000 --outputs 1 "
+         "--weight-density 0.1 --activation-density 0.5",
+         "building layer 'synthetic-1000000000000x1'", "needs about", "more than the limit",
+         "--max-memory"),
+    case("dense-layer-larger-than-memory", "run --inputs 1048576 --outputs 1048576 "
+         "--weight-density 1 --activation-density 0.5", "needs about", "more than the limit"),
+    case("tensor-core-batch-larger-than-memory",
+         "run --arch dense-tc --batch 1048576 --workload alexnet-fc8",
+         "layer 'alexnet-fc8' (4096 x 1000) on arch dense-tc needs about", "more than the limit"),
+    case("max-memory-refuses", "run --workload alexnet-fc8 --max-memory 16M",
+         "needs about", "more than the limit 16 MiB"),
+    case("max-memory-not-a-size", "run --workload alexnet-fc8 --max-memory lots",
+         "argument --max-memory: expected a memory size, got 'lots'", "allowed:"),
+    case("weights-declaring-terabytes",
+         "run --weights {d}/bomb.npz --tensor w --activations {d}/acts.npy",
+         "weights file", "bomb.npz (40000000000 elements) needs about", "more than the limit"),
+    case("cycles-beyond-int64", "run --inputs 100000 --outputs 100000 --weight-density 1e-9 "
+         "--activation-density 0.5 --clock-mhz 100000 --dram-gbps 0.000001 --weights-from dram",
+         "could take up to", "beyond the 2**61 the counters hold", "allowed:"),
+    case("weight-density-below-the-generator", "run --inputs 1000 --outputs 100 "
+         "--weight-density 1e-19 --activation-density 0.5",
+         "weight_density must be 0 or in [1e-12, 1]", "got 1e-19"),
 ]
 
 
@@ -292,6 +429,7 @@ def assert_one_line_error(code, out, err, words):
     assert code == 2, err
     assert err.startswith(PREFIX), err
     assert err.endswith("\n") and err.count("\n") == 1, f"not exactly one line: {err!r}"
+    assert len(err) < 2000, f"an error line of {len(err)} characters"
     for word in words:
         assert word in err, f"{word!r} not in {err!r}"
     assert out == "", "a failing command printed results"
@@ -344,6 +482,50 @@ def test_bad_json_path(capsys, tmp_path, files, command, json_template, words):
     assert_one_line_error(code, out, err, [w.format(t=tmp_path, d=files) for w in words])
     assert sorted(tmp_path.rglob("*")) == before
     assert (files / "afile").read_text() == "a file, not a directory\n"
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+@pytest.mark.parametrize("kind", ["dev-null", "fifo", "symlink", "dangling-symlink", "socket"])
+def test_json_target_that_is_not_a_regular_file_is_refused(capsys, tmp_path, command, kind):
+    """An existing device, FIFO, socket or symbolic link at --json is refused before the run
+    (the atomic rename would replace the node itself, e.g. /dev/null when run as root); the
+    node, and a symlink's target, are left as they were."""
+    import socket
+    import stat
+
+    target = tmp_path / "real.json"
+    target.write_bytes(SENTINEL)
+    path = tmp_path / "out.json"
+    words = {"dev-null": "is a character device", "fifo": "is a FIFO (named pipe)",
+             "symlink": "is a symbolic link", "dangling-symlink": "is a symbolic link",
+             "socket": "is a socket"}[kind]
+    sock = None
+    if kind == "dev-null":
+        path = Path("/dev/null")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "symlink":
+        path.symlink_to(target)
+    elif kind == "dangling-symlink":
+        path.symlink_to(tmp_path / "nowhere.json")
+    else:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(path))
+    try:
+        before = os.lstat(path)
+        code, out, err = _cli(capsys, [command, "--workload", "alexnet-fc8", "--json",
+                                       str(path), *(["--no-progress"] if command == "run" else [])])
+        assert_one_line_error(code, out, err, [f"output path {path} {words}",
+                                               "allowed: a regular file or a new path"])
+        after = os.lstat(path)
+        assert stat.S_IFMT(after.st_mode) == stat.S_IFMT(before.st_mode)
+        assert after.st_ino == before.st_ino
+        assert target.read_bytes() == SENTINEL
+        assert not (tmp_path / "nowhere.json").exists()
+        no_tmp_files(tmp_path)
+    finally:
+        if sock is not None:
+            sock.close()
 
 
 @pytest.mark.skipif(IS_ROOT, reason="root may write into a read-only directory")
@@ -442,6 +624,20 @@ SWEEP_CASES = [
          "--jobs", ">= 1"),
     case("jobs-negative", "sweep --workload alexnet-fc8 --pes 32,64 --jobs -1 --out {out}",
          "--jobs", ">= 1"),
+    case("config-alias-bomb", "sweep --workload alexnet-fc8 --config {d}/bomb.yaml --out {out}",
+         "expands to more than 100000 values"),
+    case("config-fifo", "sweep --workload alexnet-fc8 --config {d}/fifo.yaml --out {out}",
+         "is a FIFO (named pipe)", "allowed: a regular file"),
+    case("energy-dev-zero", "sweep --workload alexnet-fc8 --energy /dev/zero --out {out}",
+         "energy table /dev/zero is a character device"),
+    case("grid-value-beyond-bounds", "sweep --workload alexnet-fc8 --batch-swap-cycles "
+         "0,4611686018427387904 --out {out}", "batch_swap_cycles must be in [0, 1048576]"),
+    case("grid-layer-larger-than-memory", "sweep --inputs 1000000000000 --outputs 1 "
+         "--weight-density 0.1 --activation-density 0.5 --out {out}",
+         "needs about", "more than the limit"),
+    case("grid-density-below-the-generator", "sweep --inputs 1000 --outputs 100 "
+         "--weight-density 0.1,1e-19 --activation-density 0.5 --out {out}",
+         "weight_density must be 0 or in [1e-12, 1]"),
 ]
 
 
@@ -498,6 +694,155 @@ def test_corrupt_cache_entry(capsys, tmp_path, good_sweep, content):
     no_tmp_files(tmp_path)
 
 
+def _copy_entry(entries: list[Path]) -> Path:
+    entries[1].write_bytes(entries[0].read_bytes())  # a copied (or renamed) entry
+    return entries[1]
+
+
+def _edit_row(entries: list[Path]) -> Path:
+    import json
+
+    data = json.loads(entries[1].read_text())
+    data["row"]["cycles"] += 1  # an edited result
+    entries[1].write_text(json.dumps(data))
+    return entries[1]
+
+
+def _edit_point(entries: list[Path]) -> Path:
+    import json
+
+    data = json.loads(entries[1].read_text())
+    data["point"]["seed"] = 12345  # an entry written for another point
+    entries[1].write_text(json.dumps(data))
+    return entries[1]
+
+
+@pytest.mark.parametrize("tamper", [_copy_entry, _edit_row, _edit_point],
+                         ids=["copied-from-another-point", "row-edited", "point-edited"])
+def test_cache_entry_of_another_point_is_refused(capsys, tmp_path, good_sweep, tamper):
+    """A cache entry is used only if its key, its point and the SHA-256 of its row match the
+    point asked for: a copied or edited entry is refused, never used silently."""
+    out = tmp_path / "out"
+    shutil.copytree(good_sweep, out)
+    entry = tamper(sorted((out / "cache" / "points").glob("*.json")))
+    before = snapshot(out)
+    code, stdout, err = _cli(capsys, [*shlex.split(GOOD_SWEEP), "--out", str(out)])
+    assert_one_line_error(code, stdout, err, [f"cache entry {entry} does not belong to this "
+                                              "point", "delete it (or the cache directory)"])
+    assert snapshot(out) == before
+
+
+def test_sweep_result_file_that_is_a_symlink_is_refused_before_any_work(capsys, tmp_path,
+                                                                       good_sweep):
+    out = tmp_path / "out"
+    shutil.copytree(good_sweep, out)
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_bytes(SENTINEL)
+    (out / "sweep.json").unlink()
+    (out / "sweep.json").symlink_to(elsewhere)
+    before = snapshot(out)
+    code, stdout, err = _cli(capsys, [*shlex.split(GOOD_SWEEP), "--pes", "8,16,32", "--out",
+                                      str(out)])
+    assert_one_line_error(code, stdout, err, ["sweep.json is a symbolic link",
+                                              "allowed: a regular file or a new path"])
+    assert snapshot(out) == before  # not even the new point was computed
+    assert (out / "sweep.json").is_symlink() and elsewhere.read_bytes() == SENTINEL
+
+
+@pytest.mark.skipif(IS_ROOT, reason="root may write into a read-only directory")
+def test_sweep_into_a_read_only_out_directory(capsys, tmp_path, good_sweep):
+    out = tmp_path / "out"
+    shutil.copytree(good_sweep, out)
+    before = snapshot(out)
+    out.chmod(0o555)
+    try:
+        code, stdout, err = _cli(capsys, [*shlex.split(GOOD_SWEEP), "--pes", "8,32", "--out",
+                                          str(out)])
+        assert_one_line_error(code, stdout, err, [f"--out directory {out}", "not writable"])
+    finally:
+        out.chmod(0o755)
+    assert snapshot(out) == before
+
+
+SMALL_SWEEP = ("sweep --inputs 64 --outputs 48 --weight-density 0.5 --activation-density 0.5 "
+               "--pes 2,4,8 --no-progress")
+
+
+def test_jobs_are_capped_at_the_cores_and_points(capsys, tmp_path):
+    """--jobs 1000000 once forked workers until the machine ran out: it is capped (with a
+    note) at the cores this process may use and the points, and the sweep succeeds."""
+    from eie_sim.sweep import available_cores, worker_count
+
+    assert worker_count(1_000_000, 3) == min(3, available_cores())
+    assert worker_count(None, 1000) == available_cores()
+    code = main([*shlex.split(SMALL_SWEEP), "--jobs", "1000000", "--out", str(tmp_path / "o")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    want = min(3, available_cores())
+    assert captured.err == (f"eie-sim: note: --jobs 1000000 capped at {want} "
+                            f"({available_cores()} cores, 3 points)\n")
+    assert "3 points (3 simulated" in captured.out
+
+
+def _children(pid: int) -> set[int]:
+    kids = set()
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            kids.add(int(stat_file.parent.name))
+    return kids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_workers_exit_when_the_sweep_is_killed(tmp_path):
+    """SIGKILL the sweep (its finally blocks never run): its pool workers notice the parent's
+    death and exit within seconds instead of outliving it."""
+    import signal
+    import time
+
+    cmd = [sys.executable, "-m", "eie_sim", *shlex.split(
+        "sweep --workload alexnet-fc8 --engine des --pes 8,16,32,64 --jobs 2 --no-progress"),
+        "--out", str(tmp_path / "o")]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        workers: set[int] = set()
+        while time.monotonic() < deadline and len(workers) < 2:
+            workers = _children(proc.pid)
+            time.sleep(0.1)
+        assert workers, "the sweep started no worker"
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        alive = workers
+        while alive and time.monotonic() < deadline:
+            alive = {w for w in alive if Path(f"/proc/{w}").exists()
+                     and "Z" not in Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1][:3]}
+            time.sleep(0.1)
+        assert not alive, f"workers {sorted(alive)} outlived the killed sweep"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_results_never_hold_nan_or_infinity():
+    """The JSON writers refuse NaN and infinity instead of writing invalid JSON."""
+    from eie_sim.errors import EieSimError
+    from eie_sim.result import dumps
+    from eie_sim.sweep import SweepResult
+
+    with pytest.raises(EieSimError, match=r"non-finite number at \$\.a\[1\]"):
+        dumps({"a": [1.0, float("nan")]})
+    with pytest.raises(EieSimError, match="NaN or infinity"):
+        SweepResult(rows=[{"energy_pj": float("inf")}]).to_json()
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_an_infeasible_point_in_the_middle_is_a_row_and_nothing_is_lost(capsys, tmp_path,
                                                                          good_sweep, jobs):
@@ -548,6 +893,13 @@ def test_plot_without_sweep_results(capsys, tmp_path, sweep_json):
              else ["is not a sweep result file"])
     assert_one_line_error(code, out, err, words)
     assert snapshot(src) == before
+
+
+def test_plot_from_a_file(capsys, files):
+    code, out, err = _cli(capsys, ["plot", "pe-sweep", "--from", str(files / "afile")])
+    assert_one_line_error(code, out, err, ["afile is not a directory",
+                                           "allowed: a sweep directory"])
+    assert (files / "afile").read_text() == "a file, not a directory\n"
 
 
 # ----------------------------------------------------------------------------- N:M (stc)
