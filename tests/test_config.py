@@ -300,3 +300,121 @@ def test_binary_file_is_config_error(tmp_path):
     p.write_bytes(b"\xff\xfe\x00\x81 not text")
     with pytest.raises(ConfigError):
         load_config(p)
+
+
+# ----------------------------------------------------------------------------- bounds (issue 15)
+def _numeric_fields():
+    for name, acc in ACCELERATORS.items():
+        for f in dataclasses.fields(acc.config):
+            if isinstance(f.default, (int, float)) and not isinstance(f.default, bool) \
+                    and f.metadata["choices"] is None:
+                yield name, acc.config, f
+
+
+def test_every_numeric_field_of_every_arch_has_finite_bounds():
+    import math
+
+    fields = list(_numeric_fields())
+    assert len(fields) > 40
+    for arch, _, f in fields:
+        lo, hi = f.metadata["lo"], f.metadata["hi"]
+        assert lo is not None and hi is not None, f"{arch}.{f.name} is unbounded"
+        assert math.isfinite(lo) and math.isfinite(hi) and lo <= f.default <= hi, (arch, f.name)
+
+
+def test_a_numeric_param_without_bounds_is_a_programming_error():
+    from eie_sim.config import param
+
+    with pytest.raises(TypeError, match="finite lo and hi"):
+        param(1, "cycles", "unbounded", lo=0)
+    with pytest.raises(TypeError, match="finite lo and hi"):
+        param(1.0, "MHz", "infinite", lo=0.0, hi=float("inf"))
+    param("x", "-", "strings need no bounds")
+
+
+@pytest.mark.parametrize("arch, cls, f", list(_numeric_fields()),
+                         ids=lambda v: getattr(v, "name", None) if hasattr(v, "metadata") else None)
+def test_one_past_each_bound_is_refused(arch, cls, f):
+    kind = type(f.default)
+    hi = f.metadata["hi"]
+    above = hi + 1 if kind is int else hi * 2
+    with pytest.raises(ConfigError, match=rf"{f.name} must be in \["):
+        cls.from_dict({f.name: above})
+
+
+def test_extreme_configs_keep_every_derived_quantity_finite_and_in_int64():
+    """At the bounds that matter most (fastest clock, slowest DRAM; slowest clock, fastest
+    DRAM), the derived rates are finite and positive and the cycle bound of a layer that fits
+    in memory stays below 2**61 -- or the run is refused before it starts."""
+    import math
+
+    from eie_sim.config import DenseConfig, STCConfig
+    from eie_sim.limits import MAX_CYCLES, cycle_bound
+
+    for clock, bw in ((1e5, 1e-6), (1e-3, 1e6), (1e5, 1e6), (1e-3, 1e-6)):
+        for cfg in (EIEConfig(clock_mhz=clock, dram_bandwidth_gbps=bw),
+                    DenseConfig(clock_mhz=clock, dram_bandwidth_gbps=bw),
+                    STCConfig(clock_mhz=clock, mem_bandwidth_gbps=bw)):
+            rate = float(cfg.dram_bytes_per_cycle)
+            assert math.isfinite(rate) and rate > 0
+            assert cycle_bound(cfg, 4096, 1000) < MAX_CYCLES
+            assert math.isfinite(cycle_bound(cfg, 1 << 20, 1 << 20))
+
+
+def test_config_messages_quote_bounded_excerpts():
+    big = list(range(100_000))
+    with pytest.raises(ConfigError) as err:
+        EIEConfig.from_dict({"num_pes": big})
+    assert len(str(err.value)) < 200 and "..." in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        EIEConfig.from_dict({("k" * 10_000): 1, **{f"x{i}": 1 for i in range(1000)}})
+    assert len(str(err.value)) < 1000 and "(and 996 more)" in str(err.value)
+
+
+# ----------------------------------------------------------------------------- YAML (issue 15)
+@pytest.mark.parametrize("text, value", [
+    ("v: 1e3", 1000.0), ("v: 2:4", "2:4"), ("v: 0o10", 8), ("v: 0x10", 16), ("v: -7", -7),
+    ("v: 0", 0), ("v: .5", 0.5), ("v: 1.5e-3", 0.0015), ("v: true", True), ("v: 1_000", "1_000"),
+])
+def test_yaml_numbers_are_yaml_1_2(text, value):
+    from eie_sim.safe_yaml import load
+
+    assert load(text) == {"v": value}
+
+
+def test_yaml_merge_keys_may_be_overridden_but_not_duplicated():
+    from eie_sim.safe_yaml import YamlError, load
+
+    assert load("b: &b {x: 1, y: 2}\nc: {<<: *b, x: 3}\n")["c"] == {"x": 3, "y": 2}
+    with pytest.raises(YamlError, match="duplicate key 'x' at line 1"):
+        load("c: {x: 1, x: 3}\n")
+
+
+def test_yaml_expansion_is_counted_with_aliases_at_full_size():
+    from eie_sim.safe_yaml import MAX_NODES, YamlError, expanded_size, load
+
+    width = 10
+    shared = "a: &a [" + ", ".join(["1"] * width) + "]\n"
+    ok = shared + "b: [" + ", ".join(["*a"] * 100) + "]\n"
+    assert len(load(ok)["b"]) == 100
+    loader_text = shared + "b: [" + ", ".join(["*a"] * (MAX_NODES // width + 1)) + "]\n"
+    with pytest.raises(YamlError, match="expands to more than"):
+        load(loader_text)
+    import yaml
+
+    node = yaml.compose(ok)
+    # the mapping, key a, list a, key b, list b, and list a a hundred times over
+    assert expanded_size(node) == 1 + 1 + (1 + width) + 1 + 1 + 100 * (1 + width)
+
+
+def test_load_config_reads_only_regular_files_of_bounded_size(tmp_path):
+    import os
+
+    fifo = tmp_path / "c.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="is a FIFO"):
+        load_config(fifo)  # returns at once: opened non-blocking, checked before reading
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * ((1 << 20) + 1))
+    with pytest.raises(ConfigError, match="allowed: at most 1048576 bytes"):
+        load_config(big)
