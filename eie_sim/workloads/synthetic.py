@@ -174,11 +174,10 @@ def sparse_positions(
             chunk = max(64, chunk // 8)
         flat = np.concatenate(parts)
         flat = flat[: np.searchsorted(flat, total)]
-    cols = flat // n_out
-    rows = (flat - cols * n_out).astype(np.int32)
-    col_ptr = np.zeros(n_in + 1, dtype=np.int64)
-    np.cumsum(np.bincount(cols, minlength=n_in), out=col_ptr[1:])
-    return col_ptr, rows
+    # Column j starts at the first position >= j * n_out (no per-entry division).
+    col_ptr = np.searchsorted(flat, np.arange(n_in + 1, dtype=np.int64) * n_out)
+    flat -= np.repeat(np.arange(0, n_in * n_out, n_out, dtype=np.int64), np.diff(col_ptr))
+    return col_ptr.astype(np.int64), flat.astype(np.int32)
 
 
 def pruned_laplace_values(rng: np.random.Generator, n: int, density: float) -> np.ndarray:
