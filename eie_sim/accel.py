@@ -20,8 +20,9 @@ Which code runs is chosen per call by :func:`kernels` from ``EIE_SIM_ACCELERATOR
 * ``auto`` (default): the kernels once they pay for themselves. Importing numba and loading the
   cached kernels costs about half a second, which the kernels win back only over tens of
   millions of entries, so ``auto`` keeps to numpy until this process has handed the numpy code
-  :data:`BREAK_EVEN_ENTRIES` entries (counting the call at hand), or numba is already imported;
-  from then on it keeps the kernels.
+  :data:`BREAK_EVEN_ENTRIES` entries (counting the call at hand), or numba is already imported,
+  or :func:`expect` announced that much work at once (``simulate`` announces the workload's
+  non-zeros); from then on it keeps the kernels.
   A one-off command-line run on an ordinary layer never loads numba; a large layer, a sweep
   worker or a notebook that simulates again and again switches to the kernels.
 
@@ -49,9 +50,9 @@ ACCELERATORS = ("auto", "numba", "numpy")
 
 #: Entries (non-zero weights walked by the loops above) the numpy code handles in one process
 #: before ``auto`` loads numba: numba's import and kernel loading (~0.5 s on the 2-core
-#: reference machine) over the ~20 ns per entry the kernels save (benchmarks/bench_startup.py
-#: measures both).
-BREAK_EVEN_ENTRIES = 25_000_000
+#: reference machine) over the ~60-100 ns per entry the kernels save in the encoding and the
+#: output accumulation (benchmarks/bench_fast_path.py measures both paths).
+BREAK_EVEN_ENTRIES = 5_000_000
 
 _numpy_entries = 0  # entries handed to the numpy code so far in this process (``auto`` only)
 
@@ -88,6 +89,14 @@ def kernels(work: int = 0) -> SimpleNamespace | None:
             return compiled
     _numpy_entries += work
     return None
+
+
+def expect(work: int) -> None:
+    """Announce ``work`` entries about to be processed (e.g. a whole workload's non-zeros):
+    ``auto`` loads the kernels now if that alone reaches the break-even, so a large run does not
+    start in numpy."""
+    if os.environ.get(ACCELERATOR_ENV, "auto") == "auto" and work >= BREAK_EVEN_ENTRIES:
+        _compiled()
 
 
 @contextmanager

@@ -91,3 +91,14 @@ def test_cli_reports_unknown_accelerator_in_one_line(monkeypatch, capsys, tmp_pa
     assert code == 2
     assert err.count("\n") == 0 and "EIE_SIM_ACCELERATOR" in err and "auto, numba, numpy" in err
     assert not out.exists()
+
+
+def test_expect_loads_the_kernels_for_a_large_run(monkeypatch):
+    monkeypatch.setenv(accel.ACCELERATOR_ENV, "auto")
+    monkeypatch.setattr(accel, "_numpy_entries", 0)
+    monkeypatch.delitem(__import__("sys").modules, "numba", raising=False)
+    accel._compiled.cache_clear()
+    accel.expect(accel.BREAK_EVEN_ENTRIES - 1)
+    assert accel.kernels() is None
+    accel.expect(accel.BREAK_EVEN_ENTRIES)
+    assert accel.kernels() is not None
