@@ -119,11 +119,11 @@ class QuantizedLayer:
                 raise bad("bias_codebook must have 16 int16 entries with entry 0 == 0")
         # Rows strictly increasing within each column.
         if self.row_idx.size > 1:
-            step = np.diff(self.row_idx.astype(np.int64))
-            starts = self.col_ptr[1:-1]
-            inner = np.ones(step.size, dtype=bool)
-            inner[starts[(starts > 0) & (starts < self.row_idx.size)] - 1] = False
-            if np.any(step[inner] <= 0):
+            # Every non-increase must be where a new column starts (rows are in [0, n_out), so
+            # the int32 differences do not overflow).
+            rows = self.row_idx.astype(np.int32 if self.n_out < 1 << 31 else np.int64, copy=False)
+            drops = np.flatnonzero(np.diff(rows) <= 0) + 1
+            if drops.size and not np.all(np.isin(drops, self.col_ptr)):
                 raise bad("row indices must be strictly increasing within each column")
 
     # ------------------------------------------------------------------ properties
