@@ -1,13 +1,37 @@
-"""Plots of sweep tables: PNG + SVG, drawn with matplotlib's Agg canvas.
+"""Plots of sweep tables, styled for papers: PNG, SVG and PDF, drawn with matplotlib's Agg canvas.
 
 Every plot kind is a pair of functions:
 
 * :func:`plot_data` turns a :class:`~eie_sim.sweep.SweepResult` into exactly the numbers that are
   drawn (panels, series, x, y and the table row behind every point), so tests and notebooks can
   check a plot against its table;
-* :func:`plot` draws those numbers and writes ``<kind>.png`` and ``<kind>.svg`` atomically.
+* :func:`plot` draws those numbers and writes ``<kind>.png``, ``<kind>.svg`` and ``<kind>.pdf``
+  atomically.
 
-``PLOTS[kind](table, out_dir) -> [png, svg]`` is what ``eie-sim plot KIND --from DIR`` calls.
+``PLOTS[kind](table, out_dir, size="page") -> [png, svg, pdf]`` is what
+``eie-sim plot KIND --from DIR [--size column|page]`` calls.
+
+The style (see docs/PLOTS.md)
+-----------------------------
+* **Sizes** for a two-column paper: ``size="column"`` is 3.5 in wide (one column; panels stacked
+  vertically), ``size="page"`` 7 in (the full text width; panels side by side). Text is 7 pt
+  (column) or 8 pt (page) at the printed size, so a figure is placed at 100 % without scaling.
+  :data:`FIGSIZE` holds every (size, kind) in inches; the PNG is ``FIGSIZE * DPI`` pixels.
+* **Editable text**: SVG text stays ``<text>`` (``svg.fonttype: none``) and PDF fonts are embedded
+  as TrueType (``pdf.fonttype: 42``), so a figure's words can be edited in Inkscape or
+  Illustrator. Files are deterministic (no dates, fixed ids): the same table gives the same bytes.
+* **Fixed colours**: a machine has its colour from the registry (Okabe-Ito) in every figure; an
+  energy unit has the colour of :data:`UNIT_COLOURS` (Paul Tol's colour-blind-safe palettes) in
+  every figure, whichever units a figure shows (:func:`unit_colour`); a named workload has a fixed
+  colour when workloads are the series.
+* **Log axes** where the values of a panel span more than :data:`LOG_SPAN` (20x); a panel whose
+  values are all zero says so instead of drawing a meaningless axis.
+* **Labels that do not overlap**: a bar's value is written horizontally where it fits, turned
+  90 degrees where it fits that way, and left out where the bars are too narrow (the numbers are
+  in ``sweep.csv``).
+* **Titles** say what the figure shows; the settings shared by every point (and each machine's
+  full label) are a small note under the figure; a note names an energy table only on a figure
+  that shows energy.
 
 Kinds
 -----
@@ -22,7 +46,8 @@ Kinds
     effective_weight_density``: EIE's unstructured density, the tensor core's N:M pattern,
     0 for dense machines), one axis for all machines.
 ``energy-breakdown``
-    Energy by unit (dynamic + leakage), stacked bars, one bar per accelerator and workload.
+    Energy per inference per machine and workload, and each unit's share of it (stacked bars;
+    units below :data:`MINOR_SHARE` of every bar are drawn as one "other units" segment).
 ``compare``
     Latency, energy and DRAM traffic, grouped bars: one group per workload, one bar per
     accelerator.
@@ -33,7 +58,7 @@ Kinds
 
 Importing this module has no side effects: matplotlib is imported only when a figure is drawn,
 figures are :class:`matplotlib.figure.Figure` objects on a ``FigureCanvasAgg`` (never pyplot), and
-the global backend is left alone.
+the global backend and rcParams are left alone (the style is applied in an ``rc_context``).
 """
 
 from __future__ import annotations
@@ -42,25 +67,121 @@ import dataclasses
 import math
 import os
 import tempfile
+import textwrap
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from eie_sim.errors import EieSimError
 
-DPI = 150
-"""Resolution of the PNG files, dots per inch."""
+DPI = 300
+"""Resolution of the PNG files, dots per inch (print resolution)."""
 
-FIGSIZE: dict[str, tuple[float, float]] = {
-    "pe-sweep": (12.0, 5.0),
-    "queue-depth": (12.0, 5.0),
-    "energy-vs-sparsity": (12.0, 5.0),
-    "energy-breakdown": (13.0, 6.0),
-    "compare": (15.0, 5.5),
-    "roofline": (9.0, 6.0),
+SIZES = ("column", "page")
+"""Figure sizes: one column of a two-column paper (3.5 in) or the full text width (7 in)."""
+
+WIDTH = {"column": 3.5, "page": 7.0}
+"""Figure width of each size, inches."""
+
+FONT_PT = {"column": 7.0, "page": 8.0}
+"""Base font size of each size, points at the printed size."""
+
+FORMATS = ("png", "svg", "pdf")
+"""The files :func:`plot` writes, in this order."""
+
+_HEIGHT = {  # inches: (column, page); column stacks the panels vertically
+    "pe-sweep": (4.2, 2.9),
+    "queue-depth": (4.2, 2.9),
+    "energy-vs-sparsity": (4.4, 3.0),
+    "energy-breakdown": (5.6, 3.6),
+    "compare": (6.0, 3.0),
+    "roofline": (3.6, 3.6),
 }
-"""Figure size of each kind, inches (width, height); the PNG is ``size * DPI`` pixels."""
 
+FIGSIZE: dict[str, dict[str, tuple[float, float]]] = {
+    size: {kind: (WIDTH[size], h[i]) for kind, h in _HEIGHT.items()}
+    for i, size in enumerate(SIZES)
+}
+"""``FIGSIZE[size][kind]``: figure size, inches (width, height)."""
+
+LOG_SPAN = 20.0
+"""A panel's y axis is logarithmic when its largest positive value exceeds this many times its
+smallest."""
+
+MINOR_SHARE = 0.02
+"""Energy-breakdown units below this share of every bar are drawn as one "other units" segment."""
+
+OTHER_UNITS = "other units"
+
+UNIT_COLOURS: dict[str, str] = {
+    # off chip and GPU-wide
+    "dram": "#332288", "sm": "#BBBBBB",
+    # tensor core
+    "tc": "#CC6677", "smem": "#88CCEE", "weight_sram": "#117733", "rf.accumulator": "#DDCC77",
+    "epilogue": "#AA4499",
+    # PE arrays (EIE, dense baseline)
+    "pe.spmat_sram": "#44AA99", "pe.weight_sram": "#999933", "pe.ptr_sram": "#77AADD",
+    "pe.arith": "#882255", "pe.weight_decoder": "#EE8866", "pe.dest_regfile": "#EEDD88",
+    "pe.src_regfile": "#FFAABB", "pe.act_queue": "#99DDFF", "pe.act_sram": "#BBCC33",
+    "ccu": "#AAAA00", "lnzd": "#44BB99",
+    OTHER_UNITS: "#DDDDDD",
+}
+"""Energy unit -> its colour in every figure (Paul Tol's muted and light palettes, chosen to be
+told apart with colour-vision deficiencies). Units not listed get a colour from their name
+(:func:`unit_colour`), also the same in every figure."""
+
+_FALLBACK = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB",
+             "#0077BB", "#33BBEE", "#009988", "#EE7733", "#CC3311", "#EE3377")
+
+_WORKLOAD_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
+                     "#F0E442", "#000000", "#999999")
+"""Okabe-Ito, for series that are workloads (one machine)."""
+
+
+def unit_colour(unit: str) -> str:
+    """The fixed colour of an energy unit (hex), the same in every figure."""
+    if unit in UNIT_COLOURS:
+        return UNIT_COLOURS[unit]
+    return _FALLBACK[zlib.crc32(unit.encode()) % len(_FALLBACK)]
+
+
+def workload_colour(workload: Any) -> str:
+    """The fixed colour of a workload when a figure's series are workloads."""
+    from eie_sim.workloads import workload_names
+
+    names = workload_names()
+    if workload in names:
+        return _WORKLOAD_COLOURS[names.index(workload) % len(_WORKLOAD_COLOURS)]
+    return _WORKLOAD_COLOURS[zlib.crc32(str(workload).encode()) % len(_WORKLOAD_COLOURS)]
+
+
+def machine_colour(arch: Any) -> str:
+    """The fixed colour of an architecture (from its registry record)."""
+    return _arch_colours().get(arch, "#555555")
+
+
+def style(size: str = "page") -> dict[str, Any]:
+    """The matplotlib rcParams of the paper style at ``size`` ("column" or "page")."""
+    base = FONT_PT[size]
+    return {
+        "font.family": "DejaVu Sans", "font.size": base, "axes.titlesize": base,
+        "axes.labelsize": base, "xtick.labelsize": base - 1, "ytick.labelsize": base - 1,
+        "legend.fontsize": base - 1, "legend.title_fontsize": base - 1,
+        "figure.titlesize": base + 1, "axes.linewidth": 0.6, "lines.linewidth": 1.2,
+        "lines.markersize": 3.5, "xtick.major.width": 0.6, "ytick.major.width": 0.6,
+        "xtick.major.size": 2.5, "ytick.major.size": 2.5, "xtick.minor.size": 1.5,
+        "ytick.minor.size": 1.5, "grid.linewidth": 0.4, "hatch.linewidth": 0.5,
+        "legend.frameon": False, "axes.spines.top": False, "axes.spines.right": False,
+        "svg.fonttype": "none", "svg.hashsalt": "eie-sim", "pdf.fonttype": 42,
+        "ps.fonttype": 42, "savefig.dpi": DPI,
+    }
+
+
+def _check_size(size: str) -> str:
+    if size not in SIZES:
+        raise EieSimError(f"unknown figure size {size!r}; allowed: {', '.join(SIZES)}")
+    return size
 
 
 def _arch_names() -> dict[str, str]:
@@ -81,6 +202,8 @@ def _arch_order() -> tuple[str, ...]:
     from eie_sim import registry
 
     return tuple(registry.ACCELERATORS)
+
+
 NINE_LAYERS = ("alexnet-fc6", "alexnet-fc7", "alexnet-fc8", "vgg-fc6", "vgg-fc7", "vgg-fc8",
                "neuraltalk-we", "neuraltalk-wd", "neuraltalk-lstm")
 POWERS_OF_TWO = "1,2,4,8,16,32,64,128,256"
@@ -239,17 +362,20 @@ def _label(key: dict, *, many_archs: bool, many_workloads: bool) -> str:
     return ", ".join(parts) or _arch_names().get(key.get("arch"), str(key.get("arch", "all")))
 
 
-def _constants(rows: list[dict], skip: Sequence[str] = ()) -> str:
-    """A subtitle: the settings that are the same for every row, and each machine's full label
-    when an architecture ran as one machine throughout."""
+def _constants(rows: list[dict], skip: Sequence[str] = (), *, energy: bool = True) -> str:
+    """A note: the settings that are the same for every row, and each machine's full label
+    when an architecture ran as one machine throughout. ``energy``: the figure shows energy,
+    so the note names the energy table(s); a figure without energy never names one."""
     parts = []
     for column, fmt in (("num_pes", "{} PEs"), ("energy_table", "{} energy table"),
                         ("engine", "{} engine")):
         values = {_hashable(r.get(column)) for r in rows}
+        if column == "energy_table" and not energy:
+            continue
         if column not in skip and len(values) == 1 and None not in values:
             parts.append(fmt.format(_fmt(values.pop())))
     text = ", ".join(parts)
-    one_table = len({r.get("energy_table") for r in rows}) == 1
+    one_table = not energy or len({r.get("energy_table") for r in rows}) == 1
     machines = []
     for arch in sorted(_distinct(rows, "arch"), key=_arch_rank):
         labels = {r.get("machine") for r in rows if r.get("arch") == arch}
@@ -260,6 +386,14 @@ def _constants(rows: list[dict], skip: Sequence[str] = ()) -> str:
     if machines:
         text = "\n".join(x for x in (text, *machines) if x)
     return text
+
+
+def _auto_yscale(values: Sequence[float], linear: str = "linear") -> str:
+    """"log" when the positive values span more than :data:`LOG_SPAN`, else ``linear``."""
+    positive = [v for v in values if v is not None and v > 0]
+    if positive and max(positive) > LOG_SPAN * min(positive):
+        return "log"
+    return linear
 
 
 def _distinct(rows: list[dict], column: str) -> list:
@@ -276,7 +410,7 @@ def _line_panels(kind: str, rows: list[dict], x_column: str, x_of: Callable[[flo
     """
     many_archs = len(_distinct(rows, "arch")) > 1
     many_workloads = len(_distinct(rows, "workload")) > 1
-    legend = {(True, False): "accelerator", (False, True): "workload"}.get(
+    legend = {(True, False): "machine", (False, True): "workload"}.get(
         (many_archs, many_workloads))
     for panel in panels:
         panel["legend"] = legend
@@ -316,8 +450,8 @@ def _pe_sweep_data(rows: list[dict]) -> dict:
     if len(pes) < 2:
         raise _need(kind, f"a sweep over at least two PE counts (this one has {pes or 'none'})")
     panels = [
-        {"key": "speedup", "title": "Speedup", "xlabel": "number of PEs",
-         "ylabel": "speedup over the smallest PE count (×)", "xscale": "log2", "yscale": "log2",
+        {"key": "speedup", "title": "Speedup over the smallest PE count",
+         "xlabel": "number of PEs", "ylabel": "speedup (×)", "xscale": "log2", "yscale": "log2",
          "y_of": lambda r, base: base["cycles"] / r["cycles"], "series": []},
         {"key": "load_balance", "title": "Load balance", "xlabel": "number of PEs",
          "ylabel": "load-balance efficiency (%)", "xscale": "log2", "yscale": "linear",
@@ -329,8 +463,8 @@ def _pe_sweep_data(rows: list[dict]) -> dict:
     # speedup is relative to each series' own smallest PE count: the ideal line starts there
     panels[0]["reference"] = {"label": "ideal (linear)", "x": pes,
                               "y": [p / pes[0] for p in pes]}
-    return {"title": "Speedup and load-balance efficiency vs number of PEs",
-            "subtitle": _constants(rows, skip=("num_pes",)), "panels": panels}
+    return {"title": "Speedup and load balance vs number of PEs",
+            "subtitle": _constants(rows, skip=("num_pes",), energy=False), "panels": panels}
 
 
 def _queue_depth_data(rows: list[dict]) -> dict:
@@ -346,14 +480,15 @@ def _queue_depth_data(rows: list[dict]) -> dict:
          "(entries per PE)", "ylabel": "load-balance efficiency (%)", "xscale": "log2",
          "yscale": "linear", "ylim": "percent",
          "y_of": lambda r, _: 100.0 * r["load_balance_efficiency"], "series": []},
-        {"key": "speedup", "title": "Speedup", "xlabel": "activation-queue depth "
-         "(entries per PE)", "ylabel": "speedup over the shallowest queue (×)", "xscale": "log2",
+        {"key": "speedup", "title": "Speedup over the shallowest queue",
+         "xlabel": "activation-queue depth (entries per PE)", "ylabel": "speedup (×)",
+         "xscale": "log2",
          "yscale": "linear", "y_of": lambda r, base: base["cycles"] / r["cycles"], "series": []},
     ]
     panels = _line_panels(kind, rows, "act_queue_depth", int, panels,
                           ("cycles", "load_balance_efficiency"))
-    return {"title": "Load-balance efficiency vs activation-queue depth",
-            "subtitle": _constants(rows), "panels": panels}
+    return {"title": "Load balance and speedup vs activation-queue depth",
+            "subtitle": _constants(rows, energy=False), "panels": panels}
 
 
 def _energy_vs_sparsity_data(rows: list[dict]) -> dict:
@@ -404,8 +539,10 @@ def _energy_vs_sparsity_data(rows: list[dict]) -> dict:
             patterns = [rows[i].get("pattern") for i in s["rows"]]
             if any(p is not None for p in patterns) and len(set(patterns)) > 1:
                 s["point_labels"] = [p or "" for p in patterns]
+    for panel in panels:
+        panel["yscale"] = _auto_yscale([y for s in panel["series"] for y in s["y"]])
     workloads = ", ".join(map(str, _distinct(rows, "workload")))
-    return {"title": f"Energy vs effective weight sparsity on {workloads}",
+    return {"title": f"Energy and latency vs effective weight sparsity, {workloads}",
             "subtitle": _constants(rows), "panels": panels}
 
 
@@ -447,24 +584,41 @@ def _energy_breakdown_data(rows: list[dict]) -> dict:
     totals = {u: sum(_number(rows[b["row"]], f"energy_pj.{u}") or 0.0 for b in bars)
               for u in units}
     units = [u for u in sorted(units, key=lambda u: -totals[u]) if totals[u] > 0]
-    absolute = {"key": "energy", "title": "Energy by unit", "xlabel": "accelerator and workload",
-                "ylabel": "energy per inference (µJ)", "xscale": "category", "yscale": "linear",
+    rows_idx = [b["row"] for b in bars]
+
+    def pj_of(unit: str) -> list[float]:
+        return [_number(rows[i], f"energy_pj.{unit}") or 0.0 for i in rows_idx]
+
+    def share_of(unit: str) -> list[float]:
+        return [v / rows[i]["energy_pj"] if rows[i]["energy_pj"] else 0.0
+                for v, i in zip(pj_of(unit), rows_idx, strict=True)]
+
+    # Units too small to see in any bar become one segment (their names are kept).
+    minor = [u for u in units if max(share_of(u), default=0.0) < MINOR_SHARE]
+    groups = [[u] for u in units if u not in minor] + ([minor] if len(minor) > 1 else
+                                                       [[u] for u in minor])
+    totals_uj = [rows[i]["energy_pj"] / 1e6 for i in rows_idx]
+    absolute = {"key": "energy", "title": "Energy per inference (dynamic + leakage)",
+                "xlabel": "machine and workload", "ylabel": "energy per inference (µJ)",
+                "xscale": "category", "yscale": _auto_yscale(totals_uj),
                 "stacked": True, "series": []}
     share = {"key": "share", "title": "Share of energy by unit",
-             "xlabel": "accelerator and workload", "ylabel": "share of energy (%)",
+             "xlabel": "machine and workload", "ylabel": "share of energy (%)",
              "xscale": "category", "yscale": "linear", "stacked": True, "ylim": (0, 100),
              "series": []}
-    rows_idx = [b["row"] for b in bars]
-    for u in units:
-        pj = [_number(rows[i], f"energy_pj.{u}") or 0.0 for i in rows_idx]
-        absolute["series"].append({"label": u, "x": categories, "y": [v / 1e6 for v in pj],
-                                   "rows": rows_idx})
-        share["series"].append({"label": u, "x": categories,
-                                "y": [100.0 * v / rows[i]["energy_pj"] if rows[i]["energy_pj"]
-                                      else 0.0 for v, i in zip(pj, rows_idx, strict=True)],
-                                "rows": rows_idx})
-    absolute["totals"] = [rows[i]["energy_pj"] / 1e6 for i in rows_idx]
-    return {"title": "Energy breakdown by unit (dynamic + leakage)",
+    for members in groups:
+        label = members[0] if len(members) == 1 else OTHER_UNITS
+        pj = [sum(v) for v in zip(*(pj_of(u) for u in members), strict=True)]
+        common = {"label": label, "units": members, "x": categories, "rows": rows_idx}
+        absolute["series"].append({**common, "y": [v / 1e6 for v in pj]})
+        share["series"].append({**common, "y": [100.0 * v / rows[i]["energy_pj"]
+                                                if rows[i]["energy_pj"] else 0.0
+                                                for v, i in zip(pj, rows_idx, strict=True)]})
+    absolute["totals"] = totals_uj
+    absolute["bars"] = [{"label": b["label"], "group": b["group"], "arch": b["arch"]}
+                        for b in bars]
+    share["bars"] = absolute["bars"]
+    return {"title": "Energy per inference and its share by unit",
             "subtitle": _constants(rows_e), "panels": [absolute, share],
             "bar_labels": labels}
 
@@ -475,14 +629,15 @@ def _compare_data(rows: list[dict]) -> dict:
     groups, labels, bars = _bars(kind, rows)
     names = [g["name"] for g in groups]
     metrics = [
-        ("time", "Latency", "latency (µs)", "log", lambda r: r["time_us"]),
-        ("energy", "Energy", "energy per inference (µJ)", "log", lambda r: r["energy_pj"] / 1e6),
-        ("dram", "DRAM traffic", "DRAM traffic, read + write (MB)", "linear",
+        ("time", "Latency", "latency (µs)", "auto", lambda r: r["time_us"]),
+        ("energy", "Energy", "energy per inference (µJ)", "auto",
+         lambda r: r["energy_pj"] / 1e6),
+        ("dram", "DRAM traffic (read + write)", "DRAM traffic (MB)", "auto",
          lambda r: ((_number(r, "dram_read_bytes") or 0.0)
                     + (_number(r, "dram_write_bytes") or 0.0)) / 1e6),
     ]
     panels = []
-    for key, title, ylabel, yscale, value in metrics:
+    for key, title, ylabel, _scale, value in metrics:
         series = []
         for label in labels:
             mine = [b for b in bars if b["label"] == label
@@ -492,13 +647,19 @@ def _compare_data(rows: list[dict]) -> dict:
                            "x": [b["group"] for b in mine],
                            "y": [value(rows[b["row"]]) for b in mine],
                            "rows": [b["row"] for b in mine]})
-        panels.append({"key": key, "title": title, "xlabel": "workload", "ylabel": ylabel,
-                       "xscale": "category", "yscale": yscale, "categories": names,
-                       "series": [s for s in series if s["rows"]]})
+        values = [y for s in series for y in s["y"]]
+        panel = {"key": key, "title": title, "xlabel": "workload", "ylabel": ylabel,
+                 "xscale": "category", "yscale": _auto_yscale(values), "categories": names,
+                 "series": [s for s in series if s["rows"]]}
+        if values and not any(values):  # say it, rather than draw an axis around zero
+            panel["note"] = f"no {title} in any run" if key != "dram" else \
+                "no DRAM traffic: every machine keeps its weights on chip"
+            panel["ylim"] = (0.0, 1.0)
+        panels.append(panel)
     if not panels[0]["series"]:
         raise _need(kind, "rows with time_us and energy_pj values")
     archs = [_arch_names().get(a, str(a)) for a in sorted(_distinct(rows, "arch"), key=_arch_rank)]
-    return {"title": f"{' vs '.join(archs)}: latency, energy and DRAM traffic",
+    return {"title": f"Latency, energy and DRAM traffic: {', '.join(archs)}",
             "subtitle": _constants(rows), "panels": panels}
 
 
@@ -549,7 +710,7 @@ def _roofline_data(rows: list[dict]) -> dict:
              "ylabel": "achieved throughput (GFLOP/s)", "series": series,
              "roofs": list(roofs.values()), "edge": edge}
     return {"title": "Achieved throughput against arithmetic intensity",
-            "subtitle": _constants(rows), "panels": [panel]}
+            "subtitle": _constants(rows, energy=False), "panels": [panel]}
 
 
 _DATA: dict[str, Callable[[list[dict]], dict]] = {
@@ -608,30 +769,25 @@ def plot_data(kind: str, table) -> dict:
 
 
 # ----------------------------------------------------------------------------- drawing
-def _style(series: list[dict], many_workloads: bool) -> list[dict]:
-    """Colour, line style and marker of each series: colour by workload when there are several
-    (linestyle and marker by arch), else by arch (linestyle by the other coordinates)."""
-    from matplotlib import colormaps
+_HATCHES = ("", "//", "..", "xx", "\\\\", "++")
 
-    tab = colormaps["tab10"].colors
+
+def _style(series: list[dict], many_workloads: bool) -> list[dict]:
+    """Colour, line style and marker of each series. The colour is the machine's; when one
+    machine runs several workloads the colour is the workload's (both fixed across figures);
+    line style and marker tell apart the series that share a colour."""
     archs = list(dict.fromkeys(s.get("arch") for s in series))
-    workloads = list(dict.fromkeys(s.get("workload") for s in series))
+    by_workload = many_workloads and len(archs) == 1
     styles, seen = [], {}
     for s in series:
         a = archs.index(s.get("arch"))
-        if many_workloads:
-            color = tab[workloads.index(s.get("workload")) % len(tab)]
-            ls, marker = _LINESTYLES[a % len(_LINESTYLES)], _MARKERS[a % len(_MARKERS)]
-        else:
-            color = _arch_colours().get(s.get("arch"), tab[(4 + a) % len(tab)])
-            n = seen.setdefault(s.get("arch"), 0)
-            seen[s.get("arch")] = n + 1
-            ls, marker = _LINESTYLES[n % len(_LINESTYLES)], _MARKERS[(a + n) % len(_MARKERS)]
-        styles.append({"color": color, "linestyle": ls, "marker": marker})
+        key = s.get("workload") if by_workload else s.get("arch")
+        color = workload_colour(key) if by_workload else machine_colour(key)
+        n = seen.setdefault(key, 0)
+        seen[key] = n + 1
+        styles.append({"color": color, "linestyle": _LINESTYLES[n % len(_LINESTYLES)],
+                       "marker": _MARKERS[(a + n) % len(_MARKERS)]})
     return styles
-
-
-_HATCHES = ("", "//", "..", "xx", "\\\\", "++")
 
 
 def _log2_axis(ax, values: Sequence[float]) -> None:
@@ -639,18 +795,19 @@ def _log2_axis(ax, values: Sequence[float]) -> None:
 
     ax.set_xscale("log", base=2)
     ticks = sorted(set(values))
+    if len(ticks) > 7:  # every other power of two, so the tick labels do not collide
+        ticks = ticks[::2] if ticks[-1] in ticks[::2] else ticks[1::2]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticklabels([_fmt(t) for t in ticks])
 
 
 def _log_y(ax, base: int) -> None:
-    """A log y axis labelled with plain numbers (1, 2, 5, 10, ... or 1, 2, 4, 8, ...)."""
+    """A log y axis labelled with plain numbers (1, 10, 100, ... or 1, 2, 4, 8, ...)."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_yscale("log", base=base)
-    ax.yaxis.set_major_locator(LogLocator(base=base, subs=(1.0, 2.0, 5.0) if base == 10
-                                          else (1.0,)))
+    ax.yaxis.set_major_locator(LogLocator(base=base, numticks=6))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _number_text(v)))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
@@ -664,16 +821,25 @@ def _number_text(v: float) -> str:
     return f"{v:.3g}"
 
 
-def _draw_lines(fig, data: dict) -> None:
+def _axes(fig, n: int, size: str) -> list:
+    """``n`` panels: stacked vertically in a column figure, side by side on a page."""
+    axes = fig.subplots(n, 1) if size == "column" and n > 1 else fig.subplots(1, n)
+    return list(axes) if n > 1 else [axes]
+
+
+def _pt(size: str, delta: float = 0.0) -> float:
+    return FONT_PT[size] + delta
+
+
+def _draw_lines(fig, data: dict, size: str) -> list[Callable[[], None]]:
     panels = data["panels"]
-    axes = fig.subplots(1, len(panels))
+    axes = _axes(fig, len(panels), size)
     many_workloads = len({s.get("workload") for s in panels[0]["series"]}) > 1
     handles: dict[str, Any] = {}
     for ax, panel in zip(axes, panels, strict=True):
         styles = _style(panel["series"], many_workloads)
         for s, st in zip(panel["series"], styles, strict=True):
-            (line,) = ax.plot(s["x"], s["y"], label=s["label"], linewidth=1.6, markersize=4.5,
-                              **st)
+            (line,) = ax.plot(s["x"], s["y"], label=s["label"], **st)
             handles.setdefault(s["label"], line)
             placed: list[tuple[float, float]] = []
             for x, y, text in zip(s["x"], s["y"], s.get("point_labels") or (), strict=False):
@@ -681,11 +847,11 @@ def _draw_lines(fig, data: dict) -> None:
                 ly = math.log10(y) if y > 0 else 0.0
                 n = sum(abs(x - px) < 3.0 and abs(ly - py) < 0.15 for px, py in placed)
                 placed.append((x, ly))
-                ax.annotate(text, (x, y), xytext=(5, 3 - 8 * n), textcoords="offset points",
-                            fontsize="x-small", color=line.get_color())
+                ax.annotate(text, (x, y), xytext=(3, 2 - 6 * n), textcoords="offset points",
+                            fontsize=_pt(size, -2), color=line.get_color())
         ref = panel.get("reference")
         if ref:
-            (line,) = ax.plot(ref["x"], ref["y"], color="0.5", linestyle="--", linewidth=1.0,
+            (line,) = ax.plot(ref["x"], ref["y"], color="0.5", linestyle="--", linewidth=0.8,
                               label=ref["label"])
             handles.setdefault(ref["label"], line)
         if panel["xscale"] == "log2":
@@ -693,62 +859,163 @@ def _draw_lines(fig, data: dict) -> None:
         if panel["yscale"] in ("log", "log2"):
             _log_y(ax, 2 if panel["yscale"] == "log2" else 10)
         _finish_axis(ax, panel, grid_axis="both")
-    _legend(fig, handles, panels[0].get("legend"))
+    _legend(fig, handles, panels[0].get("legend"), size)
+    return []
 
 
 def _finish_axis(ax, panel: dict, *, grid_axis: str) -> None:
-    """Limits, title, axis labels (with units) and grid of one panel."""
+    """Limits, title, axis labels (with units), grid and note of one panel."""
     if "ylim" in panel:
         ax.set_ylim(*panel["ylim"])
     ax.set_title(panel["title"])
     ax.set_xlabel(panel["xlabel"])
     ax.set_ylabel(panel["ylabel"])
     ax.grid(True, axis=grid_axis, which="major", alpha=0.3)
+    if panel.get("note"):
+        ax.text(0.5, 0.5, panel["note"], transform=ax.transAxes, ha="center", va="center",
+                color="0.3", wrap=True)
+        ax.set_yticks([0.0])
 
 
-def _legend(fig, handles: dict, title: str | None) -> None:
-    """One legend for the figure, outside the panels on the right."""
-    fig.legend(list(handles.values()), list(handles), loc="outside right upper",
-               fontsize="small", title=title, title_fontsize="small")
+def _legend(fig, handles: dict, title: str | None, size: str) -> None:
+    """One legend for the figure, under the panels, in as many columns as fit the width."""
+    if not handles:
+        return
+    longest = max(len(label) for label in handles)
+    # a legend entry: a 2-em handle, the text (about 0.55 em per character) and a gap
+    per_entry = (_pt(size, -1) * (0.55 * longest + 3.5)) / 72.0
+    ncols = max(1, min(len(handles), int(WIDTH[size] * 0.95 // per_entry)))
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=ncols,
+               title=title, handlelength=2.0, columnspacing=1.2)
 
 
-def _draw_breakdown(fig, data: dict) -> None:
-    from matplotlib import colormaps
+def _bar_value_labels(ax, bars, values: Sequence[float], size: str) -> None:
+    """Write each bar's value above it: horizontally where it fits the bar's width, turned
+    90 degrees where it fits that way, not at all where the bars are narrower than the text
+    is high (overlapping labels are worse than none: the numbers are in sweep.csv)."""
+    if not len(bars):
+        return
+    (x0, _), (x1, _) = ax.transData.transform([(0.0, 1.0), (bars[0].get_width(), 1.0)])
+    bar_pt = abs(x1 - x0) * 72.0 / ax.figure.figure.dpi  # after the layout pass
+    font = _pt(size, -2.5)
+    texts = [_number_text(v) for v in values]
+    widest = max(len(t) for t in texts) * 0.6 * font
+    if bar_pt >= widest + 1:
+        ax.bar_label(bars, labels=texts, fontsize=font, padding=1)
+        _headroom(ax, max(values), font * 1.3 + 2)
+    elif bar_pt >= font * 1.1:
+        ax.bar_label(bars, labels=texts, fontsize=font, padding=1.5, rotation=90)
+        _headroom(ax, max(values), widest + 3)
 
+
+def _headroom(ax, top_value: float, points: float) -> None:
+    """Raise the top of the y axis until ``points`` fit above ``top_value`` (the value labels
+    stay inside the axes, clear of the panel title)."""
+    dpi = ax.figure.figure.dpi
+    for _ in range(40):
+        low, high = ax.get_ylim()
+        room = ax.bbox.y1 - ax.transData.transform((0.0, top_value))[1]
+        if room * 72.0 / dpi >= points + 3.0:
+            return
+        if ax.get_yscale() == "log":
+            ax.set_ylim(low, high * 1.25)
+        else:
+            ax.set_ylim(low, high + 0.05 * (high - low))
+
+
+def _group_axis(ax, bars: list[dict], positions: list[float], size: str) -> None:
+    """Tick labels: the machine of each bar, and under them each workload group's name."""
+    machines = list(dict.fromkeys(b["label"] for b in bars))
+    groups = list(dict.fromkeys(b["group"] for b in bars))
+    if len(machines) == 1 or len(groups) == 1:  # one name per bar is enough
+        names = [b["group"] if len(machines) == 1 else b["label"] for b in bars]
+        rotate = 90 if size == "column" or len(bars) > 6 else 0
+        ax.set_xticks(positions, labels=names, rotation=rotate)
+        return
+    ax.set_xticks(positions, labels=[b["label"] for b in bars], rotation=90)
+    centres = [sum(p for p, b in zip(positions, bars, strict=True) if b["group"] == g)
+               / sum(b["group"] == g for b in bars) for g in groups]
+    # the group names go under the machine names: their padding is the longest machine name
+    import matplotlib
+
+    root = ax.figure.figure
+    renderer = root.canvas.get_renderer()
+    pad = (max((t.get_window_extent(renderer).height for t in ax.get_xticklabels()),
+               default=0.0) * 72.0 / root.dpi
+           + matplotlib.rcParams["xtick.major.size"] + matplotlib.rcParams["xtick.major.pad"]
+           + 2.0)
+    sec = ax.secondary_xaxis("bottom")
+    sec.set_xticks(centres, labels=groups)
+    sec.tick_params(length=0, pad=pad)
+    sec.spines["bottom"].set_visible(False)
+
+
+def _bar_positions(bars: list[dict]) -> list[float]:
+    """x of each bar: bars side by side, a gap of half a bar between workload groups."""
+    out, x, last = [], 0.0, None
+    for b in bars:
+        if last is not None and b["group"] != last:
+            x += 0.5
+        out.append(x)
+        x += 1.0
+        last = b["group"]
+    return out
+
+
+def _draw_breakdown(fig, data: dict, size: str) -> list[Callable[[], None]]:
     panels = data["panels"]
-    axes = fig.subplots(1, 2)
-    colors = colormaps["tab20"].colors[0::2] + colormaps["tab20"].colors[1::2]
-    handles = {}
+    axes = _axes(fig, 2, size)
+    handles: dict[str, Any] = {}
+    later: list[Callable[[], None]] = []
     for ax, panel in zip(axes, panels, strict=True):
-        n = len(panel["series"][0]["x"]) if panel["series"] else 0
-        bottom = [0.0] * n
-        for k, s in enumerate(panel["series"]):
-            bars = ax.bar(range(n), s["y"], bottom=bottom, color=colors[k % len(colors)],
-                          label=s["label"], width=0.7, edgecolor="white", linewidth=0.4)
-            handles.setdefault(s["label"], bars)
-            bottom = [b + y for b, y in zip(bottom, s["y"], strict=True)]
-        if "totals" in panel:
-            for x, total in enumerate(panel["totals"]):
-                ax.annotate(_number_text(total), (x, total), ha="center", va="bottom",
-                            fontsize="x-small", xytext=(0, 2), textcoords="offset points")
-            ax.margins(y=0.08)
-        ax.set_xticks(range(n))
-        ax.set_xticklabels(panel["series"][0]["x"] if panel["series"] else [],
-                           fontsize="x-small", rotation=60 if n > 6 else 0,
-                           ha="right" if n > 6 else "center")
+        bars = panel["bars"]
+        xs = _bar_positions(bars)
+        n = len(xs)
+        if panel["key"] == "energy" and panel["yscale"] == "log":
+            # stacked segments would lie on a log axis: totals in the machine's colour; the
+            # share panel shows the units
+            totals = panel["totals"]
+            keep = [k for k in range(n) if totals[k] > 0]
+            drawn = ax.bar([xs[k] for k in keep], [totals[k] for k in keep], width=0.75,
+                           color=[machine_colour(bars[k]["arch"]) for k in keep],
+                           edgecolor="white", linewidth=0.4)
+            _log_y(ax, 10)
+            later.append(lambda ax=ax, drawn=drawn, v=[totals[k] for k in keep]:
+                         _bar_value_labels(ax, drawn, v, size))
+        else:
+            bottom = [0.0] * n
+            for s in panel["series"]:
+                drawn = ax.bar(xs, s["y"], bottom=bottom, color=unit_colour(s["label"]),
+                               label=s["label"], width=0.75, edgecolor="white", linewidth=0.3)
+                handles.setdefault(s["label"], drawn)
+                bottom = [b + y for b, y in zip(bottom, s["y"], strict=True)]
+            if "totals" in panel:
+                ax.margins(y=0.1)
+                top = ax.bar(xs, [0.0] * n, bottom=panel["totals"], width=0.75,
+                             label="_totals")  # invisible: carries the totals' labels
+                later.append(lambda ax=ax, top=top, v=panel["totals"]:
+                             _bar_value_labels(ax, top, v, size))
+        ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
         _finish_axis(ax, panel, grid_axis="y")
-    _legend(fig, handles, "unit")
+        ax.set_xlabel("")
+        later.insert(0, lambda ax=ax, bars=bars, xs=xs: _group_axis(ax, bars, xs, size))
+    _legend(fig, handles, "unit", size)
+    return later
 
 
-def _draw_grouped(fig, data: dict) -> None:
+def _draw_grouped(fig, data: dict, size: str) -> list[Callable[[], None]]:
     panels = data["panels"]
-    axes = fig.subplots(1, len(panels))
+    axes = _axes(fig, len(panels), size)
     handles = {}
+    later: list[Callable[[], None]] = []
     for ax, panel in zip(axes, panels, strict=True):
         cats = panel["categories"]
         series = panel["series"]
         width = 0.8 / max(1, len(series))
         styles = _style(series, False)
+        ax.set_xlim(-0.5, len(cats) - 0.5)
+        if panel["yscale"] == "log":
+            _log_y(ax, 10)
         for k, (s, st) in enumerate(zip(series, styles, strict=True)):
             xs = [cats.index(x) - 0.4 + width * (k + 0.5) for x in s["x"]]
             ys = s["y"]
@@ -758,50 +1025,50 @@ def _draw_grouped(fig, data: dict) -> None:
             hatch = _HATCHES[_LINESTYLES.index(st["linestyle"]) % len(_HATCHES)]
             bars = ax.bar(xs, ys, width=width, color=st["color"], label=s["label"],
                           hatch=hatch or None, edgecolor="white", linewidth=0.4)
-            ax.bar_label(bars, labels=[_number_text(y) for y in ys], fontsize="x-small",
-                         padding=1)
+            if not panel.get("note"):
+                later.append(lambda ax=ax, bars=bars, ys=ys: _bar_value_labels(ax, bars, ys,
+                                                                               size))
             handles.setdefault(s["label"], bars)
-        if panel["yscale"] == "log":
-            _log_y(ax, 10)
-        ax.margins(y=0.12)
+        ax.margins(y=0.15)
         ax.set_xticks(range(len(cats)))
-        ax.set_xticklabels(cats, fontsize="small", rotation=30 if len(cats) > 4 else 0,
-                           ha="right" if len(cats) > 4 else "center")
+        rotate = len(cats) > (3 if size == "column" or len(panels) > 1 else 6)
+        ax.set_xticklabels(cats, rotation=30 if rotate else 0, ha="right" if rotate else "center")
         _finish_axis(ax, panel, grid_axis="y")
-    _legend(fig, handles, "accelerator")
+    _legend(fig, handles, "machine", size)
+    return later
 
 
-def _draw_roofline(fig, data: dict) -> None:
+def _draw_roofline(fig, data: dict, size: str) -> list[Callable[[], None]]:
     import numpy as np
 
     (panel,) = data["panels"]
     ax = fig.subplots(1, 1)
-    colours = _arch_colours()
     handles: dict[str, Any] = {}
     xs = [x for s in panel["series"] for x in s["x"]]
     lo = 10 ** math.floor(math.log10(min(xs) / 10)) if xs else 0.1
     grid = np.logspace(math.log10(lo), math.log10(panel["edge"]), 200)
     for k, roof in enumerate(panel["roofs"]):
         y = np.minimum(roof["peak_gflops"], grid * roof["dram_gbps"])
-        style = _LINESTYLES[k % len(_LINESTYLES)]
-        (line,) = ax.plot(grid, y, linestyle=style, linewidth=1.0, color="0.45")
+        (line,) = ax.plot(grid, y, linestyle=_LINESTYLES[k % len(_LINESTYLES)], linewidth=0.9,
+                          color=machine_colour(roof["arch"]), alpha=0.7)
         handles.setdefault(roof["label"], line)
     for k, s in enumerate(panel["series"]):
-        colour = colours.get(s["arch"], "0.3")
+        colour = machine_colour(s["arch"])
         marker = _MARKERS[k % len(_MARKERS)]
         for x, y, on_chip in zip(s["x"], s["y"], s["on_chip"], strict=True):
-            line = ax.scatter([x], [y], color=colour, marker=marker, s=28, zorder=3,
-                              facecolors="none" if on_chip else colour)
+            line = ax.scatter([x], [y], color=colour, marker=marker, s=14, zorder=3,
+                              facecolors="none" if on_chip else colour, linewidths=0.8)
         handles.setdefault(s["label"], line)
     if any(on for s in panel["series"] for on in s["on_chip"]):
-        ax.axvline(panel["edge"], color="0.6", linewidth=0.8, linestyle=":")
-        ax.annotate("no DRAM traffic\n(weights on chip)", (panel["edge"], 1), xycoords=(
-            "data", "axes fraction"), xytext=(-4, -4), textcoords="offset points", ha="right",
-            va="top", fontsize="x-small", color="0.35")
+        ax.axvline(panel["edge"], color="0.6", linewidth=0.6, linestyle=":")
+        ax.annotate("no DRAM traffic\n(weights on chip)", (panel["edge"], 0), xycoords=(
+            "data", "axes fraction"), xytext=(-3, 3), textcoords="offset points", ha="right",
+            va="bottom", fontsize=_pt(size, -2), color="0.35")
     ax.set_xscale("log")
     ax.set_yscale("log")
     _finish_axis(ax, panel, grid_axis="both")
-    ax.legend(list(handles.values()), list(handles), loc="lower right", fontsize="x-small")
+    _legend(fig, handles, None, size)
+    return []
 
 
 _DRAW = {"pe-sweep": _draw_lines, "queue-depth": _draw_lines, "energy-vs-sparsity": _draw_lines,
@@ -809,7 +1076,13 @@ _DRAW = {"pe-sweep": _draw_lines, "queue-depth": _draw_lines, "energy-vs-sparsit
          "roofline": _draw_roofline}
 
 
-def figure(kind: str, table):
+def _wrap(text: str, size: str, pt: float) -> str:
+    """``text`` wrapped to the figure width (about 0.5 em per character)."""
+    chars = max(20, int(WIDTH[size] * 0.97 * 72.0 / (0.6 * pt)))
+    return "\n".join(textwrap.fill(line, chars) for line in text.splitlines())
+
+
+def figure(kind: str, table, size: str = "page"):
     """Draw a plot into a new figure (not written anywhere).
 
     Parameters
@@ -818,30 +1091,54 @@ def figure(kind: str, table):
         A key of :data:`PLOTS`.
     table : SweepResult
         The sweep table.
+    size : {"page", "column"}
+        7 in (the full width of a two-column paper) or 3.5 in (one column).
 
     Returns
     -------
     fig : matplotlib.figure.Figure
-        On a ``FigureCanvasAgg``; ``FIGSIZE[kind]`` inches.
+        On a ``FigureCanvasAgg``; ``FIGSIZE[size][kind]`` inches, in the paper style.
     data : dict
         What was drawn (see :func:`plot_data`).
     """
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    _check_size(size)
     data = plot_data(kind, table)
-    fig = Figure(figsize=FIGSIZE[kind], dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    _DRAW[kind](fig, data)
-    title = data["title"] + (f"\n{data['subtitle']}" if data.get("subtitle") else "")
-    fig.suptitle(title, fontsize="large")
+    width, height = FIGSIZE[size][kind]
+    with matplotlib.rc_context(style(size)):
+        fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+        FigureCanvasAgg(fig)
+        fig.get_layout_engine().set(h_pad=2 / 72, w_pad=2 / 72, hspace=0.04, wspace=0.04)
+        main = fig
+        notes = _wrap(data.get("subtitle") or "", size, _pt(size, -2))
+        if notes:  # the settings every point shares: small print under the figure
+            lines = notes.count("\n") + 1
+            notes_in = (lines * _pt(size, -2) * 1.25 + 3.0) / 72.0
+            main, below = fig.subfigures(2, 1, height_ratios=[height - notes_in, notes_in])
+            below.text(0.01, 1.0, notes, ha="left", va="top", fontsize=_pt(size, -2),
+                       color="0.3", linespacing=1.15)
+        later = _DRAW[kind](main, data, size)
+        axes = main.get_axes()
+        if size == "column" and len(data["panels"]) > 1:  # stacked: one x label, at the bottom
+            for ax in axes[:-1]:
+                if ax.get_xlabel() == axes[-1].get_xlabel():
+                    ax.set_xlabel("")
+        main.suptitle(_wrap(data["title"], size, _pt(size, 1)), fontsize=_pt(size, 1))
+        # What depends on the final geometry (tick labels under tick labels, then value labels
+        # that must fit their bars and the axes) is placed after a layout pass, one at a time.
+        for job in later:
+            fig.get_layout_engine().execute(fig)
+            job()
     return fig, data
 
 
-def plot(kind: str, table, out_dir: str | Path) -> list[Path]:
-    """Draw a plot and write ``<kind>.png`` and ``<kind>.svg`` into ``out_dir``.
+def plot(kind: str, table, out_dir: str | Path, size: str = "page") -> list[Path]:
+    """Draw a plot and write ``<kind>.png``, ``<kind>.svg`` and ``<kind>.pdf`` into ``out_dir``.
 
-    Both files are written to temporary files in ``out_dir`` first and then renamed, so a failure
+    Every file is written to a temporary file in ``out_dir`` first and then renamed, so a failure
     leaves no half-written image (an existing one is kept). The directory is created if needed,
     but only once the table is known to hold what the plot needs.
 
@@ -853,11 +1150,14 @@ def plot(kind: str, table, out_dir: str | Path) -> list[Path]:
         The sweep table.
     out_dir : str or Path
         Output directory.
+    size : {"page", "column"}
+        7 in or 3.5 in wide (see :data:`FIGSIZE`).
 
     Returns
     -------
     list of Path
-        ``[png, svg]``. The PNG is ``FIGSIZE[kind] * DPI`` pixels.
+        ``[png, svg, pdf]``. The PNG is ``FIGSIZE[size][kind] * DPI`` pixels; the SVG's text is
+        ``<text>`` and the PDF's fonts are embedded TrueType (editable).
 
     Raises
     ------
@@ -866,7 +1166,7 @@ def plot(kind: str, table, out_dir: str | Path) -> list[Path]:
     """
     import matplotlib
 
-    fig, _ = figure(kind, table)
+    fig, _ = figure(kind, table, size)
     out = Path(out_dir)
     try:
         if out.exists() and not out.is_dir():
@@ -874,17 +1174,18 @@ def plot(kind: str, table, out_dir: str | Path) -> list[Path]:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise EieSimError(f"cannot create plot directory {out}: {err.strerror or err}") from None
-    paths = [out / f"{kind}.png", out / f"{kind}.svg"]
+    paths = [out / f"{kind}.{fmt}" for fmt in FORMATS]
+    # no dates: the same table gives byte-identical files
+    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None},
+                "png": None}
     tmps: list[str] = []
     try:
         for path in paths:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out)
             tmps.append(tmp)
             fmt = path.suffix[1:]
-            # fixed ids and no date: the same table gives byte-identical SVG files
-            with os.fdopen(fd, "wb") as fh, matplotlib.rc_context({"svg.hashsalt": "eie-sim"}):
-                fig.savefig(fh, format=fmt, dpi=DPI,
-                            metadata={"Date": None} if fmt == "svg" else None)
+            with os.fdopen(fd, "wb") as fh, matplotlib.rc_context(style(size)):
+                fig.savefig(fh, format=fmt, dpi=DPI, metadata=metadata[fmt])
             os.chmod(tmp, 0o666 & ~_umask())
         for tmp, path in zip(tmps, paths, strict=True):
             os.replace(tmp, path)
@@ -904,14 +1205,16 @@ def _umask() -> int:
     return mask
 
 
-def _plotter(kind: str) -> Callable[[Any, str | Path], list[Path]]:
-    def run(table, out_dir: str | Path) -> list[Path]:
-        return plot(kind, table, out_dir)
+def _plotter(kind: str) -> Callable[..., list[Path]]:
+    def run(table, out_dir: str | Path, size: str = "page") -> list[Path]:
+        return plot(kind, table, out_dir, size)
 
     run.__name__ = "plot_" + kind.replace("-", "_")
-    run.__doc__ = f"Write {kind}.png and {kind}.svg into ``out_dir`` (see :func:`plot`)."
+    run.__doc__ = (f"Write {kind}.png, {kind}.svg and {kind}.pdf into ``out_dir`` (see "
+                   ":func:`plot`).")
     return run
 
 
-PLOTS: dict[str, Callable[[Any, str | Path], list[Path]]] = {kind: _plotter(kind) for kind in _DATA}
-"""``kind -> function(table, out_dir) -> [png, svg]``; used by ``eie-sim plot KIND``."""
+PLOTS: dict[str, Callable[..., list[Path]]] = {kind: _plotter(kind) for kind in _DATA}
+"""``kind -> function(table, out_dir, size="page") -> [png, svg, pdf]``; used by
+``eie-sim plot KIND``."""

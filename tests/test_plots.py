@@ -1,6 +1,8 @@
 """Plots: every kind through ``eie-sim plot KIND --from DIR`` on small sweeps made here.
 
-Each plot writes a non-empty PNG of the documented size and an SVG; the numbers it draws
+Each plot writes a PNG of the documented size (column and page), an SVG whose text is text and a
+PDF with embedded TrueType fonts; units and machines keep their colour from figure to figure;
+value labels do not overlap; the numbers it draws
 (:func:`eie_sim.plots.plot_data`) equal values recomputed here from ``sweep.csv``, and the
 artists in the figure carry exactly those numbers. A table that lacks what a plot needs, an
 unknown kind or a missing directory is one line on stderr, exit code 2, and no file.
@@ -21,7 +23,18 @@ import pytest
 import eie_sim.sweep as sweep_mod
 from eie_sim.cli import main
 from eie_sim.errors import EieSimError
-from eie_sim.plots import DPI, FIGSIZE, PLOTS, figure, plot_data
+from eie_sim.plots import (
+    DPI,
+    FIGSIZE,
+    LOG_SPAN,
+    OTHER_UNITS,
+    PLOTS,
+    UNIT_COLOURS,
+    figure,
+    machine_colour,
+    plot_data,
+    unit_colour,
+)
 from eie_sim.sweep import SweepResult
 
 PREFIX = "eie-sim: error: "
@@ -96,24 +109,42 @@ def n_points(p: dict) -> int:
 
 
 # ----------------------------------------------------------------------------- files
-@pytest.mark.parametrize("kind", list(KIND_SWEEP))
-def test_plot_command_writes_png_and_svg(capsys, tmp_path, sweeps, kind):
+def svg_texts(path: Path) -> list[str]:
+    """The text of every ``<text>`` element of an SVG file."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    return ["".join(e.itertext()) for e in root.iter("{http://www.w3.org/2000/svg}text")]
+
+
+@pytest.mark.parametrize("kind, size", [(k, "page") for k in KIND_SWEEP]
+                         + [("compare", "column"), ("energy-breakdown", "column")])
+def test_plot_command_writes_png_svg_and_pdf(capsys, tmp_path, sweeps, kind, size):
     from matplotlib.image import imread
 
     out = tmp_path / "figs" / "sub"  # created by the plot
     code, stdout, err = run_cli(capsys, ["plot", kind, "--from", str(sweeps[KIND_SWEEP[kind]]),
-                                         "--out", str(out)])
+                                         "--out", str(out), "--size", size])
     assert code == 0, err
-    png, svg = out / f"{kind}.png", out / f"{kind}.svg"
-    assert stdout.splitlines() == [str(png), str(svg)]
+    png, svg, pdf = (out / f"{kind}.{fmt}" for fmt in ("png", "svg", "pdf"))
+    assert stdout.splitlines() == [str(png), str(svg), str(pdf)]
     assert png.stat().st_size > 10_000 and svg.stat().st_size > 10_000
     image = imread(png)
-    width, height = FIGSIZE[kind]
+    width, height = FIGSIZE[size][kind]
+    assert width == {"page": 7.0, "column": 3.5}[size]
     assert image.shape[:2] == (round(height * DPI), round(width * DPI))
     assert image.std() > 0.05  # not a blank canvas
     text = svg.read_text(encoding="utf-8")
     assert text.startswith("<?xml") and "<svg" in text and text.rstrip().endswith("</svg>")
-    assert sorted(p.name for p in out.iterdir()) == sorted([png.name, svg.name])  # no *.tmp
+    # editable: words are <text> elements (not glyph outlines), the title among them
+    words = " ".join(svg_texts(svg))
+    title = plot_data(kind, SweepResult.load(sweeps[KIND_SWEEP[kind]]))["title"]
+    assert title.split()[0] in words and title.split()[-1] in words
+    assert "DejaVuSans-" not in text  # no glyph definitions
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and b"%%EOF" in data[-64:]
+    assert b"/FontFile2" in data and b"/Type3" not in data  # embedded TrueType, editable
+    assert sorted(p.name for p in out.iterdir()) == sorted([png.name, svg.name, pdf.name])
 
 
 def test_plot_defaults_to_the_sweep_directory_and_is_deterministic(capsys, tmp_path, sweeps):
@@ -123,10 +154,11 @@ def test_plot_defaults_to_the_sweep_directory_and_is_deterministic(capsys, tmp_p
     shutil.copytree(sweeps["pe"], src)
     assert main(["plot", "pe-sweep", "--from", str(src)]) == 0
     capsys.readouterr()
-    first = (src / "pe-sweep.svg").read_bytes(), (src / "pe-sweep.png").read_bytes()
+    files = [src / f"pe-sweep.{fmt}" for fmt in ("png", "svg", "pdf")]
+    first = [f.read_bytes() for f in files]
     assert main(["plot", "pe-sweep", "--from", str(src)]) == 0
     capsys.readouterr()
-    assert ((src / "pe-sweep.svg").read_bytes(), (src / "pe-sweep.png").read_bytes()) == first
+    assert [f.read_bytes() for f in files] == first
 
 
 # ----------------------------------------------------------------------------- data = table
@@ -206,7 +238,10 @@ def test_energy_breakdown_data_match_the_table(sweeps):
     bars = absolute["series"][0]["rows"]
     assert sorted(bars) == list(range(len(rows)))  # one bar per row
     units = {c.removeprefix("energy_pj.") for c in rows[0] if c.startswith("energy_pj.")}
-    assert {s["label"] for s in absolute["series"]} <= units
+    assert {s["label"] for s in absolute["series"]} <= units | {OTHER_UNITS}
+    for s in absolute["series"]:  # a segment is one unit, or the units too small to see
+        assert set(s["units"]) <= units
+        assert (s["label"] == OTHER_UNITS) == (len(s["units"]) > 1)
     for k, i in enumerate(bars):
         row = rows[i]
         assert table.rows[i]["arch"] == row["arch"]
@@ -215,8 +250,11 @@ def test_energy_breakdown_data_match_the_table(sweeps):
         assert absolute["totals"][k] == pytest.approx(row["energy_pj"] / 1e6, rel=1e-12)
         assert sum(s["y"][k] for s in share["series"]) == pytest.approx(100.0, rel=1e-9)
         for s in absolute["series"]:
-            assert s["y"][k] == pytest.approx((row[f"energy_pj.{s['label']}"] or 0) / 1e6,
-                                              rel=1e-12)
+            want = sum((row[f"energy_pj.{u}"] or 0) for u in s["units"]) / 1e6
+            assert s["y"][k] == pytest.approx(want, rel=1e-12)
+            if s["label"] == OTHER_UNITS:  # each of its units is under 2 % of every bar
+                for u in s["units"]:
+                    assert (row[f"energy_pj.{u}"] or 0) < 0.02 * row["energy_pj"]
     # bars are grouped by workload, the accelerator first in each label
     labels = absolute["series"][0]["x"]
     assert labels[0].startswith("EIE") and labels[0].endswith("alexnet-fc8")
@@ -242,7 +280,7 @@ def test_compare_data_match_the_table(sweeps):
     dense = [s for s in dram_p["series"] if s["arch"] == "dense"][0]
     eie = [s for s in dram_p["series"] if s["arch"] == "eie"][0]
     assert dense["y"][0] > 0 and eie["y"][0] == 0
-    assert "EIE vs dense baseline" in data["title"]
+    assert "EIE, dense baseline" in data["title"]
 
 
 @pytest.mark.parametrize("kind", list(KIND_SWEEP))
@@ -251,13 +289,20 @@ def test_figure_draws_exactly_the_plot_data(sweeps, kind):
     fig, data = figure(kind, table)
     axes = fig.get_axes()
     assert len(axes) == len(data["panels"])
-    assert fig.legends, "no legend"
+    assert fig.legends or any(sub.legends for sub in fig.subfigs), "no legend"
     for ax, p in zip(axes, data["panels"], strict=True):
-        assert ax.get_xlabel() == p["xlabel"] and ax.get_ylabel() == p["ylabel"]
+        assert ax.get_xlabel() in (p["xlabel"], "") and ax.get_ylabel() == p["ylabel"]
         assert "(" in p["ylabel"] and ")" in p["ylabel"]  # a unit
+        assert ax.get_yscale() == {"log2": "log"}.get(p["yscale"], p["yscale"])
         if p["xscale"] == "category":
-            heights = [[bar.get_height() for bar in c] for c in ax.containers]
-            want = [[y for y in s["y"] if p["yscale"] != "log" or y > 0] for s in p["series"]]
+            # (a row of zero-height bars only carries the totals' labels)
+            heights = [[bar.get_height() for bar in c] for c in ax.containers
+                       if c.get_label() != "_totals"]
+            if p.get("totals") and p["yscale"] == "log":  # totals, coloured by machine
+                want = [[t for t in p["totals"] if t > 0]]
+            else:
+                want = [[y for y in s["y"] if p["yscale"] != "log" or y > 0]
+                        for s in p["series"]]
             assert len(heights) == len(want)
             for h, w in zip(heights, want, strict=True):
                 assert h == pytest.approx(w, rel=1e-12)
@@ -266,7 +311,8 @@ def test_figure_draws_exactly_the_plot_data(sweeps, kind):
             for s in p["series"]:
                 assert list(lines[s["label"]].get_xdata()) == pytest.approx(s["x"])
                 assert list(lines[s["label"]].get_ydata()) == pytest.approx(s["y"])
-    assert data["title"] in fig.get_suptitle()
+    titles = [fig.get_suptitle(), *(sub.get_suptitle() for sub in fig.subfigs)]
+    assert any(data["title"] in " ".join(t.split()) for t in titles)
 
 
 # ----------------------------------------------------------------------------- any archs
@@ -354,8 +400,8 @@ def test_failed_write_keeps_the_old_images(tmp_path, sweeps, monkeypatch):
     import eie_sim.plots as plots_mod
 
     table = SweepResult.load(sweeps["compare"])
-    png, svg = PLOTS["compare"](table, tmp_path)
-    before = png.read_bytes(), svg.read_bytes()
+    paths = PLOTS["compare"](table, tmp_path)
+    before = [p.read_bytes() for p in paths]
 
     def no_space(src, dst):
         raise OSError(28, "No space left on device")
@@ -363,8 +409,9 @@ def test_failed_write_keeps_the_old_images(tmp_path, sweeps, monkeypatch):
     monkeypatch.setattr(plots_mod.os, "replace", no_space)
     with pytest.raises(EieSimError, match="No space left on device"):
         PLOTS["compare"](table, tmp_path)
-    assert (png.read_bytes(), svg.read_bytes()) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["compare.png", "compare.svg"]
+    assert [p.read_bytes() for p in paths] == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compare.pdf", "compare.png",
+                                                          "compare.svg"]
 
 
 def test_import_has_no_matplotlib_side_effects():
@@ -443,3 +490,114 @@ def test_roofline_points_sit_under_their_machines_roof(tmp_path):
         "roof of 2:4 tensor core: 312 TFLOP/s, 1555 GB/s"}
     paths = PLOTS["roofline"](table, tmp_path)
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+# ----------------------------------------------------------------------------- paper style
+def bar_colours(fig) -> dict[str, tuple]:
+    """legend label -> face colour of its bars, over every panel of a figure."""
+    out = {}
+    for ax in fig.get_axes():
+        for c in ax.containers:
+            if c.get_label() and not c.get_label().startswith("_"):
+                out[c.get_label()] = tuple(c.patches[0].get_facecolor())
+    return out
+
+
+def test_units_and_machines_keep_their_colour_in_every_figure(sweeps):
+    from matplotlib.colors import to_rgba
+
+    table = SweepResult.load(sweeps["compare"])
+    only_eie = SweepResult(rows=[r for r in table.rows if r["arch"] == "eie"])
+    with_stc = SweepResult(rows=fake_tensor_core(copy.deepcopy(table.rows)))
+    seen: dict[str, tuple] = {}
+    for t, size in ((table, "page"), (only_eie, "column"), (with_stc, "page")):
+        fig, _ = figure("energy-breakdown", t, size)
+        for unit, colour in bar_colours(fig).items():
+            assert colour == to_rgba(unit_colour(unit)), unit
+            assert seen.setdefault(unit, colour) == colour
+        fig, _ = figure("compare", t, size)
+        names = {s["label"]: s["arch"] for s in plot_data("compare", t)["panels"][0]["series"]}
+        for label, colour in bar_colours(fig).items():
+            assert colour == to_rgba(machine_colour(names[label]))
+    assert "pe.spmat_sram" in seen and "dram" in seen
+    # the map itself: distinct colours, and a unit it does not list gets a fixed one
+    assert len(set(UNIT_COLOURS.values())) == len(UNIT_COLOURS)
+    assert unit_colour("pe.new_unit") == unit_colour("pe.new_unit")
+
+
+def test_log_axes_exactly_where_values_span_more_than_20x(sweeps):
+    for kind, src in (("compare", "compare"), ("energy-breakdown", "compare"),
+                      ("energy-vs-sparsity", "sparsity")):
+        data = plot_data(kind, SweepResult.load(sweeps[src]))
+        for p in data["panels"]:
+            if p["key"] == "share":
+                continue
+            values = p.get("totals") or [y for s in p["series"] for y in s["y"]]
+            positive = [v for v in values if v > 0]
+            assert (p["yscale"] == "log") == (max(positive) > LOG_SPAN * min(positive)), p["key"]
+    # EIE's few µJ beside the dense baseline's thousands: a log axis
+    rows = [dict(arch="eie", workload="w", energy_pj=19e6, time_us=28.0, dram_read_bytes=0,
+                 **{"energy_pj.dram": 0.0, "energy_pj.pe.arith": 19e6}),
+            dict(arch="dense", workload="w", energy_pj=13_866e6, time_us=2950.0,
+                 dram_read_bytes=0, **{"energy_pj.dram": 13_000e6, "energy_pj.pe.arith": 866e6})]
+    data = plot_data("energy-breakdown", SweepResult(rows=rows))
+    assert panel(data, "energy")["yscale"] == "log"
+    data = plot_data("compare", SweepResult(rows=rows))
+    assert panel(data, "energy")["yscale"] == "log" and panel(data, "time")["yscale"] == "log"
+
+
+def test_an_all_zero_panel_says_so_instead_of_drawing_an_axis_around_zero():
+    rows = [dict(arch=a, workload="w", energy_pj=e, time_us=t, dram_read_bytes=0,
+                 dram_write_bytes=0) for a, e, t in (("eie", 1e6, 2.0), ("dense", 3e6, 5.0))]
+    data = plot_data("compare", SweepResult(rows=rows))
+    dram = panel(data, "dram")
+    assert dram["note"].startswith("no DRAM traffic") and dram["ylim"] == (0.0, 1.0)
+    fig, _ = figure("compare", SweepResult(rows=rows))
+    ax = fig.get_axes()[2]
+    assert ax.get_ylim() == (0.0, 1.0)
+    assert any(t.get_text() == dram["note"] for t in ax.texts)
+
+
+def test_titles_and_notes_name_only_what_the_figure_shows(sweeps):
+    for kind, src in (("pe-sweep", "pe"), ("queue-depth", "queue")):
+        data = plot_data(kind, SweepResult.load(sweeps[src]))
+        assert "energy" not in (data["title"] + data["subtitle"]).lower()
+    data = plot_data("energy-breakdown", SweepResult.load(sweeps["compare"]))
+    assert "45nm energy table" in data["subtitle"]
+
+
+@pytest.mark.parametrize("size", ["page", "column"])
+@pytest.mark.parametrize("kind", ["compare", "energy-breakdown"])
+def test_value_labels_do_not_overlap_and_stay_inside_the_axes(sweeps, kind, size):
+    table = SweepResult(rows=fake_tensor_core(
+        copy.deepcopy(SweepResult.load(sweeps["compare"]).rows)))
+    fig, _ = figure(kind, table, size)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labelled = 0
+    for ax in fig.get_axes():
+        boxes = [t.get_window_extent(renderer) for t in ax.texts if t.get_text()
+                 and t.get_text()[0].isdigit()]
+        labelled += len(boxes)
+        for i, a in enumerate(boxes):
+            assert a.y1 <= ax.bbox.y1 + 0.5, "a value label sticks out of its panel"
+            for b in boxes[i + 1:]:
+                assert not a.overlaps(b), (a, b)
+    assert labelled > 0
+
+
+@pytest.mark.parametrize("kind", ["pe-sweep", "queue-depth", "energy-vs-sparsity"])
+def test_column_figures_are_one_column_wide_with_panels_stacked(sweeps, kind):
+    fig, data = figure(kind, SweepResult.load(sweeps[KIND_SWEEP[kind]]), "column")
+    assert tuple(fig.get_size_inches()) == pytest.approx(FIGSIZE["column"][kind])
+    boxes = [ax.get_position() for ax in fig.get_axes()]
+    assert len(boxes) == len(data["panels"]) == 2
+    assert boxes[0].y0 > boxes[1].y1  # one above the other, not side by side
+
+
+def test_unknown_size_is_a_one_line_error(capsys, sweeps):
+    code, stdout, err = run_cli(capsys, ["plot", "compare", "--from", str(sweeps["compare"]),
+                                         "--size", "poster"])
+    assert_one_line_error(code, stdout, err, ["--size", "poster"])
+    with pytest.raises(EieSimError, match="unknown figure size 'poster'"):
+        figure("compare", SweepResult.load(sweeps["compare"]), "poster")
