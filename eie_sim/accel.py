@@ -172,25 +172,17 @@ def _saturating_outputs_loop(col_ptr, row_idx, weight_idx, columns, table, bias_
     return acc.astype(np.int16)
 
 
-def _slice_summaries_loop(col_ptr, row_idx, n, passes, rows_per_pass, bits):
-    n_cols = col_ptr.size - 1
+def _slice_summaries_loop(col_ptr, row_idx, n, passes, rows_per_pass, bits, n_shift, r_shift,
+                          entries, padding, first, last):
+    # Flat (column, group) layout while walking (a column's slices are adjacent); shifts and
+    # masks for power-of-two N and R (``*_shift >= 0``; divisions cost ~10x more).
     groups = n * passes
-    # Flat (column, group) layout while walking (a column's slices are adjacent), transposed at
-    # the end; shifts and masks when N is a power of two (divisions cost ~10x more).
-    real = np.zeros(n_cols * groups, dtype=np.int32)
-    padding = np.zeros(n_cols * groups, dtype=np.int32)
-    first = np.full(n_cols * groups, -1, dtype=np.int32)
-    last = np.full(n_cols * groups, -1, dtype=np.int32)
-    pow2 = n & (n - 1) == 0
-    shift = 0
-    while (1 << shift) < n:
-        shift += 1
-    for c in range(n_cols):
+    for c in range(col_ptr.size - 1):
         base = c * groups
         for e in range(col_ptr[c], col_ptr[c + 1]):
             row = row_idx[e]
-            if pow2:
-                local = row >> shift
+            if n_shift >= 0:
+                local = row >> n_shift
                 pe = row & (n - 1)
             else:
                 local = row // n
@@ -199,27 +191,41 @@ def _slice_summaries_loop(col_ptr, row_idx, n, passes, rows_per_pass, bits):
                 g = base + pe
                 lrow = local
             else:
-                p = local // rows_per_pass
+                if r_shift >= 0:
+                    p = local >> r_shift
+                else:
+                    p = local // rows_per_pass
                 g = base + pe * passes + p
                 lrow = local - p * rows_per_pass
             prev = last[g]  # rows ascend within a column: the slice's previous entry
-            padding[g] += (lrow - prev - 1) >> bits
+            pad = (lrow - prev - 1) >> bits
+            padding[g] += pad
+            entries[g] += 1 + pad
             if prev < 0:
                 first[g] = lrow
             last[g] = lrow
-            real[g] += 1
-    shape = (n_cols, groups)
-    return (real.reshape(shape).T.copy(), padding.reshape(shape).T.copy(),
-            first.reshape(shape).T.copy(), last.reshape(shape).T.copy())
+
+
+def _log2(v: int) -> int:
+    """log2 of a power of two, else -1."""
+    return v.bit_length() - 1 if v & (v - 1) == 0 else -1
 
 
 def slice_summaries(col_ptr, row_idx, n: int, passes: int, rows_per_pass: int, bits: int):
-    """``(real, padding, first_row, last_row)`` per (PE x pass, column) slice, each of shape
-    ``(N * passes, n_cols)``: see :func:`eie_sim.formats.interleaved_csc.encode`."""
-    return _compiled().slice_summaries(
+    """``(entries, padding, first_row, last_row)`` per (PE x pass, column) slice: int32 arrays
+    of shape ``(N * passes, n_cols)`` (entries = real + padding; see
+    :func:`eie_sim.formats.interleaved_csc.encode`)."""
+    # Walked in the narrowest type that holds a local row (< R), transposed once at the end.
+    shape = (col_ptr.size - 1, n * passes)
+    narrow = np.int16 if rows_per_pass < 1 << 15 else np.int32
+    entries, padding = np.zeros(shape, narrow), np.zeros(shape, narrow)
+    first, last = np.full(shape, -1, narrow), np.full(shape, -1, narrow)
+    _compiled().slice_summaries(
         np.ascontiguousarray(col_ptr, dtype=np.int64),
         np.ascontiguousarray(row_idx, dtype=np.int32), n, passes, rows_per_pass, bits,
-    )
+        _log2(n), _log2(rows_per_pass), entries.ravel(), padding.ravel(), first.ravel(),
+        last.ravel())
+    return tuple(a.T.astype(np.int32) for a in (entries, padding, first, last))
 
 
 def recurrence(work, adv, capacity: int, push_to_issue: int, ready):

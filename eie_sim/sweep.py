@@ -103,6 +103,29 @@ def run_point(point: Point) -> dict[str, Any]:
     return row_of(point, result)
 
 
+def run_points(points: Sequence[Point]) -> list[dict[str, Any]]:
+    """:func:`run_point` on each of ``points`` in order (one task of a worker)."""
+    return [run_point(p) for p in points]
+
+
+#: Tasks per worker a sweep is cut into (more: finer progress and balance; fewer: fewer
+#: workers build the same workload).
+TASKS_PER_WORKER = 4
+
+
+def _chunks(points: Sequence[Point], todo: Sequence[int], workers: int) -> list[list[int]]:
+    """``todo`` cut into tasks: grouped by workload and seed (a worker builds a workload once
+    and reuses it for the task's points), each at most ``len(todo) / (workers x
+    TASKS_PER_WORKER)`` points so the workers stay balanced; big tasks first."""
+    size = max(1, -(-len(todo) // (workers * TASKS_PER_WORKER)))
+    groups: dict[str, list[int]] = {}
+    for i in todo:
+        wl = json.dumps([points[i].workload, points[i].seed], sort_keys=True)
+        groups.setdefault(wl, []).append(i)
+    chunks = [g[k:k + size] for g in groups.values() for k in range(0, len(g), size)]
+    return sorted(chunks, key=len, reverse=True)
+
+
 def _roof(point: Point) -> dict[str, float]:
     """The machine's roofline: peak GFLOP/s (2 x peak MACs per cycle x clock) and DRAM GB/s."""
     from eie_sim.compare import resources
@@ -417,17 +440,20 @@ def run_sweep(points: Sequence[Point], *, executor: Executor | None = None,
 
     try:
         if todo and executor is None and (jobs == 1 or len(todo) == 1):
-            for i in todo:
-                finish(i, run_point(points[i]))
+            for chunk in _chunks(points, todo, 1):
+                for i in chunk:
+                    finish(i, run_point(points[i]))
         elif todo:
             own = executor is None
             pool = executor or ProcessPoolExecutor(
                 max_workers=worker_count(jobs, len(todo)), initializer=_worker_init,
                 initargs=(os.getpid(), max_memory()))
             try:
-                futures = {pool.submit(run_point, points[i]): i for i in todo}
+                chunks = _chunks(points, todo, worker_count(jobs, len(todo)))
+                futures = {pool.submit(run_points, [points[i] for i in c]): c for c in chunks}
                 for future in as_completed(futures):
-                    finish(futures[future], future.result())
+                    for i, row in zip(futures[future], future.result(), strict=True):
+                        finish(i, row)
             finally:
                 if own:
                     pool.shutdown(cancel_futures=True)

@@ -130,7 +130,7 @@ def _split_rows(row_idx: np.ndarray, n: int, passes: int, rows_per_pass: int):
 
 
 def _summaries_numpy(col_ptr, row_idx, n, passes, rows_per_pass, span):
-    """Real entries, padding entries, first and last local row of every (group, column) slice,
+    """Entries (real + padding), padding, first and last local row of every (group, column) slice,
     each of shape (groups, n_cols): one stable radix sort by group keeps each group's entries
     in (column, row) order; the zero gaps give the padding."""
     n_cols = col_ptr.size - 1
@@ -163,7 +163,7 @@ def _summaries_numpy(col_ptr, row_idx, n, passes, rows_per_pass, span):
             padding = np.bincount(seg[padded], weights=gap[padded] // span, minlength=n_seg)
             padding = padding.astype(np.int64)
     shape = (groups, n_cols)
-    return (real.reshape(shape), padding.reshape(shape), first_row.reshape(shape),
+    return ((real + padding).reshape(shape), padding.reshape(shape), first_row.reshape(shape),
             last_row.reshape(shape))
 
 
@@ -190,14 +190,14 @@ def encode(
     passes = num_passes(n_out, n, rows_per_pass)
     span = 1 << relative_index_bits
     if accel.kernels(work=row_idx.size) is not None:
-        real, padding, first_row, last_row = accel.slice_summaries(
+        entries, padding, first_row, last_row = accel.slice_summaries(
             col_ptr, row_idx, n, passes, rows_per_pass, relative_index_bits)
     else:
-        real, padding, first_row, last_row = _summaries_numpy(
+        entries, padding, first_row, last_row = _summaries_numpy(
             col_ptr, row_idx, n, passes, rows_per_pass, span)
     # Entry counts per (PE, pass, column) -> pointers.
     ptr = np.zeros((n, passes * n_cols + 1), dtype=np.int64)
-    np.cumsum((real + padding).reshape(n, passes * n_cols), axis=1, out=ptr[:, 1:])
+    np.cumsum(entries.reshape(n, passes * n_cols), axis=1, out=ptr[:, 1:])
     pe_offset = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(ptr[:, -1], out=pe_offset[1:])
     shape = (n, passes, n_cols)
