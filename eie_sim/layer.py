@@ -128,6 +128,11 @@ class QuantizedLayer:
 
     # ------------------------------------------------------------------ properties
     @property
+    def kind(self) -> str:
+        """Layer kind ("fc"; :data:`eie_sim.registry.LAYER_KINDS`)."""
+        return "fc"
+
+    @property
     def nnz(self) -> int:
         """Stored non-zero weights (bias excluded)."""
         return int(self.row_idx.size)

@@ -68,6 +68,9 @@ class Accelerator:
     details : mapping of str to str
         The architecture-specific per-layer figures under a result's ``details``, each with
         its unit and meaning.
+    layer_kinds : tuple of str
+        The kinds of layer it runs (keys of :data:`LAYER_KINDS`); :func:`eie_sim.simulate`
+        refuses any other kind with one line naming the architectures that run it.
     description : str
         One line for ``eie-sim archs``.
     """
@@ -85,6 +88,7 @@ class Accelerator:
     timing_only: bool = False
     mac_counters: tuple[str, ...] = ("pe.arith.mac",)
     details: Mapping[str, str] = field(default_factory=dict)
+    layer_kinds: tuple[str, ...] = ("fc",)
     description: str = ""
 
     def implementation(self) -> ModuleType:
@@ -169,11 +173,25 @@ ACCELERATORS: dict[str, Accelerator] = {
         Accelerator(
             name="ese", label="ESE", colour="#E69F00", config=ESEConfig,
             model="eie_sim.engines.ese.model", counters="eie_sim.engines.ese.counters",
-            segment_kind="step", details=_ESE_DETAILS,
+            segment_kind="step", details=_ESE_DETAILS, layer_kinds=("lstm",),
             description="ESE (Han et al., FPGA 2017): channels of EIE-style PEs running a whole "
                         "sparse LSTM, 12-bit weights, element-wise unit, DRAM weight stream"),
     )
 }
+
+
+#: Layer kinds (a layer's ``kind``) -> what they are. An FC layer on ESE, or an LSTM on EIE,
+#: the dense baseline or a tensor core is not modelled: run an LSTM's matrix work on those as
+#: FC layers (:func:`eie_sim.workloads.lstm.fc_layers`).
+LAYER_KINDS: dict[str, str] = {
+    "fc": "a compressed fully connected layer (QuantizedLayer): one matrix-vector product",
+    "lstm": "an LSTM layer over time steps (LSTMLayer): gate SpMVs and element-wise work",
+}
+
+
+def archs_for_kind(kind: str) -> list[str]:
+    """The registered architectures that run layers of ``kind``, in table order."""
+    return [a.name for a in ACCELERATORS.values() if kind in a.layer_kinds]
 
 
 def get(name: str) -> Accelerator:

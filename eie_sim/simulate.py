@@ -20,7 +20,7 @@ from eie_sim.config import ArchConfig
 from eie_sim.energy import EnergyTable, load_table, price
 from eie_sim.errors import ConfigError, WorkloadError
 from eie_sim.layer import QuantizedLayer
-from eie_sim.limits import check_layer_run
+from eie_sim.limits import check_layer_run, excerpt
 from eie_sim.result import LayerResult, RunResult
 from eie_sim.traffic import traffic
 
@@ -116,6 +116,7 @@ def simulate(
         )
     table = load_table(resolve_energy(arch, energy)) if energy is not None else None
     wl = _as_workload(workload, inputs, seed)
+    _check_layer_kinds(acc, wl)
     if not values:
         if not acc.timing_only:
             raise ConfigError(f"values=False (timing only) is for architectures whose timing "
@@ -139,6 +140,18 @@ def simulate(
         layers=layers,
         info=dict(wl.info),
     )
+
+
+def _check_layer_kinds(acc: registry.Accelerator, wl) -> None:
+    """Refuse a layer whose kind the architecture does not run (one line, before any work)."""
+    for layer in wl.layers:
+        kind = getattr(layer, "kind", type(layer).__name__)
+        if kind not in acc.layer_kinds:
+            runs = ", ".join(registry.archs_for_kind(kind)) or "no registered arch"
+            raise WorkloadError(
+                f"arch {acc.name} does not run {kind} layers ({excerpt(layer.name)} of workload "
+                f"{excerpt(wl.name)}); {kind} layers run on: {runs}; "
+                f"{acc.name} runs: {', '.join(acc.layer_kinds)}")
 
 
 def resolve_energy(arch: ArchConfig, energy):

@@ -13,6 +13,7 @@ from eie_sim.engines.ese import model
 from eie_sim.engines.ese.common import encode_phase
 from eie_sim.engines.ese.fast import spmv_schedule, timeline
 from eie_sim.errors import CapacityError, ConfigError, WorkloadError
+from eie_sim.layer import QuantizedLayer
 from eie_sim.workloads import get_workload
 from eie_sim.workloads.lstm import (
     SPECS,
@@ -180,8 +181,12 @@ def test_pruning_choice_reaches_the_workload(method):
 
 def test_ese_refuses_other_layers_and_bad_inputs():
     cfg = ESEConfig(channels=1, num_pes=2)
-    with pytest.raises(WorkloadError, match="ESE runs LSTM layers"):
+    with pytest.raises(WorkloadError, match="arch ese does not run fc layers"):
         simulate(cfg, "alexnet-fc8")
+    rng = np.random.default_rng(0)
+    fc = QuantizedLayer.from_dense("fc", rng.normal(size=(4, 4)), None)
+    with pytest.raises(WorkloadError, match="ESE runs LSTM layers"):  # the model's own guard
+        model.prepare(fc, np.zeros(4, np.int16), cfg, RunOptions())
     layer, x = small()
     with pytest.raises(WorkloadError, match="utterances x 2 steps"):
         simulate(cfg, layer, inputs=x[:, :3])

@@ -339,6 +339,11 @@ class LSTMLayer:
 
     # the facade's layer interface
     @property
+    def kind(self) -> str:
+        """Layer kind ("lstm"; :data:`eie_sim.registry.LAYER_KINDS`)."""
+        return "lstm"
+
+    @property
     def n_in(self) -> int:
         return self.spec.input_size
 
