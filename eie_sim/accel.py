@@ -57,13 +57,9 @@ BREAK_EVEN_ENTRIES = 5_000_000
 _numpy_entries = 0  # entries handed to the numpy code so far in this process (``auto`` only)
 
 
-def kernels(work: int = 0) -> SimpleNamespace | None:
-    """The compiled kernels, or None when the numpy code is to run.
-
-    Parameters
-    ----------
-    work : int
-        Entries the caller is about to process (counts toward ``auto``'s break-even).
+def wants_numba(work: int = 0) -> bool:
+    """Whether compiled code should run for ``work`` more entries (the policy above; counts the
+    work toward ``auto``'s break-even when it stays in numpy).
 
     Raises ConfigError for an unknown ``EIE_SIM_ACCELERATOR`` value, or ``numba`` without numba.
     """
@@ -75,20 +71,23 @@ def kernels(work: int = 0) -> SimpleNamespace | None:
             f"use one of: {', '.join(ACCELERATORS)}"
         )
     if choice == "numpy":
-        return None
+        return False
     if choice == "numba":
-        compiled = _compiled()
-        if compiled is None:
+        if _compiled() is None:
             raise ConfigError(f"{ACCELERATOR_ENV}=numba but numba is not installed; "
                               'allowed: pip install "eie-sim[numba]", or auto / numpy')
-        return compiled
+        return True
     if ("numba" in sys.modules or _compiled.cache_info().currsize
-            or _numpy_entries + work >= BREAK_EVEN_ENTRIES):
-        compiled = _compiled()
-        if compiled is not None:
-            return compiled
+            or _numpy_entries + work >= BREAK_EVEN_ENTRIES) and _compiled() is not None:
+        return True
     _numpy_entries += work
-    return None
+    return False
+
+
+def kernels(work: int = 0) -> SimpleNamespace | None:
+    """The compiled kernels when :func:`wants_numba` says so for ``work`` entries, else None
+    (the numpy code runs)."""
+    return _compiled() if wants_numba(work) else None
 
 
 def expect(work: int) -> None:

@@ -29,7 +29,7 @@ from eie_sim.errors import ResourceError
 from eie_sim.formats.nm_sparse import compress
 from eie_sim.layer import QuantizedLayer
 
-PATHS = ("auto", "numpy")  # compiled (numba) and the numpy fallback
+PATHS = ("numba", "numpy")  # compiled and the numpy fallback
 
 
 def scalar_rule(w: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ never ``-0``), so the kernels take the weights as compressed rows: ``data[p]`` m
 activation row ``indices[p]`` (ascending within a row; ``indices`` None: dense rows, entry ``p``
 of row ``i`` is column ``p - indptr[i]``).
 
-:func:`sequential_gemm` runs the rule with numba when it is importable (same switch as the EIE
+:func:`sequential_gemm` runs the rule with numba when it pays (the policy and the switch of the EIE
 loops, ``EIE_SIM_ACCELERATOR``, :mod:`eie_sim.accel`), else one slot at a time in numpy (K
 passes over the output). The compiled loop is a blocked GEMM that keeps the rule: the output is
 cut into column blocks and K into blocks, and for every output element the K blocks run in
@@ -21,13 +21,11 @@ implementation of the rule.
 
 from __future__ import annotations
 
-import os
 from functools import cache
 
 import numpy as np
 
-from eie_sim.accel import ACCELERATOR_ENV, ACCELERATORS
-from eie_sim.errors import ConfigError
+from eie_sim import accel
 
 try:  # the compiled loop's parallel range (plain range without numba: the loop is not used)
     from numba import prange
@@ -43,15 +41,15 @@ K_BLOCK = 256
 ROW_BLOCK = 64
 
 
-def use_compiled() -> bool:
-    """True when the numba loop runs (numba importable and ``EIE_SIM_ACCELERATOR`` not
-    ``numpy``). Raises ConfigError for an unknown value of the variable."""
-    choice = os.environ.get(ACCELERATOR_ENV, "auto")
-    if choice not in ACCELERATORS:
-        raise ConfigError(
-            f"environment variable {ACCELERATOR_ENV}={choice!r} is not allowed; "
-            f"use one of: {', '.join(ACCELERATORS)}")
-    return choice != "numpy" and _compiled() is not None
+#: Products of the GEMM per entry of :mod:`eie_sim.accel`'s break-even: the numpy loop costs
+#: about 1 ns more per product than the compiled one, an EIE entry ~60-100 ns more.
+PRODUCTS_PER_ENTRY = 64
+
+
+def use_compiled(products: int = 0) -> bool:
+    """True when the numba loop runs for a GEMM of ``products`` multiply-adds: numba
+    importable and :func:`eie_sim.accel.wants_numba` agreeing (``EIE_SIM_ACCELERATOR``)."""
+    return accel.wants_numba(products // PRODUCTS_PER_ENTRY) and _compiled() is not None
 
 
 def csr_of_dense(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,7 +84,7 @@ def sequential_gemm(indptr: np.ndarray, indices: np.ndarray | None, data: np.nda
     data = np.ascontiguousarray(data, dtype=np.float32)
     if rows == 0 or n == 0:
         return np.zeros((rows, n), dtype=np.float32)
-    kern = _compiled() if use_compiled() else None
+    kern = _compiled() if use_compiled(data.size * n) else None
     if kern is None:
         return _numpy_gemm(indptr, indices, data, x.astype(np.float32))
     jb = min(COL_BLOCK, -(-n // 8) * 8)
