@@ -34,26 +34,41 @@ def reference_forward(
             f"input has {x.shape} activations, layer {layer.name!r} takes {layer.n_in}"
         )
     cols = np.flatnonzero(broadcast_mask(x, input_relu))
-    starts = layer.col_ptr[cols]
-    lengths = layer.col_ptr[cols + 1] - starts
-    bounds = np.zeros(cols.size + 1, dtype=np.int64)
-    np.cumsum(lengths, out=bounds[1:])
-    # Every entry of the broadcast columns, in broadcast order.
-    take = np.repeat(starts - bounds[:-1], lengths)
-    take += np.arange(bounds[-1])
-    rows = layer.row_idx[take]
-    # int16 x int16 products and their rounding fit in int32 (half the memory traffic).
-    products = layer.codebook.astype(np.int32)[layer.weight_idx[take]]
-    products *= np.repeat(x[cols].astype(np.int32), lengths)
-    terms = round_shift(products, layer.weight_frac_bits)
+    lengths = layer.col_ptr[cols + 1] - layer.col_ptr[cols]
     acc = np.zeros(layer.n_out, dtype=np.int64)
-    _accumulate_columns(acc, rows, terms, bounds)
+    # Broadcast columns in order, a chunk of about _CHUNK_TERMS entries at a time (bounded
+    # memory whatever the layer).
+    ends = np.cumsum(lengths)
+    lo = 0
+    while lo < cols.size:
+        hi = max(lo + 1, int(np.searchsorted(ends, ends[lo] - lengths[lo] + _CHUNK_TERMS,
+                                             side="right")))
+        _add_columns(acc, layer, x, cols[lo:hi], lengths[lo:hi])
+        lo = hi
     if include_bias and layer.has_bias:
         brows = np.flatnonzero(layer.bias_idx)
         b = layer.bias_codebook.astype(np.int64)[layer.bias_idx[brows]]
         prod = round_shift(b * layer.bias_activation(), layer.weight_frac_bits)
         acc[brows] = np.clip(acc[brows] + prod, INT16_MIN, INT16_MAX)
     return acc.astype(np.int16)
+
+
+#: Entries gathered at once (memory: ~20 bytes each).
+_CHUNK_TERMS = 1 << 22
+
+
+def _add_columns(acc: np.ndarray, layer: QuantizedLayer, x: np.ndarray, cols: np.ndarray,
+                 lengths: np.ndarray) -> None:
+    """Add broadcast columns ``cols`` (in order) into the saturating accumulators ``acc``."""
+    bounds = np.zeros(cols.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    take = np.repeat(layer.col_ptr[cols] - bounds[:-1], lengths)
+    take += np.arange(bounds[-1])
+    rows = layer.row_idx[take]
+    # int16 x int16 products and their rounding fit in int32 (half the memory traffic).
+    products = layer.codebook.astype(np.int32)[layer.weight_idx[take]]
+    products *= np.repeat(x[cols].astype(np.int32), lengths)
+    _accumulate_columns(acc, rows, round_shift(products, layer.weight_frac_bits), bounds)
 
 
 #: Below this many terms a block of columns is added column by column.

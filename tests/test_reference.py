@@ -97,6 +97,24 @@ def test_matches_slow_pure_python_model(layer_x, input_relu, include_bias):
     assert got.tolist() == slow_forward(layer, x, input_relu, include_bias)
 
 
+@PROPS
+@given(layers_and_inputs(), st.booleans(), st.integers(1, 9), st.integers(1, 9))
+def test_chunked_and_blocked_accumulation_matches_the_slow_model(layer_x, input_relu, chunk,
+                                                                 block):
+    """Tiny gather chunks and column blocks: every chunk boundary, block split and bound check
+    path gives the slow model's bits (the defaults only split large layers)."""
+    import eie_sim.reference as ref
+
+    layer, x = layer_x
+    old = ref._CHUNK_TERMS, ref._SMALL_BLOCK
+    ref._CHUNK_TERMS, ref._SMALL_BLOCK = chunk, block
+    try:
+        got = reference_forward(layer, x, input_relu=input_relu)
+    finally:
+        ref._CHUNK_TERMS, ref._SMALL_BLOCK = old
+    assert got.tolist() == slow_forward(layer, x, input_relu, True)
+
+
 def test_simple_product_and_rounding():
     """Each term is round_half_up(w * a / 2**f), in the activation format."""
     # Row 0: w=3 (f=2 -> 0.75) times a=2 (raw) -> 6/4 = 1.5 -> 2.
