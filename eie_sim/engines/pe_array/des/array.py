@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import simpy
 
+from eie_sim import trace
 from eie_sim.config import PEArrayConfig
 from eie_sim.engines.pe_array.des.act_queue import ActivationQueue
 from eie_sim.engines.pe_array.des.ccu import CentralControlUnit, ScanPolicy
@@ -60,6 +61,13 @@ def run_passes(
     outputs = np.zeros(layer.n_out, dtype=np.int16)
     pass_cycles: list[int] = []
     bias_act = layer.bias_activation() if layer.has_bias else None
+    recorder = trace.active()
+    tr = None
+    if recorder is not None:  # eie-sim run --trace: hooks into the PEs and the CCU
+        tr = recorder.begin_layer("PE", len(pes))
+        ccu.trace = tr
+        for k, pe in enumerate(pes):
+            pe.trace = tr.pe(k)
 
     def layer_process():
         for p in range(passes):
@@ -67,6 +75,8 @@ def run_passes(
                 yield env.timeout(config.batch_swap_cycles)
                 for pe in pes:
                     pe.idle += config.batch_swap_cycles
+                    if tr is not None:
+                        pe.trace.idle(env.now - config.batch_swap_cycles, env.now)
             start = env.now
             for q in queues:
                 q.open()
@@ -82,10 +92,14 @@ def run_passes(
             for pe in pes:
                 pe.finish_pass(p, outputs, done)
             pass_cycles.append(done + 1 - start)
+            if tr is not None:
+                tr.segment(f"pass {p}", start, done + 1, pass_index=p)
             yield env.timeout(done + 1 - env.now)
 
     env.process(layer_process())
     env.run()
+    if tr is not None:
+        tr.cycles = int(env.now)
     return LayerRun(
         cycles=int(env.now),
         segment_cycles=pass_cycles,

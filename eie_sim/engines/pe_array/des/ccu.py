@@ -80,6 +80,9 @@ class CentralControlUnit:
         Cycles the scan pauses between activation batches.
     """
 
+    #: :class:`eie_sim.trace.LayerTrace` while a trace is recorded, else None (no cost)
+    trace = None
+
     def __init__(
         self,
         env: simpy.Environment,
@@ -147,6 +150,8 @@ class CentralControlUnit:
                 yield env.timeout(1)
         self.counts["ccu.stall"] += env.now - attempt
         self.counts["ccu.broadcast"] += 1
+        if self.trace is not None:
+            self.trace.broadcast(attempt, env.now)
         self.last_slot_cycle = env.now
         for q in self.queues:
             q.push(attempt, column, value)

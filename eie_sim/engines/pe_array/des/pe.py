@@ -148,6 +148,9 @@ class ProcessingElement:
         Output passes of the layer.
     """
 
+    #: :class:`eie_sim.trace.PETrace` while a trace is recorded, else None (no cost)
+    trace = None
+
     def __init__(
         self,
         env: simpy.Environment,
@@ -192,6 +195,7 @@ class ProcessingElement:
         """
         env = self.env
         issue = self.source.issue
+        trace = self.trace
         self.act_rw.load_sources()
         self.arith.reset(self.pass_rows(pass_index))
         self.last_pop = -1
@@ -216,6 +220,8 @@ class ProcessingElement:
             self.idle += (unblocked - (last_issue + 1)) + (first_issue - held)
             work = issue(pass_index, column, activation, first_issue, self.arith)
             self.busy += work
+            if trace is not None:
+                trace.activation(env.now, last_issue + 1, unblocked, held, first_issue, work)
             last_issue = first_issue + work - 1
             # The next column's first read overlaps this slice's last entry.
             yield env.timeout(work)
@@ -227,6 +233,8 @@ class ProcessingElement:
         A last column slice that is empty may have its one cycle after the end (the end does
         not wait for an empty slice): that cycle is not part of the pass."""
         overshoot = max(0, self.last_issue - done_cycle)
+        if self.trace is not None:
+            self.trace.end_pass(self.last_issue, done_cycle)
         self.busy -= overshoot
         self.idle += done_cycle - self.last_issue + overshoot
         rows = self.pass_rows(pass_index)

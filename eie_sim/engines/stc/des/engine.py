@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
+from eie_sim import trace
 from eie_sim.engines.record import LayerRun
 from eie_sim.engines.stc.common import Operands, Plan, zero_counts
 from eie_sim.engines.stc.des.buffer import OperandBuffer
@@ -31,9 +32,21 @@ def run_layer(plan: Plan, ops: Operands) -> LayerRun:
     ]
     writeback = WriteBack(env, plan, buffers, accumulators, outputs, counts, ops.bias)
     loader = GlobalMemoryLoader(env, plan, buffers, writeback, counts)
+    recorder = trace.active()
+    if recorder is not None:  # eie-sim run --trace: one track per tensor core
+        tr = recorder.begin_layer("tensor core", len(cores))
+        for core in cores:
+            core.trace = tr.tensor_core(core.sm, core.index)
     env.run()
     cycles = int(env.now)
     ends = [0, *loader.wave_end]
+    if recorder is not None:
+        tr.cycles = cycles
+        for w, (a, b) in enumerate(zip(ends, ends[1:], strict=False)):
+            tr.segment(f"wave {w}", a, b, wave=w)
+        for core in cores:
+            core.trace.add(core.trace.spans[-1][1] if core.trace.spans else 0, cycles, "idle")
+            _fill_idle(core.trace)
     busy = np.array([c.busy for c in cores], dtype=np.int64)
     stall = np.array([c.stall for c in cores], dtype=np.int64)
     return LayerRun(
@@ -45,3 +58,14 @@ def run_layer(plan: Plan, ops: Operands) -> LayerRun:
         unit_idle=cycles - busy - stall,
         outputs=outputs,
     )
+
+
+def _fill_idle(track) -> None:
+    """A tensor core's gaps between its spans are idle (it had no fragment in the stage)."""
+    spans, t, out = track.spans, 0, []
+    for span in spans:
+        if span[0] > t:
+            out.append([t, span[0], "idle", None])
+        out.append(span)
+        t = span[1]
+    track.spans[:] = out

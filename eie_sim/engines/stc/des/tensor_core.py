@@ -98,6 +98,9 @@ class TensorCore:
     the stage's operands from shared memory), cycles.
     """
 
+    #: :class:`eie_sim.trace.Track` while a trace is recorded, else None (no cost)
+    trace = None
+
     def __init__(
         self,
         env: simpy.Environment,
@@ -124,6 +127,7 @@ class TensorCore:
     def run(self):
         env, plan = self.env, self.plan
         kk = plan.k_kept
+        trace = self.trace
         for g in range(plan.stages):
             w, s = divmod(g, plan.stages_per_wave)
             t = plan.tile_of(w, self.sm)
@@ -135,6 +139,8 @@ class TensorCore:
                 t0 = env.now
                 yield arrived
                 self.stall += env.now - t0
+                if trace is not None:
+                    trace.add(t0, env.now, "stall")
             k0, ks = int(plan.stage_kstep0[s]), int(plan.stage_ksteps[s])
             bank = self.accumulator.bank(w, t)
             r_base, c_base = int(plan.tile_row0[t]), int(plan.tile_col0[t])
@@ -150,5 +156,9 @@ class TensorCore:
             span = max(work, int(plan.operand_cycles(g)[self.sm]))
             self.busy += work
             self.stall += span - work
+            if trace is not None:
+                trace.add(env.now, env.now + work, "busy",
+                          {"stage": s, "wave": w, "mma": len(frags) * ks})
+                trace.add(env.now + work, env.now + span, "stall")
             yield env.timeout(span)
             self.buffer.finish(g)
