@@ -3,6 +3,8 @@ functions notebooks can use (``print(format_run(result))``)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 
 from eie_sim.result import RunResult
@@ -106,3 +108,53 @@ def format_compare(rows: Sequence, totals: Sequence[dict]) -> str:
                        ["machine", "layer", "batch", "time_us/inf", "bound", "intensity",
                         "of_peak"]))
     return "\n".join(lines)
+
+
+def layer_rows(result: RunResult) -> list[dict[str, object]]:
+    """One flat row per layer (what ``eie-sim run --csv`` writes): the run's identity, the
+    layer's size, densities, cycles, time, utilization, energy by unit (pJ), traffic by level
+    (bytes) and every counter. Column names: ``energy_pj.<unit>``, ``traffic.<level>.read`` /
+    ``.write``, ``counts.<unit.action>``, ``unit_busy_cycles`` (summed over the compute units)."""
+    rows = []
+    for index, lr in enumerate(result.layers):
+        row: dict[str, object] = {
+            "workload": result.workload, "arch": result.arch, "machine": result.machine,
+            "engine": result.engine, "layer_index": index, "layer": lr.name,
+            "inputs": lr.n_in, "outputs": lr.n_out, "weight_density": lr.weight_density,
+            "effective_weight_density": lr.effective_weight_density,
+            "activation_density": lr.activation_density, "cycles": lr.cycles,
+            "time_us": lr.time_us, "unit_kind": lr.unit_kind, "units": lr.unit_busy_cycles.size,
+            "unit_busy_cycles": int(lr.unit_busy_cycles.sum()),
+            "unit_stall_cycles": int(lr.unit_stall_cycles.sum()),
+            "unit_idle_cycles": int(lr.unit_idle_cycles.sum()),
+            "load_balance_efficiency": lr.load_balance_efficiency,
+            "unit_utilization": lr.unit_utilization, "macs": lr.macs,
+            "peak_macs_per_cycle": lr.peak_macs_per_cycle,
+            "mac_slot_utilization": lr.mac_slot_utilization,
+            "outputs_match_reference": lr.outputs_match_reference,
+        }
+        if lr.energy is not None:
+            row.update({"energy_table": lr.energy.table, "energy_pj": lr.energy.total_pj,
+                        "dynamic_pj": lr.energy.dynamic_pj, "leakage_pj": lr.energy.leakage_pj,
+                        "power_mw": lr.energy.power_mw})
+            row.update({f"energy_pj.{u}": pj for u, pj in sorted(lr.energy.by_unit.items())})
+        for level, d in lr.traffic_bytes.items():
+            row[f"traffic.{level}.read"] = d["read"]
+            row[f"traffic.{level}.write"] = d["write"]
+        row.update({f"counts.{k}": v for k, v in lr.counts.items()})
+        row["warnings"] = "; ".join(lr.warnings)
+        rows.append(row)
+    return rows
+
+
+def layer_csv(result: RunResult) -> str:
+    """:func:`layer_rows` as CSV text (a header, then one line per layer)."""
+    rows = layer_rows(result)
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 from eie_sim.cli._args import add_arch_arguments, arch_config, examples, float_arg, int_arg
 from eie_sim.errors import EieSimError
+
+TOPOLOGY_SUFFIXES_TEXT = (".yaml", ".yml")
 
 
 def add_parser(sub) -> None:
@@ -19,7 +22,12 @@ def add_parser(sub) -> None:
             "eie-sim run --inputs 4096 --outputs 1024 --weight-density 0.1 "
             "--activation-density 0.4",
             "eie-sim run --arch stc --preset a100 --workload alexnet-fc7 --batch 64",
-            "eie-sim run --weights m.safetensors --tensor fc1.weight --activations x.npy"))
+            "eie-sim run --weights m.safetensors --tensor fc1.weight --activations x.npy",
+            "eie-sim run --weights model.safetensors --activation-density 0.5   # every layer",
+            "eie-sim run --weights net.yaml --activations x.npy   # a topology file",
+            "eie-sim run --workload alexnet --json - | jq .layers[0].cycles",
+            "eie-sim run --workload alexnet --csv layers.csv",
+            "eie-sim run --workload alexnet-fc8 --pes 8 --engine des --trace trace.json"))
     src = p.add_argument_group("workload (a name, or a synthetic layer)")
     src.add_argument("--workload", metavar="NAME", help="named workload (see 'eie-sim workloads')")
     src.add_argument("--inputs", type=int_arg, metavar="N", help="synthetic layer inputs")
@@ -30,10 +38,14 @@ def add_parser(sub) -> None:
                      help="bias target: fraction of outputs > 0 (default 0.5)")
     src.add_argument("--seed", type=int_arg, metavar="S",
                      help="seed (default: the workload's own; 0 for synthetic layers)")
-    own = p.add_argument_group("your own weights (.npz or .safetensors)")
-    own.add_argument("--weights", metavar="FILE", help="weights file")
+    own = p.add_argument_group("your own weights (.npz, .safetensors or a topology .yaml)")
+    own.add_argument("--weights", metavar="FILE",
+                     help="weights file: with --tensor one layer; without, every 2-D tensor "
+                          "as a chained network (ReLU between layers, biases matched by name); "
+                          "or a topology YAML naming tensors, biases and order "
+                          "(docs/WORKLOADS.md)")
     own.add_argument("--tensor", metavar="NAME", help="weight tensor (outputs x inputs)")
-    own.add_argument("--bias-tensor", metavar="NAME", help="bias tensor (outputs)")
+    own.add_argument("--bias-tensor", metavar="NAME", help="bias tensor (outputs), with --tensor")
     own.add_argument("--bias-codebook", choices=["separate", "weights"], default="separate",
                      help="quantize the bias with a codebook of its own (default) or with the "
                           "layer's weight codebook, as the EIE authors' flow does")
@@ -54,7 +66,17 @@ def add_parser(sub) -> None:
                           "YAML file")
     out.add_argument("--timing-only", action="store_true",
                      help="tensor cores: cycles, counters and energy without output values")
-    out.add_argument("--json", metavar="PATH", help="also write the result as JSON")
+    out.add_argument("--json", metavar="PATH",
+                     help="also write the result as JSON; '-' for stdout (the text report then "
+                          "goes to stderr)")
+    out.add_argument("--csv", metavar="PATH",
+                     help="also write one row per layer (flat columns: sizes, cycles, time, "
+                          "utilization, energy by unit, traffic by level, every counter); '-' "
+                          "for stdout")
+    out.add_argument("--trace", metavar="PATH",
+                     help="--engine des: write a Chrome/Perfetto trace of the run (per-unit "
+                          "busy/stall/idle spans, queue occupancy, passes; open it in "
+                          "ui.perfetto.dev; docs/TRACE.md)")
     out.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -68,7 +90,19 @@ def build_workload(args):
         if args.workload is not None or args.inputs is not None:
             raise EieSimError("give one of --workload, --weights or a synthetic layer")
         if args.tensor is None:
-            raise EieSimError("--weights needs --tensor NAME (the weight tensor)")
+            from eie_sim.workloads.model_file import model_workload
+
+            if args.bias_tensor is not None:
+                raise EieSimError("--bias-tensor goes with --tensor; without --tensor every "
+                                  "layer's bias is matched by name")
+            return model_workload(args.weights, transpose=args.transpose,
+                                  prune_density=args.prune_density,
+                                  activations=args.activations,
+                                  activation_density=args.activation_density,
+                                  seed=args.seed or 0, bias_codebook=args.bias_codebook)
+        if args.weights.endswith(TOPOLOGY_SUFFIXES_TEXT):
+            raise EieSimError("--tensor picks a tensor of a weights file (.npz, .safetensors); "
+                              "a topology YAML names its tensors itself")
         return user_workload(args.weights, args.tensor, bias=args.bias_tensor,
                              transpose=args.transpose, prune_density=args.prune_density,
                              activations=args.activations,
@@ -107,22 +141,56 @@ def _accuracy(config, args) -> dict:
     return digits.evaluate(config, seed=seed, engine=args.engine, energy=args.energy)
 
 
+def _outputs(args) -> None:
+    """Check the output paths before a long run: at most one of them is stdout ('-')."""
+    from eie_sim.result import check_writable
+
+    to_stdout = [f"--{k}" for k in ("json", "csv") if getattr(args, k) == "-"]
+    if len(to_stdout) > 1:
+        raise EieSimError(f"only one output can go to stdout; {' and '.join(to_stdout)} are "
+                          "both '-'")
+    for path in (args.json, args.csv, args.trace):
+        if path and path != "-":
+            check_writable(path)
+    if args.trace == "-":
+        raise EieSimError("--trace needs a file path (a trace is large); '-' is not allowed")
+    if args.trace and args.engine != "des":
+        raise EieSimError("--trace records the discrete-event engine; add --engine des")
+
+
 def run(args) -> int:
-    from eie_sim.report import format_run
-    from eie_sim.result import check_writable, write_atomic
+    from eie_sim.report import format_run, layer_csv
+    from eie_sim.result import write_atomic
     from eie_sim.simulate import simulate
 
-    if args.json:
-        check_writable(args.json)
+    _outputs(args)
     config = arch_config(args)
     workload = build_workload(args)
     show = not args.no_progress and sys.stderr.isatty()
-    result = simulate(config, workload, engine=args.engine, progress=show, energy=args.energy,
-                      nm_prune=args.prune or args.weights is None,
-                      values=not args.timing_only)
+    recording = contextlib.nullcontext
+    if args.trace:
+        from eie_sim.trace import recording
+    with recording() as recorder:
+        result = simulate(config, workload, engine=args.engine, progress=show,
+                          energy=args.energy, nm_prune=args.prune or args.weights is None,
+                          values=not args.timing_only)
     if workload.name == "digits-mlp" and not args.timing_only:
         result.info["accuracy"] = _accuracy(config, args)
-    if args.json:
-        write_atomic(args.json, result.to_json())
-    print(format_run(result))
+    outputs = {"json": result.to_json, "csv": lambda: layer_csv(result)}
+    stdout = None
+    for kind, render in outputs.items():
+        path = getattr(args, kind)
+        if path == "-":
+            stdout = render()
+        elif path:
+            write_atomic(path, render())
+    if recorder is not None:
+        write_atomic(args.trace, recorder.to_json(result))
+        print(f"trace: {args.trace} ({recorder.summary()})", file=sys.stderr)
+    if stdout is not None:  # machine-readable on stdout, the report for people on stderr
+        sys.stdout.write(stdout)
+        sys.stdout.flush()
+        print(format_run(result), file=sys.stderr)
+    else:
+        print(format_run(result))
     return 0

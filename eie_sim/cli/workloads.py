@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from eie_sim.cli._args import examples
+
 
 def add_parser(sub) -> None:
     sub.add_parser("workloads", help="list the named workloads",
-                   description="List the named workloads with their shapes and densities.")
+                   description="List the named workloads with their shapes and densities. "
+                   "Your own network: eie-sim run --weights FILE (docs/WORKLOADS.md).",
+                   epilog=examples("eie-sim workloads",
+                                   "eie-sim run --workload alexnet-fc7",
+                                   "eie-sim run --weights model.safetensors "
+                                   "--activation-density 0.4"))
 
 
 def run(args) -> int:
