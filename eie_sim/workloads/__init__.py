@@ -134,6 +134,18 @@ _REGISTRY["nt-lstm"] = (
     "pruned, 12-bit; 4 steps x 32 utterances (arch ese)")
 
 
+def _digits_lstm(seed: int) -> Workload:
+    from eie_sim.workloads.digits_lstm import digits_lstm_workload
+
+    return digits_lstm_workload(seed)
+
+
+_REGISTRY["digits-lstm"] = (
+    _digits_lstm, "LSTMP 8 in, 32 cells, projection 16 trained on sklearn digits read row by row "
+    "(8 steps), 25 % dense load-balance pruned, 12-bit; the 360 test images as utterances "
+    "(arch ese); accuracy: eie_sim.workloads.digits_lstm.evaluate")
+
+
 def register(name: str, builder: Callable[[int], Workload], description: str) -> None:
     """Add a named workload (``builder(seed) -> Workload``)."""
     _REGISTRY[name] = (builder, description)
