@@ -160,8 +160,9 @@ def _children(node: Node) -> list[Node]:
 def load(text: str) -> Any:
     """Parse one YAML document (see the module docstring); :class:`YamlError` if it is not
     valid or not acceptable. An empty document is None."""
-    loader = BoundedLoader(text)
+    loader = None
     try:
+        loader = BoundedLoader(text)  # the reader refuses non-printable characters here
         node = loader.get_single_node()
         if node is None:
             return None
@@ -175,7 +176,8 @@ def load(text: str) -> Any:
     except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError):
         raise YamlError("is not valid YAML") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "BoundedLoader", "YamlError", "ConstructorError", "load"]

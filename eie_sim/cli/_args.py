@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from eie_sim import registry
 from eie_sim.config import ArchConfig
 from eie_sim.errors import EieSimError
-from eie_sim.limits import INT64_MAX, excerpt
+from eie_sim.limits import INT64_MAX, MAX_EXCERPT, excerpt
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -32,6 +33,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
                 self._action_max_length = max(self._action_max_length, length)
 
 
+_LONG_QUOTED = re.compile("'([^']{" + str(MAX_EXCERPT) + ",})'")
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors (exit 2) instead of usage + message, no abbreviated options
     (``--weights`` must never be taken for ``--weights-from``), examples kept as written."""
@@ -42,7 +46,8 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse API
-        raise EieSimError(message)
+        # argparse quotes the offending value in full ("invalid choice: '...'"): cut it
+        raise EieSimError(_LONG_QUOTED.sub(lambda m: excerpt(m.group(1)), message))
 
 
 def int_arg(text: str) -> int:

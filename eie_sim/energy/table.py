@@ -71,7 +71,13 @@ class SramModel:
     source: str
 
     def read_pj(self, capacity_bytes: float, width_bits: int) -> float:
-        return sram_read_pj(self.points, capacity_bytes) * width_bits / self.reference_width_bits
+        pj = sram_read_pj(self.points, capacity_bytes) * width_bits / self.reference_width_bits
+        if not pj <= MAX_PJ:  # steep extrapolation far outside the reference points
+            raise ConfigError(
+                f"the energy table's SRAM model prices a {width_bits}-bit read of a "
+                f"{capacity_bytes:g}-byte SRAM at {pj:.3g} pJ; allowed: at most {MAX_PJ:g} pJ "
+                "(check its read_pj_by_capacity_bytes points)")
+        return pj
 
     def write_pj(self, capacity_bytes: float, width_bits: int) -> float:
         return self.read_pj(capacity_bytes, width_bits) * self.write_to_read_ratio
@@ -84,14 +90,15 @@ def sram_read_pj(points: tuple[tuple[float, float], ...], capacity_bytes: float)
     """Log-log piecewise-linear interpolation (end slopes extrapolate) of 64-bit read energy."""
     if len(points) == 1:
         return points[0][1]
-    x = math.log(capacity_bytes)
+    x = math.log(max(capacity_bytes, 1.0))  # an SRAM of 0 bytes (unused) priced as 1 byte
     xs = [math.log(c) for c, _ in points]
     ys = [math.log(e) for _, e in points]
     i = 0
     while i < len(xs) - 2 and x > xs[i + 1]:
         i += 1
-    slope = (ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i])
-    return math.exp(ys[i] + slope * (x - xs[i]))
+    run = xs[i + 1] - xs[i]
+    slope = (ys[i + 1] - ys[i]) / run if run else 0.0
+    return math.exp(min(ys[i] + slope * (x - xs[i]), 700.0))  # 700: below float overflow
 
 
 @dataclass(frozen=True)
