@@ -477,3 +477,46 @@ def test_compare_modes_print_machines_bounds_and_write_csv(capsys, tmp_path):
     rows = list(csv.DictReader(path.open()))
     assert len(rows) == 4 * 2 and all(r["machine"] for r in rows)
     assert {r["energy_table"] for r in rows} == {"45nm"}
+
+
+def test_json_to_stdout_is_pure_json_and_the_report_goes_to_stderr(capsys):
+    code, out, err = run(capsys, "run", "--workload", "alexnet-fc8", "--pes", "16", "--json", "-",
+                         "--no-progress")
+    assert code == 0
+    data = json.loads(out)  # nothing but the JSON on stdout
+    assert data["layers"][0]["name"] == "alexnet-fc8"
+    assert "workload alexnet-fc8 on EIE 16 PE" in err and "cycles" in err
+
+
+def test_csv_has_one_flat_row_per_layer(capsys, tmp_path):
+    import csv
+
+    path = tmp_path / "layers.csv"
+    code, out, _ = run(capsys, "run", "--workload", "alexnet", "--csv", str(path),
+                       "--json", str(tmp_path / "r.json"), "--no-progress")
+    assert code == 0 and "total" in out
+    rows = list(csv.DictReader(path.open()))
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert [r["layer"] for r in rows] == [lr["name"] for lr in result["layers"]]
+    for row, lr in zip(rows, result["layers"], strict=True):
+        assert int(row["cycles"]) == lr["cycles"]
+        assert int(row["unit_busy_cycles"]) == sum(lr["unit_cycles"]["busy"])
+        assert float(row["energy_pj"]) == pytest.approx(lr["energy_pj"]["total"])
+        assert int(row["counts.pe.arith.mac"]) == lr["counts"]["pe.arith.mac"]
+        assert float(row["traffic.dram.read"]) == lr["traffic_bytes"]["dram"]["read"]
+    assert all("{" not in v for r in rows for v in r.values())  # flat: no nested values
+    code, out, err = run(capsys, "run", "--workload", "alexnet-fc8", "--csv", "-",
+                         "--no-progress")
+    assert code == 0 and out.startswith("workload,arch,machine,") and len(out.splitlines()) == 2
+    code, out, err = run(capsys, "run", "--workload", "alexnet-fc8", "--csv", "-", "--json", "-")
+    assert code == 2 and out == "" and "only one output can go to stdout" in err
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "sweep", "plot", "validate", "workloads",
+                                     "archs", "report"])
+def test_every_command_shows_examples_in_its_help(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    examples = out[out.index("examples:"):].splitlines()[1:]
+    assert examples and all(line.strip().startswith("eie-sim ") for line in examples if line)

@@ -18,7 +18,7 @@ from eie_sim.errors import ConfigError, EieSimError
 
 PROG = "eie-sim"
 #: command -> module (each has ``add_parser(subparsers)`` and ``run(args) -> int``)
-COMMANDS = ("run", "compare", "sweep", "plot", "validate", "workloads", "archs")
+COMMANDS = ("run", "compare", "sweep", "plot", "report", "validate", "workloads", "archs")
 #: commands that simulate, and so take ``--max-memory``
 SIMULATING = ("run", "compare", "sweep", "validate")
 
