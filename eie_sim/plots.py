@@ -11,7 +11,7 @@ Every plot kind is a pair of functions:
 ``PLOTS[kind](table, out_dir, size="page") -> [png, svg, pdf]`` is what
 ``eie-sim plot KIND --from DIR [--size column|page]`` calls.
 
-The style (see docs/PLOTS.md)
+The style (see docs/OUTPUTS.md)
 -----------------------------
 * **Sizes** for a two-column paper: ``size="column"`` is 3.5 in wide (one column; panels stacked
   vertically), ``size="page"`` 7 in (the full text width; panels side by side). Text is 7 pt

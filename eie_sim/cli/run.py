@@ -76,7 +76,7 @@ def add_parser(sub) -> None:
     out.add_argument("--trace", metavar="PATH",
                      help="--engine des: write a Chrome/Perfetto trace of the run (per-unit "
                           "busy/stall/idle spans, queue occupancy, passes; open it in "
-                          "ui.perfetto.dev; docs/TRACE.md)")
+                          "ui.perfetto.dev; docs/OUTPUTS.md)")
     out.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
