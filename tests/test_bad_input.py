@@ -254,8 +254,6 @@ RUN_CASES = [
     case("activations-corrupt",
          "run --weights {d}/good.npz --tensor w --activations {d}/corrupt.npy",
          "cannot read activations file", "not a valid .npy file"),
-    case("weights-without-tensor", "run --weights {d}/good.npz --activations {d}/acts.npy",
-         "--weights needs --tensor NAME"),
     case("weights-without-activations", "run --weights {d}/good.npz --tensor w",
          "give the input activations as a .npy file or as a density", "exactly one"),
     case("prune-density-out-of-range", "run --weights {d}/good.npz --tensor w "
@@ -932,3 +930,59 @@ def test_console_script_prints_one_line_and_no_traceback(tmp_path, files):
     assert "Traceback" not in proc.stderr
     assert proc.stderr == f"{PREFIX}tensor 'w' contains NaN or infinity\n"
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- resource limits
+def test_max_memory_from_the_environment(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("EIE_SIM_MAX_MEMORY", "lots")
+    code, out, err = _cli(capsys, ["run", "--workload", "alexnet-fc8", "--no-progress"])
+    assert_one_line_error(code, out, err, ["environment variable EIE_SIM_MAX_MEMORY",
+                                           "expected a memory size, got 'lots'", "allowed:"])
+    monkeypatch.setenv("EIE_SIM_MAX_MEMORY", "16M")
+    code, out, err = _cli(capsys, ["run", "--workload", "alexnet-fc8", "--no-progress"])
+    assert_one_line_error(code, out, err, ["more than the limit 16 MiB"])
+    # the flag wins over the environment
+    code, out, err = _cli(capsys, ["run", "--inputs", "64", "--outputs", "32",
+                                   "--weight-density", "0.5", "--activation-density", "0.5",
+                                   "--no-progress", "--max-memory", "1G"])
+    assert code == 0, err
+
+
+def test_sram_model_extrapolating_beyond_a_sane_price(capsys, tmp_path):
+    from importlib import resources
+
+    import yaml
+
+    table = yaml.safe_load(resources.files("eie_sim.energy").joinpath("tables/45nm.yaml")
+                           .read_text())
+    table["sram"]["read_pj_by_capacity_bytes"] = {1: 1e-6, 2: 1000.0}  # 1e9x per doubling
+    path = tmp_path / "steep.yaml"
+    path.write_text(yaml.safe_dump(table))
+    code, out, err = _cli(capsys, ["run", "--workload", "alexnet-fc8", "--energy", str(path),
+                                   "--no-progress"])
+    assert_one_line_error(code, out, err, ["the energy table's SRAM model prices a",
+                                           "allowed: at most 1e+09 pJ"])
+
+
+@pytest.mark.parametrize("error, words", [
+    (MemoryError, ["out of memory", "--max-memory"]),
+    (RecursionError, ["nested too deeply", "allowed:"]),
+])
+def test_errors_the_estimates_missed_are_still_one_line(capsys, monkeypatch, error, words):
+    def boom(args):
+        raise error()
+
+    monkeypatch.setattr("eie_sim.cli.run.run", boom)
+    assert_one_line_error(*_cli(capsys, ["run", "--workload", "alexnet-fc8"]), words)
+
+
+def test_excerpts_are_bounded():
+    from eie_sim.limits import excerpt
+
+    assert "..." in excerpt("x" * 10_000) and len(excerpt("x" * 10_000)) <= 60
+    assert len(excerpt(10**4000)) <= 60
+    nested: list = []
+    for _ in range(10_000):
+        nested = [nested]
+    assert len(excerpt(nested)) <= 60  # no RecursionError, no full repr
+    assert excerpt(5) == "5" and excerpt("abc") == "'abc'"
