@@ -57,13 +57,24 @@ def _e(value: Any) -> str:
 
 
 def _num(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return _status(value) if isinstance(value, bool) or value is None else _e(value)
+    if isinstance(value, _Status):
+        return _status(value.flag)
+    if isinstance(value, bool):
+        return _status(value)
+    if value is None:
+        return '<span class="muted">–</span>'  # not applicable to this machine
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
     return _e(value)
+
+
+class _Status:
+    """A check's outcome in a table cell (None: not checked)."""
+
+    def __init__(self, flag: bool | None) -> None:
+        self.flag = flag
 
 
 def _status(flag: bool | None) -> str:
@@ -118,7 +129,7 @@ def run_page(data: dict, source: str) -> str:
                      lr["cycles"], lr["time_us"], f"{lr['load_balance_efficiency']:.1%}",
                      f"{lr['unit_utilization']:.1%}", f"{lr['mac_slot_utilization']:.1%}",
                      (lr.get("energy_pj") or {}).get("total", 0) / 1e6,
-                     lr.get("outputs_match_reference")])
+                     _Status(lr.get("outputs_match_reference"))])
     sections.append("<h2>Layers</h2>" + _table(
         ["layer", "size", "weights", "activations", "cycles", "time (µs)", "load balance",
          f"{unit} utilization", "MAC-slot utilization", "energy (µJ)", "matches reference"],
@@ -195,7 +206,8 @@ def sweep_page(directory: Path) -> str:
                         "dram_read_bytes", "outputs_match_reference", "status")
             if any(c in r for r in rows)]
     sections.append(f"<h2>Points ({len(rows)})</h2>" + _table(
-        cols, [[r.get(c, "") for c in cols] for r in rows]))
+        cols, [[_Status(r.get(c)) if c == "outputs_match_reference" else r.get(c)
+                for c in cols] for r in rows]))
     figures = []
     for kind in PLOTS:
         try:
