@@ -24,7 +24,6 @@ from eie_sim.workloads.lstm import (
     CellState,
     LSTMSpec,
     element_wise,
-    lstm_workload,
     phase_input,
     quantize_lstm,
     synthetic_float,
@@ -40,14 +39,16 @@ def study_spec(**changes) -> LSTMSpec:
     return LSTMSpec(steps=1, utterances=1, row_spread=0.5).replace(**changes)
 
 
-def _eie_inputs(spec: LSTMSpec) -> tuple:
+def _eie_inputs(spec: LSTMSpec, model=None, layer=None) -> tuple:
     """EIE layers of the LSTM and their inputs: [x_0; y_{-1} = 0] would be half zeros, so the
-    gates take [x_1; y_0] and the projection m_1, from the fixed-point reference."""
+    gates take [x_1; y_0] and the projection m_1, from the fixed-point reference. ``model`` and
+    ``layer`` (the spec's pruned float and quantized LSTM; the weights do not depend on the
+    steps) are built when not given."""
     from eie_sim.workloads.lstm import fc_layers
 
     spec2 = spec.replace(steps=2)
-    model = synthetic_float(spec2)
-    layer = quantize_lstm(model)
+    model = synthetic_float(spec2) if model is None else model
+    layer = quantize_lstm(model) if layer is None else layer
     _, x = synthetic_inputs(spec2)
     st = CellState.zeros(layer, 1)
     gate_in = m_in = None
@@ -72,9 +73,13 @@ def load_balance_sweep(pes=(16, 32, 64, 128, 256, 512, 1024), archs=("ese", "eie
         by_prune = {}
         for how in PRUNINGS:
             spec = study_spec(prune=how, prune_pes=n, **spec_changes)
+            # Built once for both machines: the pruning of the full-size LSTM dominates.
+            model = synthetic_float(spec)
+            lstm = quantize_lstm(model)
             for arch in archs:
                 if arch == "ese":
-                    wl = lstm_workload(spec)
+                    wl = Workload(name=spec.name, layers=(lstm,),
+                                  inputs=synthetic_inputs(spec)[1])
                     cfg = ESEConfig(channels=1, num_pes=n, dram_bandwidth_gbps=1e5,
                                     spmat_buffer_bytes=1 << 20, ptr_buffer_bytes=1 << 16,
                                     accumulators_per_pe=1 << 12)
@@ -82,7 +87,7 @@ def load_balance_sweep(pes=(16, 32, 64, 128, 256, 512, 1024), archs=("ese", "eie
                     layers = r.layers
                     spread = max(int(np.ptp(pe_nonzeros_of(m, n))) for m in wl.layers[0].phases)
                 else:
-                    fcs, ins = _eie_inputs(spec)
+                    fcs, ins = _eie_inputs(spec, model, lstm)
                     cfg = EIEConfig(num_pes=n, input_relu=False, sram_capacity="unbounded")
                     layers = [simulate(cfg, Workload(name=f.name, layers=(f,), inputs=a),
                                        energy=None, check=False).layers[0]
@@ -106,3 +111,25 @@ def pe_nonzeros_of(m, num_pes: int) -> np.ndarray:
     per_row = np.bincount(m.row_idx, minlength=m.n_rows)
     return np.bincount(np.arange(m.n_rows) % num_pes, weights=per_row,
                        minlength=num_pes).astype(np.int64)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The sweep as a markdown table: per (PEs, arch), cycles and MAC-slot utilization of both
+    prunings, the load-balance speedup and ESE's per-PE non-zero spread."""
+    by = {(r["pes"], r["arch"], r["prune"]): r for r in rows}
+    keys = list(dict.fromkeys((r["pes"], r["arch"]) for r in rows))
+    out = ["| PEs | arch | cycles, magnitude | cycles, load-balance | MAC-slot util., magnitude "
+           "| MAC-slot util., load-balance | LB speedup | PE nnz spread, mag. / LB |",
+           "|---|---|---|---|---|---|---|---|"]
+    for pes, arch in keys:
+        m, lb = by[(pes, arch, "magnitude")], by[(pes, arch, "load-balance")]
+        spread = ("—" if m["pe_nnz_spread"] is None
+                  else f"{m['pe_nnz_spread']:,} / {lb['pe_nnz_spread']:,}")
+        out.append(f"| {pes} | {arch.upper()} | {m['cycles']:,} | {lb['cycles']:,} | "
+                   f"{m['mac_slot_utilization']:.1%} | {lb['mac_slot_utilization']:.1%} | "
+                   f"{lb['lb_speedup']:.2f}x | {spread} |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # python -m eie_sim.ese_study: the table of docs/ESE_MODEL.md
+    print(markdown_table(load_balance_sweep()))
