@@ -214,7 +214,7 @@ class QuantizedLayer:
         values = np.asarray(values, dtype=np.float64)
         if values.size and not np.all(np.isfinite(values)):
             raise WorkloadError(f"layer {name!r}: weights contain NaN or infinity")
-        max_abs = float(np.max(np.abs(values))) if values.size else 0.0
+        max_abs = max(float(values.max()), -float(values.min())) if values.size else 0.0
         wfb = frac_bits_for(max_abs, max_frac_bits=MAX_WEIGHT_FRAC_BITS)
         wq = quantize(values, wfb)
         # A weight that rounds to zero in the chosen format is pruned by quantization.

@@ -45,8 +45,12 @@ def quantize(x: np.ndarray | float, frac_bits: int) -> np.ndarray:
     numpy.ndarray of int16
         ``clip(floor(x * 2**frac_bits + 0.5))``: rounds half up, like :func:`round_shift`.
     """
-    scaled = np.floor(np.asarray(x, dtype=np.float64) * (1 << frac_bits) + 0.5)
-    return np.clip(scaled, INT16_MIN, INT16_MAX).astype(np.int16)
+    scaled = np.array(x, dtype=np.float64)  # a copy, worked on in place (no temporaries)
+    scaled *= 1 << frac_bits
+    scaled += 0.5
+    np.floor(scaled, out=scaled)
+    np.clip(scaled, INT16_MIN, INT16_MAX, out=scaled)
+    return scaled.astype(np.int16)[()]
 
 
 def to_float(q: np.ndarray | int, frac_bits: int) -> np.ndarray:

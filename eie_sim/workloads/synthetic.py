@@ -168,23 +168,38 @@ def sparse_positions(
         chunk = int(expected + 8.0 * math.sqrt(expected) + 64)
         parts, last = [], -1
         while last < total - 1:
-            pos = last + np.cumsum(rng.geometric(density, size=chunk))
+            pos = rng.geometric(density, size=chunk)  # gaps, turned into positions in place
+            np.cumsum(pos, out=pos)
+            pos += last
             parts.append(pos)
             last = int(pos[-1])
             chunk = max(64, chunk // 8)
-        flat = np.concatenate(parts)
+        flat = parts[0] if len(parts) == 1 else np.concatenate(parts)
         flat = flat[: np.searchsorted(flat, total)]
-    # Column j starts at the first position >= j * n_out (no per-entry division).
+    # Column j starts at the first position >= j * n_out (no per-entry division); rows are the
+    # offsets from the column's start, a block of columns at a time (bounded temporaries).
     col_ptr = np.searchsorted(flat, np.arange(n_in + 1, dtype=np.int64) * n_out)
-    flat -= np.repeat(np.arange(0, n_in * n_out, n_out, dtype=np.int64), np.diff(col_ptr))
-    return col_ptr.astype(np.int64), flat.astype(np.int32)
+    rows = np.empty(flat.size, dtype=np.int32)
+    for c0 in range(0, n_in, _COLUMN_BLOCK):
+        c1 = min(c0 + _COLUMN_BLOCK, n_in)
+        s, e = col_ptr[c0], col_ptr[c1]
+        starts = np.arange(c0, c1, dtype=np.int64) * n_out
+        rows[s:e] = flat[s:e] - np.repeat(starts, np.diff(col_ptr[c0 : c1 + 1]))
+    return col_ptr.astype(np.int64), rows
+
+
+#: Columns whose rows are computed at once in :func:`sparse_positions`.
+_COLUMN_BLOCK = 4096
 
 
 def pruned_laplace_values(rng: np.random.Generator, n: int, density: float) -> np.ndarray:
     """Survivors of magnitude-pruning Laplace(0, 1) weights to ``density``: ``±(ln(1/d) + E)``."""
     threshold = math.log(1.0 / density) if 0.0 < density < 1.0 else 0.0
-    magnitude = threshold + rng.exponential(1.0, size=n)
-    return np.where(rng.random(n) < 0.5, -magnitude, magnitude)
+    values = rng.exponential(1.0, size=n)
+    values += threshold
+    negative = rng.random(n) < 0.5
+    np.negative(values, out=values, where=negative)
+    return values
 
 
 def synthetic_activations(
