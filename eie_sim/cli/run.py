@@ -6,6 +6,7 @@ import contextlib
 import sys
 
 from eie_sim.cli._args import add_arch_arguments, arch_config, examples, float_arg, int_arg
+from eie_sim.compress.pruning import PRUNE_METHODS
 from eie_sim.errors import EieSimError
 
 TOPOLOGY_SUFFIXES_TEXT = (".yaml", ".yml")
@@ -54,9 +55,12 @@ def add_parser(sub) -> None:
                      help="magnitude-prune to this density first")
     own.add_argument("--activations", metavar="FILE.npy",
                      help="input activations (or give --activation-density)")
-    own.add_argument("--prune", action="store_true",
-                     help="tensor cores: N:M-prune weights that violate the pattern (default: "
-                          "refuse them; named and synthetic workloads are always N:M-pruned)")
+    own.add_argument("--prune", nargs="?", const="n:m", choices=PRUNE_METHODS, metavar="METHOD",
+                     help="an LSTM workload (ese-lstm, nt-lstm, digits-lstm): prune it by "
+                          "magnitude, load-balance (over the machine's PEs) or n:m; tensor "
+                          "cores: --prune (n:m) N:M-prunes weights that violate the pattern "
+                          "(default: refuse them; named and synthetic workloads are always "
+                          "N:M-pruned)")
     add_arch_arguments(p.add_argument_group("architecture (every config field is a flag)"))
     out = p.add_argument_group("simulation and output")
     out.add_argument("--engine", default="fast", choices=["fast", "des"],
@@ -80,10 +84,16 @@ def add_parser(sub) -> None:
     out.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def build_workload(args):
-    """The workload the run's flags name: a registered one, the user's weights, or synthetic."""
+def build_workload(args, config=None):
+    """The workload the run's flags name: a registered one, the user's weights, or synthetic
+    (``config``: the machine, whose PEs a load-balance-pruned LSTM is balanced over)."""
     from eie_sim.workloads import LayerSpec, get_workload, single_layer
+    from eie_sim.workloads.lstm import LSTM_WORKLOADS, named_lstm
 
+    if args.prune not in (None, "n:m") and args.workload not in LSTM_WORKLOADS:
+        raise EieSimError(f"--prune {args.prune} chooses how an LSTM workload is pruned "
+                          f"({', '.join(LSTM_WORKLOADS)}); for FC weights --prune-density "
+                          "prunes by magnitude, and --prune (n:m) lets a tensor core N:M-prune")
     if args.weights is not None:
         from eie_sim.workloads.loaders import user_workload
 
@@ -114,6 +124,9 @@ def build_workload(args):
             raise EieSimError("give either --workload or a synthetic layer "
                               "(--inputs/--outputs/--weight-density/--activation-density), "
                               "not both")
+        if args.prune is not None and args.workload in LSTM_WORKLOADS:
+            return named_lstm(args.workload, args.seed, args.prune,
+                              getattr(config, "num_pes", None))
         return get_workload(args.workload, args.seed)
     if any(v is None for v in synthetic):
         raise EieSimError("no workload: give --workload NAME, or all of --inputs, --outputs, "
@@ -165,14 +178,15 @@ def run(args) -> int:
 
     _outputs(args)
     config = arch_config(args)
-    workload = build_workload(args)
+    workload = build_workload(args, config)
     show = not args.no_progress and sys.stderr.isatty()
     recording = contextlib.nullcontext
     if args.trace:
         from eie_sim.trace import recording
     with recording() as recorder:
         result = simulate(config, workload, engine=args.engine, progress=show,
-                          energy=args.energy, nm_prune=args.prune or args.weights is None,
+                          energy=args.energy,
+                          nm_prune=args.prune == "n:m" or args.weights is None,
                           values=not args.timing_only)
     if workload.name == "digits-mlp" and not args.timing_only:
         result.info["accuracy"] = _accuracy(config, args)

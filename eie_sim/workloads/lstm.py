@@ -194,7 +194,11 @@ class FloatLSTM:
 
 
 def _prune(w: np.ndarray, spec: LSTMSpec) -> np.ndarray:
-    return w * prune(w, spec.prune, spec.density, num_pes=spec.prune_pes, pattern=spec.pattern)
+    try:
+        return w * prune(w, spec.prune, spec.density, num_pes=spec.prune_pes,
+                         pattern=spec.pattern)
+    except ValueError as err:  # e.g. an N:M pattern that does not divide a matrix's inputs
+        raise WorkloadError(f"LSTM {spec.name!r}, {spec.prune} pruning: {err}") from None
 
 
 def prune_float(spec: LSTMSpec, wx: np.ndarray, wr: np.ndarray, peep: np.ndarray | None,
@@ -535,6 +539,34 @@ def lstm_workload(spec: LSTMSpec | str = "ese-lstm", **changes):
     _, x = synthetic_inputs(spec)
     return Workload(name=spec.name, layers=(layer,), inputs=x, description=describe_spec(spec),
                     info={"lstm": dataclasses.asdict(spec)})
+
+
+#: The named LSTM workloads whose pruning can be chosen (:func:`named_lstm`; CLI ``--prune``).
+LSTM_WORKLOADS = (*SPECS, "digits-lstm")
+
+
+def named_lstm(name: str, seed: int | None = None, prune: str = "load-balance",
+               prune_pes: int | None = None):
+    """A named LSTM workload pruned by ``prune`` (``magnitude``, ``load-balance`` or ``n:m``).
+
+    ``ese-lstm`` and ``nt-lstm`` are rebuilt with that method, load-balance over ``prune_pes``
+    PEs (default: the spec's 32); ``digits-lstm`` is trained with ``magnitude`` or
+    ``load-balance`` (over its own 8 PEs, whatever ``prune_pes`` says)."""
+    from eie_sim.workloads.paper import DEFAULT_SEED
+
+    if name not in LSTM_WORKLOADS:
+        raise WorkloadError(f"unknown LSTM workload {name!r}; allowed: {', '.join(LSTM_WORKLOADS)}")
+    if prune not in PRUNE_METHODS:
+        raise WorkloadError(f"prune must be one of {', '.join(PRUNE_METHODS)}, got {prune!r}")
+    seed = DEFAULT_SEED if seed is None else seed
+    if name == "digits-lstm":
+        from eie_sim.workloads.digits_lstm import digits_lstm_workload
+
+        return digits_lstm_workload(seed, prune)
+    changes = {"seed": seed, "prune": prune}
+    if prune_pes is not None:
+        changes["prune_pes"] = prune_pes
+    return lstm_workload(SPECS[name].replace(**changes))
 
 
 def describe_spec(spec: LSTMSpec) -> str:
