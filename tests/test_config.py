@@ -418,3 +418,35 @@ def test_load_config_reads_only_regular_files_of_bounded_size(tmp_path):
     big.write_bytes(b"#" * ((1 << 20) + 1))
     with pytest.raises(ConfigError, match="allowed: at most 1048576 bytes"):
         load_config(big)
+
+
+def test_a_large_flat_document_is_refused_while_composing():
+    """Composition stops at MAX_NODES values (an alias counts once there, in full after), so a
+    1 MiB list is refused after composing 20,000 nodes, not 500,000."""
+    import time
+
+    from eie_sim.safe_yaml import MAX_NODES, YamlError, load
+
+    text = "[" + "1," * ((1 << 19) - 1) + "1]"
+    start = time.monotonic()
+    with pytest.raises(YamlError, match=f"has more than {MAX_NODES} values"):
+        load(text)
+    assert time.monotonic() - start < 20
+
+
+def test_libyaml_and_pure_python_loaders_agree():
+    from eie_sim import safe_yaml
+
+    if safe_yaml.CBoundedLoader is None:
+        pytest.skip("PyYAML without libyaml")
+    docs = ["a: 1e3\nb: 2:4\nc: 0o17\nd: [1, 2, {e: .inf}]\n", "x: &x [1, 2]\ny: *x\n",
+            "b: &b {x: 1}\nc: {<<: *b, y: 2}\n", "num_pes: 010\n", "a: 1\na: 2\n", "[[[1]]]"]
+    for doc in docs:
+        results = []
+        for loader in (safe_yaml.CBoundedLoader, safe_yaml.BoundedLoader):
+            try:
+                instance = loader(doc)
+                results.append(repr(instance.get_single_data()))
+            except safe_yaml.YamlError as err:
+                results.append(str(err))
+        assert results[0] == results[1], doc
