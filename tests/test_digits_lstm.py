@@ -57,7 +57,7 @@ def test_training_forward_is_the_workloads_float_model():
 
 
 def test_trained_models_are_pruned_as_named_and_cached(tmp_path, monkeypatch):
-    models = dl.trained_models(0)
+    models = dl.trained_models(dl.DEFAULT_SEED)
     for method in dl.PRUNINGS:
         m = models[method]
         for w in (*m.wx, *m.wr, m.wy):
@@ -66,19 +66,19 @@ def test_trained_models_are_pruned_as_named_and_cached(tmp_path, monkeypatch):
                 assert np.ptp(pe_nonzeros(w, dl.PRUNE_PES)) <= 1
     # Magnitude pruning of trained weights leaves the PEs unbalanced (why ESE prunes by PE).
     assert max(np.ptp(pe_nonzeros(w, dl.PRUNE_PES)) for w in models["magnitude"].wx) > 4
-    assert dl.cache_path(0, dl.TARGET_DENSITY).exists()
+    assert dl.cache_path(dl.DEFAULT_SEED, dl.TARGET_DENSITY).exists()
     # A cached file is read, not retrained; a corrupt one is retrained.
     monkeypatch.setenv("EIE_SIM_CACHE_DIR", str(tmp_path))
-    path = dl.cache_path(0, 0.5)
+    path = dl.cache_path(dl.DEFAULT_SEED, 0.5)
     dl._save(path, list(models.values()))
     monkeypatch.setattr(dl, "_train_all", lambda *a: pytest.fail("retrained"))
-    got = dl.trained_models(0, 0.5)
+    got = dl.trained_models(dl.DEFAULT_SEED, 0.5)
     np.testing.assert_array_equal(got["magnitude"].wx, models["magnitude"].wx)
     path.write_bytes(b"not an npz")
     monkeypatch.setattr(dl, "_train_all", lambda *a: list(models.values()))
     assert dl._load(path) is None
     dl.trained_models.cache_clear()
-    assert dl.trained_models(0, 0.5)["dense"].wx.shape == (4, dl.HIDDEN, dl.INPUTS)
+    assert dl.trained_models(dl.DEFAULT_SEED, 0.5)["dense"].wx.shape == (4, dl.HIDDEN, dl.INPUTS)
     assert dl._load(path) is not None  # rewritten
     dl.trained_models.cache_clear()
 
@@ -107,7 +107,7 @@ def test_load_balance_pruning_is_balanced_and_faster_on_ese():
 
 def test_engines_agree_on_a_few_images_and_the_workload_is_registered():
     cfg = ESEConfig(channels=2, num_pes=dl.PRUNE_PES)
-    wl = dl.digits_lstm_workload(0, "magnitude", limit=3)
+    wl = dl.digits_lstm_workload(dl.DEFAULT_SEED, "magnitude", limit=3)
     a, b = (simulate(cfg, wl, engine=e, energy=None) for e in ("des", "fast"))
     assert a.cycles == b.cycles and a.layers[0].counts == b.layers[0].counts
     np.testing.assert_array_equal(a.layers[0].outputs, b.layers[0].outputs)
@@ -115,4 +115,4 @@ def test_engines_agree_on_a_few_images_and_the_workload_is_registered():
     reg = get_workload("digits-lstm")
     assert reg.layers[0].spec.prune == "load-balance" and reg.inputs.shape == (8, 360 * 8)
     with pytest.raises(dl.WorkloadError, match="trained with pruning"):
-        dl.digits_lstm_workload(0, "n:m")
+        dl.digits_lstm_workload(dl.DEFAULT_SEED, "n:m")

@@ -36,15 +36,18 @@ import numpy as np
 from eie_sim.compress.pruning import prune
 from eie_sim.errors import WorkloadError
 from eie_sim.workloads.lstm import FloatLSTM, LSTMSpec, lstm_forward_float, quantize_lstm
+from eie_sim.workloads.paper import DEFAULT_SEED as PAPER_SEED
 
-DEFAULT_SEED = 0
+#: The project's workload seed (:data:`eie_sim.workloads.paper.DEFAULT_SEED`), so that the
+#: registered ``digits-lstm`` and :func:`evaluate` use the same trained model.
+DEFAULT_SEED = PAPER_SEED
 #: Weight density every pruned matrix keeps (peepholes, biases and the readout are not pruned).
 TARGET_DENSITY = 0.25
 #: PEs the load-balance pruning balances over (and the PEs of :func:`evaluate`'s default ESE).
 PRUNE_PES = 8
 PRUNINGS = ("magnitude", "load-balance")
 STEPS, INPUTS, HIDDEN, PROJECTION, CLASSES = 8, 8, 32, 16, 10
-_EPOCHS, _FINE_TUNE_EPOCHS, _BATCH = 20, 6, 64
+_EPOCHS, _FINE_TUNE_EPOCHS, _BATCH = 30, 6, 64
 
 
 def load_sequences(seed: int = DEFAULT_SEED):
