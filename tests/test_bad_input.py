@@ -986,3 +986,11 @@ def test_excerpts_are_bounded():
         nested = [nested]
     assert len(excerpt(nested)) <= 60  # no RecursionError, no full repr
     assert excerpt(5) == "5" and excerpt("abc") == "'abc'"
+
+
+def test_config_with_too_many_values_is_refused_while_composing(capsys, tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text("num_pes: [" + "1, " * 30_000 + "1]\n")
+    code, out, err = _cli(capsys, ["run", "--workload", "alexnet-fc8", "--config", str(path)])
+    assert_one_line_error(code, out, err, [f"config {path} has more than 20000 values",
+                                           "allowed: at most 20000"])
