@@ -292,7 +292,16 @@ def _model(name: str, seed: int):
         assert hidden == HIDDEN
         _, model, data = train_pruned_mlp(seed)
         return model, data
-    return _train_pruned(dataset, hidden, seed)
+    # Trained models are cached on disk like the digits MLP's, keyed also by this file's code.
+    import hashlib
+    from pathlib import Path
+
+    from eie_sim.workloads.digits import _cached
+
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    kind = f"stats-{dataset}-{'x'.join(map(str, hidden))}-{code}"
+    (model,) = _cached(kind, seed, lambda: [_train_pruned(dataset, hidden, seed)[0]])
+    return model, _load(dataset, seed)
 
 
 def measure_trained_models(seed: int = 0) -> dict:
