@@ -55,6 +55,9 @@ Kinds
     Achieved GFLOP/s against arithmetic intensity (FLOP per DRAM byte), each point under its
     machine's roofline (peak compute, DRAM bandwidth); points with no DRAM traffic sit at the
     right edge.
+``ese-throughput``
+    ESE on an LSTM: sparse and dense-equivalent throughput (GOP/s) vs PEs per channel, beside
+    the ESE paper's 282 GOP/s and 2.52 TOP/s (32 channels x 32 PEs, 200 MHz).
 
 Importing this module has no side effects: matplotlib is imported only when a figure is drawn,
 figures are :class:`matplotlib.figure.Figure` objects on a ``FigureCanvasAgg`` (never pyplot), and
@@ -97,6 +100,7 @@ _HEIGHT = {  # inches: (column, page); column stacks the panels vertically
     "energy-breakdown": (5.6, 3.6),
     "compare": (6.0, 3.0),
     "roofline": (3.6, 3.6),
+    "ese-throughput": (4.2, 2.9),
 }
 
 FIGSIZE: dict[str, dict[str, tuple[float, float]]] = {
@@ -247,6 +251,8 @@ def sweep_command(kind: str) -> str:
         "roofline": "eie-sim sweep --arch " + ",".join(present)
                     + " --preset a100 --batch 1,16,256 --workload alexnet-fc6,alexnet-fc7 "
                     "--out DIR",
+        "ese-throughput": "eie-sim sweep --arch ese --workload ese-lstm --pes 32,64,128 "
+                          "--out DIR",
     }
     return commands[kind]
 
@@ -713,6 +719,43 @@ def _roofline_data(rows: list[dict]) -> dict:
             "subtitle": _constants(rows, energy=False), "panels": [panel]}
 
 
+#: The ESE paper's figures (Han et al., FPGA 2017): GOP/s on the sparse LSTM and dense-equivalent.
+ESE_PAPER_GOPS = {"sparse": 282.0, "dense": 2520.0}
+
+
+def _ese_throughput_data(rows: list[dict]) -> dict:
+    """ESE: operations per second (2 per MAC) on the pruned weights and dense-equivalent (the
+    same time for the dense SpMVs: MACs / weight density) vs PEs per channel."""
+    kind = "ese-throughput"
+    _require_columns(kind, rows, ("num_pes", "macs", "time_us", "weight_density"))
+    others = sorted({str(r.get("arch")) for r in rows} - {"ese"})
+    if others:
+        raise _need(kind, f"a sweep of --arch ese only (this one has {', '.join(others)})")
+
+    def gops(r: dict, dense: bool) -> float:
+        ops = 2.0 * r["macs"] / (r["weight_density"] if dense else 1.0)
+        return ops / r["time_us"] / 1e3
+
+    panels = [
+        {"key": key, "title": title, "xlabel": "PEs per channel",
+         "ylabel": "throughput (GOP/s)", "xscale": "log2", "yscale": "linear",
+         "y_of": (lambda r, _, d=(key == "dense"): gops(r, d)), "series": []}
+        for key, title in (("sparse", "Sparse (pruned weights)"),
+                           ("dense", "Dense-equivalent"))
+    ]
+    panels = _line_panels(kind, rows, "num_pes", int, panels,
+                          ("macs", "time_us", "weight_density"))
+    pes = sorted({x for s in panels[0]["series"] for x in s["x"]})
+    for panel in panels:
+        paper = ESE_PAPER_GOPS[panel["key"]]
+        values = [y for s in panel["series"] for y in s["y"]] + [paper]
+        panel["yscale"] = _auto_yscale(values)
+        panel["reference"] = {"label": "ESE paper (32 x 32 PEs)", "x": pes,
+                              "y": [paper] * len(pes)}
+    return {"title": "ESE throughput vs PEs per channel",
+            "subtitle": _constants(rows, skip=("num_pes",), energy=False), "panels": panels}
+
+
 _DATA: dict[str, Callable[[list[dict]], dict]] = {
     "pe-sweep": _pe_sweep_data,
     "queue-depth": _queue_depth_data,
@@ -720,6 +763,7 @@ _DATA: dict[str, Callable[[list[dict]], dict]] = {
     "energy-breakdown": _energy_breakdown_data,
     "compare": _compare_data,
     "roofline": _roofline_data,
+    "ese-throughput": _ese_throughput_data,
 }
 
 
@@ -1073,7 +1117,7 @@ def _draw_roofline(fig, data: dict, size: str) -> list[Callable[[], None]]:
 
 _DRAW = {"pe-sweep": _draw_lines, "queue-depth": _draw_lines, "energy-vs-sparsity": _draw_lines,
          "energy-breakdown": _draw_breakdown, "compare": _draw_grouped,
-         "roofline": _draw_roofline}
+         "roofline": _draw_roofline, "ese-throughput": _draw_lines}
 
 
 def _wrap(text: str, size: str, pt: float) -> str:
