@@ -206,10 +206,15 @@ REQUIRED = {
 
 
 # --------------------------------------------------------------------------- property
+#: Generated layers run on both engines (every REQUIRED feature is reached well before; the
+#: common suite runs 300 more EIE cases, tests/test_common_checks.py).
+GENERATED_EXAMPLES = 400
+
+
 def test_des_equals_fast_equals_reference_on_generated_layers():
     seen: Counter[str] = Counter()
 
-    @settings(max_examples=1000, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=GENERATED_EXAMPLES, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(cases())
     def check(case: Case) -> None:
@@ -312,8 +317,9 @@ def compare_results(des_run, fast_run) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(TABLE_III))
+@pytest.mark.parametrize("name", [n for n in TABLE_III if not n.startswith("alexnet")])
 def test_table_iii_layer_des_equals_fast(name):
+    """Each Table III layer on its own inputs (the AlexNet layers run chained below)."""
     wl = get_workload(name)
     config = EIEConfig(num_pes=64)
     des_run = simulate_all_engines(config, wl)
