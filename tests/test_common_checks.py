@@ -267,13 +267,13 @@ def check_json(acc: registry.Accelerator, case: Case) -> None:
 #: name -> (check, examples per architecture per run).
 CHECKS: dict[str, tuple[Callable[[registry.Accelerator, Case], None], int]] = {
     "engines_agree": (check_engines_agree, 300),
-    "reference_flag": (check_reference_flag, 60),
-    "counter_catalogue": (check_counter_catalogue, 60),
-    "energy_priced": (check_energy_priced, 60),
-    "unit_cycles": (check_unit_cycles, 60),
-    "segment_cycles": (check_segment_cycles, 60),
-    "json": (check_json, 60),
-    "timing_only": (check_timing_only, 40),
+    "reference_flag": (check_reference_flag, 30),
+    "counter_catalogue": (check_counter_catalogue, 30),
+    "energy_priced": (check_energy_priced, 30),
+    "unit_cycles": (check_unit_cycles, 30),
+    "segment_cycles": (check_segment_cycles, 30),
+    "json": (check_json, 30),
+    "timing_only": (check_timing_only, 30),
 }
 
 #: (architecture, check) -> examples, where an architecture's SimPy engine makes the default
