@@ -172,11 +172,12 @@ def _saturating_outputs_loop(col_ptr, row_idx, weight_idx, columns, table, bias_
 
 
 def _slice_summaries_loop(col_ptr, row_idx, n, passes, rows_per_pass, bits, n_shift, r_shift,
-                          entries, padding, first, last):
-    # Flat (column, group) layout while walking (a column's slices are adjacent); shifts and
-    # masks for power-of-two N and R (``*_shift >= 0``; divisions cost ~10x more).
+                          entries, padding, first, last, c_lo, c_hi):
+    # Columns [c_lo, c_hi). Flat (column, group) layout while walking (a column's slices are
+    # adjacent); shifts and masks for power-of-two N and R (``*_shift >= 0``; divisions cost
+    # ~10x more).
     groups = n * passes
-    for c in range(col_ptr.size - 1):
+    for c in range(c_lo, c_hi):
         base = c * groups
         for e in range(col_ptr[c], col_ptr[c + 1]):
             row = row_idx[e]
@@ -205,6 +206,35 @@ def _slice_summaries_loop(col_ptr, row_idx, n, passes, rows_per_pass, bits, n_sh
             last[g] = lrow
 
 
+#: Entries below which one thread walks the whole matrix (threads cost more than they save).
+PARALLEL_ENTRIES = 1 << 20
+
+
+def _column_parts(col_ptr: np.ndarray, total: int) -> list[tuple[int, int]]:
+    """Column ranges with about equal entries, one per available core (one range when small)."""
+    workers = min(_cores(), max(1, total // PARALLEL_ENTRIES))
+    if workers == 1:
+        return [(0, col_ptr.size - 1)]
+    cuts = np.searchsorted(col_ptr, np.linspace(0, total, workers + 1)[1:-1])
+    bounds = [0, *sorted(set(int(c) for c in cuts)), col_ptr.size - 1]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
+@cache
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@cache
+def _threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="eie-sim-kernel")
+
+
 def _log2(v: int) -> int:
     """log2 of a power of two, else -1."""
     return v.bit_length() - 1 if v & (v - 1) == 0 else -1
@@ -219,11 +249,17 @@ def slice_summaries(col_ptr, row_idx, n: int, passes: int, rows_per_pass: int, b
     narrow = np.int16 if rows_per_pass < 1 << 15 else np.int32
     entries, padding = np.zeros(shape, narrow), np.zeros(shape, narrow)
     first, last = np.full(shape, -1, narrow), np.full(shape, -1, narrow)
-    _compiled().slice_summaries(
-        np.ascontiguousarray(col_ptr, dtype=np.int64),
-        np.ascontiguousarray(row_idx, dtype=np.int32), n, passes, rows_per_pass, bits,
-        _log2(n), _log2(rows_per_pass), entries.ravel(), padding.ravel(), first.ravel(),
-        last.ravel())
+    args = (np.ascontiguousarray(col_ptr, dtype=np.int64),
+            np.ascontiguousarray(row_idx, dtype=np.int32), n, passes, rows_per_pass, bits,
+            _log2(n), _log2(rows_per_pass), entries.ravel(), padding.ravel(), first.ravel(),
+            last.ravel())
+    kernel = _compiled().slice_summaries
+    # Columns are independent and the kernel releases the GIL: split them between threads.
+    parts = _column_parts(args[0], row_idx.size)
+    if len(parts) == 1:
+        kernel(*args, 0, shape[0])
+    else:
+        list(_threads().map(lambda part: kernel(*args, *part), parts))
     return tuple(a.T.astype(np.int32) for a in (entries, padding, first, last))
 
 

@@ -371,3 +371,27 @@ def test_slice_summaries_match_the_entries(accelerator, c):
     np.testing.assert_array_equal(enc.slice_first_row, first)
     np.testing.assert_array_equal(enc.slice_last_row, last)
     assert enc.ptr[:, -1].tolist() == [len(r[0]) for r in ref]
+
+
+@PROPS
+@given(c=case)
+def test_threaded_summaries_equal_the_numpy_ones(c):
+    """The compiled walk split over threads by column ranges (forced with a tiny threshold)
+    gives the numpy code's summaries."""
+    pytest.importorskip("numba")
+    from eie_sim import accel
+
+    dense, (col_ptr, rows, idx), _ = build(c)
+    kw = dict(num_pes=c["num_pes"], rows_per_pass=c["rows_per_pass"],
+              relative_index_bits=c["bits"])
+    with accel.using("numpy"):
+        want = encode(col_ptr, rows, idx, c["n_out"], **kw)
+    old = accel.PARALLEL_ENTRIES
+    accel.PARALLEL_ENTRIES = 1
+    try:
+        with accel.using("numba"):
+            got = encode(col_ptr, rows, idx, c["n_out"], **kw)
+    finally:
+        accel.PARALLEL_ENTRIES = old
+    for name in ("ptr", "pe_offset", "slice_padding", "slice_first_row", "slice_last_row"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
