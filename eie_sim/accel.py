@@ -172,13 +172,13 @@ def _saturating_outputs_loop(col_ptr, row_idx, weight_idx, columns, table, bias_
 
 
 def _slice_summaries_loop(col_ptr, row_idx, n, passes, rows_per_pass, bits, n_shift, r_shift,
-                          entries, padding, first, last, c_lo, c_hi):
-    # Columns [c_lo, c_hi). Flat (column, group) layout while walking (a column's slices are
-    # adjacent); shifts and masks for power-of-two N and R (``*_shift >= 0``; divisions cost
-    # ~10x more).
+                          entries, padding, first, last, c_lo, c_hi, c_base):
+    # Columns [c_lo, c_hi), stored as columns c_base + c. Flat (column, group) layout while
+    # walking (a column's slices are adjacent); shifts and masks for power-of-two N and R
+    # (``*_shift >= 0``; divisions cost ~10x more).
     groups = n * passes
     for c in range(c_lo, c_hi):
-        base = c * groups
+        base = (c + c_base) * groups
         for e in range(col_ptr[c], col_ptr[c + 1]):
             row = row_idx[e]
             if n_shift >= 0:
@@ -240,26 +240,32 @@ def _log2(v: int) -> int:
     return v.bit_length() - 1 if v & (v - 1) == 0 else -1
 
 
-def slice_summaries(col_ptr, row_idx, n: int, passes: int, rows_per_pass: int, bits: int):
+def slice_summaries(col_ptr, row_idx, n: int, passes: int, rows_per_pass: int, bits: int,
+                    extra_rows=None):
     """``(entries, padding, first_row, last_row)`` per (PE x pass, column) slice: int32 arrays
     of shape ``(N * passes, n_cols)`` (entries = real + padding; see
-    :func:`eie_sim.formats.interleaved_csc.encode`)."""
+    :func:`eie_sim.formats.interleaved_csc.encode`); ``extra_rows`` (ascending) is one more
+    column after the matrix's (the bias)."""
     # Walked in the narrowest type that holds a local row (< R), transposed once at the end.
-    shape = (col_ptr.size - 1, n * passes)
+    n_main = col_ptr.size - 1
+    shape = (n_main + (extra_rows is not None), n * passes)
     narrow = np.int16 if rows_per_pass < 1 << 15 else np.int32
     entries, padding = np.zeros(shape, narrow), np.zeros(shape, narrow)
     first, last = np.full(shape, -1, narrow), np.full(shape, -1, narrow)
-    args = (np.ascontiguousarray(col_ptr, dtype=np.int64),
-            np.ascontiguousarray(row_idx, dtype=np.int32), n, passes, rows_per_pass, bits,
-            _log2(n), _log2(rows_per_pass), entries.ravel(), padding.ravel(), first.ravel(),
-            last.ravel())
     kernel = _compiled().slice_summaries
+    common = (n, passes, rows_per_pass, bits, _log2(n), _log2(rows_per_pass), entries.ravel(),
+              padding.ravel(), first.ravel(), last.ravel())
+    col_ptr = np.ascontiguousarray(col_ptr, dtype=np.int64)
+    rows = np.ascontiguousarray(row_idx, dtype=np.int32)
     # Columns are independent and the kernel releases the GIL: split them between threads.
-    parts = _column_parts(args[0], row_idx.size)
+    parts = _column_parts(col_ptr, rows.size)
     if len(parts) == 1:
-        kernel(*args, 0, shape[0])
+        kernel(col_ptr, rows, *common, 0, n_main, 0)
     else:
-        list(_threads().map(lambda part: kernel(*args, *part), parts))
+        list(_threads().map(lambda part: kernel(col_ptr, rows, *common, *part, 0), parts))
+    if extra_rows is not None:
+        extra = np.ascontiguousarray(extra_rows, dtype=np.int32)
+        kernel(np.array([0, extra.size], dtype=np.int64), extra, *common, 0, 1, n_main)
     return tuple(a.T.astype(np.int32) for a in (entries, padding, first, last))
 
 

@@ -395,3 +395,29 @@ def test_threaded_summaries_equal_the_numpy_ones(c):
         accel.PARALLEL_ENTRIES = old
     for name in ("ptr", "pe_offset", "slice_padding", "slice_first_row", "slice_last_row"):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+@pytest.mark.parametrize("accelerator", ["numpy", "numba"])
+@PROPS
+@given(c=case)
+def test_extra_column_encodes_like_the_appended_column(accelerator, c):
+    """The bias passed as ``extra_column`` encodes exactly like the matrix with that column
+    appended (summaries, pointers and entries)."""
+    if accelerator == "numba":
+        pytest.importorskip("numba")
+    from eie_sim import accel
+
+    dense, (col_ptr, rows, idx), _ = build(c)
+    if dense.shape[1] < 2:
+        return
+    kw = dict(num_pes=c["num_pes"], rows_per_pass=c["rows_per_pass"],
+              relative_index_bits=c["bits"])
+    split = int(col_ptr[-2])
+    with accel.using(accelerator):
+        whole = encode(col_ptr, rows, idx, c["n_out"], **kw)
+        extra = encode(col_ptr[:-1], rows[:split], idx[:split], c["n_out"],
+                       extra_column=(rows[split:], idx[split:]), **kw)
+    for name in ("ptr", "pe_offset", "slice_padding", "slice_first_row", "slice_last_row", "v",
+                 "z"):
+        np.testing.assert_array_equal(getattr(extra, name), getattr(whole, name))
+    assert extra.n_cols == whole.n_cols

@@ -56,8 +56,9 @@ class InterleavedCSC:
         engine need not decode every entry: padding entries, and the local row of the first and
         last real entry (-1 for an empty slice). The first entry is padding iff
         ``slice_first_row > max_run``.
-    source : tuple of numpy.ndarray
-        The CSC ``(col_ptr, row_idx, idx)`` that was encoded (what ``v``/``z`` are built from).
+    source : tuple
+        The CSC ``(col_ptr, row_idx, idx, extra_column)`` that was encoded (what ``v``/``z``
+        are built from).
     """
 
     num_pes: int
@@ -176,8 +177,11 @@ def encode(
     num_pes: int,
     rows_per_pass: int,
     relative_index_bits: int = 4,
+    extra_column: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> InterleavedCSC:
-    """Encode a CSC matrix (codebook indices ``idx`` in 1..15) for ``num_pes`` PEs.
+    """Encode a CSC matrix (codebook indices ``idx`` in 1..15) for ``num_pes`` PEs;
+    ``extra_column`` = ``(rows, idx)`` is one more column after the matrix's (the bias column,
+    without copying the matrix to append it).
 
     One pass over the entries gives every column slice's real entries, padding and first and
     last row (a compiled kernel when :mod:`eie_sim.accel` has one, else a stable radix sort in
@@ -186,15 +190,18 @@ def encode(
     from eie_sim import accel
 
     n = num_pes
-    n_cols = col_ptr.size - 1
     passes = num_passes(n_out, n, rows_per_pass)
     span = 1 << relative_index_bits
+    source = (col_ptr, row_idx, idx, extra_column)
     if accel.kernels(work=row_idx.size) is not None:
         entries, padding, first_row, last_row = accel.slice_summaries(
-            col_ptr, row_idx, n, passes, rows_per_pass, relative_index_bits)
+            col_ptr, row_idx, n, passes, rows_per_pass, relative_index_bits,
+            None if extra_column is None else extra_column[0])
     else:
+        col_ptr, row_idx, idx = _with_extra(*source)
         entries, padding, first_row, last_row = _summaries_numpy(
             col_ptr, row_idx, n, passes, rows_per_pass, span)
+    n_cols = entries.shape[1]
     # Entry counts per (PE, pass, column) -> pointers.
     ptr = np.zeros((n, passes * n_cols + 1), dtype=np.int64)
     np.cumsum(entries.reshape(n, passes * n_cols), axis=1, out=ptr[:, 1:])
@@ -212,14 +219,24 @@ def encode(
         slice_padding=padding.astype(np.int32).reshape(shape),
         slice_first_row=first_row.reshape(shape),
         slice_last_row=last_row.reshape(shape),
-        source=(col_ptr, row_idx, idx),
+        source=source,
     )
+
+
+def _with_extra(col_ptr, row_idx, idx, extra_column):
+    """The CSC with ``extra_column`` appended (unchanged without one)."""
+    if extra_column is None:
+        return col_ptr, row_idx, idx
+    rows, vals = extra_column
+    return (np.append(col_ptr, col_ptr[-1] + rows.size),
+            np.concatenate([np.asarray(row_idx, dtype=np.int32), np.asarray(rows, np.int32)]),
+            np.concatenate([np.asarray(idx, dtype=np.uint8), np.asarray(vals, np.uint8)]))
 
 
 def _entries(enc: InterleavedCSC) -> tuple[np.ndarray, np.ndarray]:
     """``(v, z)`` of ``enc``: the real entries grouped by (PE, pass) in (column, row) order,
     each after its slice's earlier entries and its own padding."""
-    col_ptr, row_idx, idx = enc.source
+    col_ptr, row_idx, idx = _with_extra(*enc.source)
     n, passes, n_cols = enc.num_pes, enc.passes, enc.n_cols
     groups = n * passes
     span = 1 << enc.relative_index_bits

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
+import numpy as np
+
 from eie_sim.config import EIEConfig
 from eie_sim.engines.eie.counters import COUNTERS, zero_counts  # noqa: F401 (re-export)
 from eie_sim.engines.pe_array.traffic import activation_traffic
@@ -53,10 +55,13 @@ _encodings: WeakKeyDictionary = WeakKeyDictionary()  # layer -> {(N, R, bits): I
 
 def encode_uncached(layer: QuantizedLayer, config: EIEConfig) -> InterleavedCSC:
     """Encode ``layer`` for ``config`` afresh (what :func:`prepare` keeps)."""
-    col_ptr, rows, idx = layer.augmented_csc()
-    return encode(col_ptr, rows, idx, layer.n_out, num_pes=config.num_pes,
-                  rows_per_pass=config.act_regfile_entries,
-                  relative_index_bits=config.relative_index_bits)
+    extra = None
+    if layer.has_bias:  # the bias is one more column, broadcast last
+        brows = np.flatnonzero(layer.bias_idx)
+        extra = (brows, layer.bias_idx[brows])
+    return encode(layer.col_ptr, layer.row_idx, layer.weight_idx, layer.n_out,
+                  num_pes=config.num_pes, rows_per_pass=config.act_regfile_entries,
+                  relative_index_bits=config.relative_index_bits, extra_column=extra)
 
 
 def prepare(layer: QuantizedLayer, config: EIEConfig) -> InterleavedCSC:
