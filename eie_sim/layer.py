@@ -123,7 +123,8 @@ class QuantizedLayer:
             # the int32 differences do not overflow).
             rows = self.row_idx.astype(np.int32 if self.n_out < 1 << 31 else np.int64, copy=False)
             drops = np.flatnonzero(np.diff(rows) <= 0) + 1
-            if drops.size and not np.all(np.isin(drops, self.col_ptr)):
+            at = np.minimum(np.searchsorted(self.col_ptr, drops), self.n_in)  # col_ptr sorted
+            if drops.size and not np.array_equal(self.col_ptr[at], drops):
                 raise bad("row indices must be strictly increasing within each column")
 
     # ------------------------------------------------------------------ properties
