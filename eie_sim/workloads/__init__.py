@@ -195,6 +195,11 @@ def get_workload(name: str, seed: int | None = None, statistics: str = "uniform"
             f"statistics must be one of {', '.join(STATISTICS_MODES)}, got {statistics!r}"
         )
     seed = DEFAULT_SEED if seed is None else seed
+    if name in statistics_workloads():  # synthetic: built once, then loaded from the cache
+        from eie_sim.workloads.cache import cached_workload
+
+        return cached_workload({"name": name, "seed": seed, "statistics": statistics},
+                               lambda: _synthetic(name, seed, statistics))
     if statistics == "uniform":
         return _REGISTRY[name][0](seed)
     if name not in statistics_workloads():

@@ -134,19 +134,24 @@ def _copy(model: MLP) -> MLP:
                [np.ones_like(w) for w in model.weights])
 
 
-def _cache_path(kind: str, seed: int) -> Path:
+def _cache_path(kind: str, seed: int) -> Path | None:
     """Where a trained model is cached: keyed by what it is, the seed and this file's code (so a
-    change to the training code retrains). ``EIE_SIM_CACHE_DIR`` overrides the directory
-    (default ``$XDG_CACHE_HOME/eie_sim``, else ``~/.cache/eie_sim``)."""
+    change to the training code retrains), in :func:`eie_sim.workloads.cache.cache_root`
+    (None: caching is off)."""
+    from eie_sim.workloads.cache import cache_root
+
+    root = cache_root()
+    if root is None:
+        return None
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
-    root = os.environ.get("EIE_SIM_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "eie_sim")
-    return Path(root) / f"digits-{kind}-seed{seed}-{code}.npz"
+    return root / f"digits-{kind}-seed{seed}-{code}.npz"
 
 
 def _cached(kind: str, seed: int, train) -> list[MLP]:
     """``train()`` -> list of MLPs, cached on disk (a failure to cache is not an error)."""
     path = _cache_path(kind, seed)
+    if path is None:
+        return train()
     try:
         with np.load(path, allow_pickle=False) as data:
             count = int(data["count"])

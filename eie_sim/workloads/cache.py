@@ -1,0 +1,121 @@
+"""On-disk cache of built workloads and trained models (derived data, never an input).
+
+Building a named synthetic workload (positions, values, 4-bit k-means, bias calibration on the
+reference datapath) costs more than simulating it; it is a pure function of its name, seed and
+statistics mode, the code that builds it and NumPy's random streams. So the built arrays are
+kept in the cache directory under a key of all of those, and a later process (a CLI run, a
+sweep worker, a test) loads them instead of building again. A cached layer is validated like a
+built one when it is loaded; an unreadable or stale entry is rebuilt; failing to write is not
+an error.
+
+Directory: ``EIE_SIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/eie_sim``, else ``~/.cache/eie_sim``.
+``EIE_SIM_CACHE_DIR=off`` turns the workload cache off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+#: Modules whose code decides a built workload's arrays (a change to any of them rebuilds).
+BUILD_MODULES = (
+    "eie_sim.workloads", "eie_sim.workloads.synthetic", "eie_sim.workloads.paper",
+    "eie_sim.workloads.statistics", "eie_sim.layer", "eie_sim.compress.weight_sharing",
+    "eie_sim.formats.fixed_point", "eie_sim.reference",
+)
+_LAYER_ARRAYS = ("col_ptr", "row_idx", "weight_idx", "codebook", "bias_idx", "bias_codebook")
+
+
+def cache_root() -> Path | None:
+    """The cache directory (None when ``EIE_SIM_CACHE_DIR=off``)."""
+    root = os.environ.get("EIE_SIM_CACHE_DIR")
+    if root == "off":
+        return None
+    return Path(root or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "eie_sim"))
+
+
+@cache
+def code_key(modules: tuple[str, ...] = BUILD_MODULES) -> str:
+    """Hash of the source of ``modules`` and of NumPy's version (its random streams)."""
+    import importlib.util
+
+    h = hashlib.sha256(np.__version__.encode())
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        h.update(Path(spec.origin).read_bytes() if spec and spec.origin else name.encode())
+    return h.hexdigest()[:16]
+
+
+def cached_workload(key: dict, build: Callable[[], object]):
+    """``build()`` (a :class:`~eie_sim.workloads.Workload` of QuantizedLayers), or the copy
+    cached under ``key`` (JSON-able: name, seed, statistics, ...) and this code."""
+    root = cache_root()
+    if root is None:
+        return build()
+    digest = hashlib.sha256(json.dumps([key, code_key()], sort_keys=True).encode()).hexdigest()
+    path = root / f"workload-{key.get('name', 'w')}-{digest[:20]}.npz"
+    loaded = _load(path)
+    if loaded is not None:
+        return loaded
+    workload = build()
+    _store(path, workload)
+    return workload
+
+
+def _store(path: Path, workload) -> None:
+    from eie_sim.layer import QuantizedLayer
+
+    if not all(isinstance(la, QuantizedLayer) for la in workload.layers):
+        return
+    arrays: dict[str, np.ndarray] = {"inputs": np.asarray(workload.inputs)}
+    meta = {"name": workload.name, "chained": workload.chained,
+            "description": workload.description, "info": workload.info, "layers": []}
+    for i, layer in enumerate(workload.layers):
+        meta["layers"].append({"name": layer.name, "n_in": layer.n_in, "n_out": layer.n_out,
+                               "weight_frac_bits": layer.weight_frac_bits,
+                               "act_frac_bits": layer.act_frac_bits})
+        for field in _LAYER_ARRAYS:
+            value = getattr(layer, field)
+            if value is not None:
+                arrays[f"{i}.{field}"] = value
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError:
+        pass
+
+
+def _load(path: Path):
+    from eie_sim.errors import WorkloadError
+    from eie_sim.layer import QuantizedLayer
+    from eie_sim.workloads import Workload
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(data["meta"].tobytes().decode())
+            layers = tuple(
+                QuantizedLayer(**m, **{f: (data[f"{i}.{f}"] if f"{i}.{f}" in data else None)
+                                       for f in _LAYER_ARRAYS})
+                for i, m in enumerate(meta["layers"]))
+            return Workload(name=meta["name"], layers=layers, inputs=data["inputs"],
+                            chained=meta["chained"], description=meta["description"],
+                            info=meta["info"])
+    except (OSError, KeyError, ValueError, TypeError, WorkloadError, zipfile.BadZipFile):
+        return None
