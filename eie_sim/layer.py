@@ -5,7 +5,7 @@ compressed sparse column (CSC) form: memory grows with the non-zeros, never with
 ``n_out * n_in``. Each non-zero is a 4-bit index into a 16-entry codebook of int16 shared
 weights with ``weight_frac_bits`` fraction bits; index 0 means zero and is never stored.
 
-The bias is EIE's extra column (DESIGN.md §2b): it is broadcast after the last input with the
+The bias is EIE's extra column (docs/MODEL.md): it is broadcast after the last input with the
 activation value ``2**weight_frac_bits`` (1.0 in the weight format), so each product
 ``bias_codebook[i] * 2**f >> f`` equals the bias exactly. Bias values therefore live in the
 *activation* format (``act_frac_bits``) in a second 16-entry codebook that the weight decoder

@@ -138,7 +138,7 @@ def test_encoding_pads_long_runs_like_eie():
 # --------------------------------------------------------------------------- workloads
 def test_ese_lstm_shape_matches_the_paper():
     spec = SPECS["ese-lstm"]
-    assert spec.dense_weights == 3_251_200  # DESIGN: W_x, W_r, W_ym and three peepholes
+    assert spec.dense_weights == 3_251_200  # W_x, W_r, W_ym and three peepholes (docs/ESE_MODEL.md)
     wl = get_workload("ese-lstm")
     layer = wl.layers[0]
     assert layer.n_in == 153 and layer.n_out == 512 and layer.hidden == 1024

@@ -509,7 +509,7 @@ def lstm_forward_fixed(layer: LSTMLayer, x: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- workloads
-#: ESE's LSTMP (DESIGN assumptions, docs/ESE_MODEL.md) and NeuralTalk's LSTM (EIE Table III:
+#: ESE's LSTMP (assumptions in docs/ESE_MODEL.md) and NeuralTalk's LSTM (EIE Table III:
 #: 1201 x 2400 = [x (600); h (600); bias] x 4 gates of 600, 10 % dense).
 SPECS: dict[str, LSTMSpec] = {
     "ese-lstm": LSTMSpec(),
