@@ -376,6 +376,7 @@ def check_count(value: Any, what: str) -> int:
     except (TypeError, ValueError, OverflowError):
         ok = False
     if not ok:
-        raise ResourceError(f"{what} is {excerpt(value)}, outside [0, 2**61]; allowed: a "
-                            "smaller layer, clock or DRAM latency")
+        raise ResourceError(f"{what} is {excerpt(value)}, not an integer in [0, 2**61] (an int64 "
+                            "count that overflowed); allowed: a smaller layer or batch, a "
+                            "higher DRAM bandwidth or a lower clock")
     return int(value)

@@ -27,7 +27,7 @@ import numpy as np
 
 from eie_sim.energy.pricing import EnergyReport
 from eie_sim.errors import EieSimError
-from eie_sim.limits import describe_mode
+from eie_sim.limits import check_count, describe_mode
 from eie_sim.traffic import add_traffic
 
 #: Version of the JSON layout; bumped on every incompatible change (docs/RESULTS.md).
@@ -115,6 +115,14 @@ class LayerResult:
     energy: EnergyReport | None = None
     traffic_bytes: dict[str, dict[str, float]] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The engines count in int64; the config bounds and limits.cycle_bound keep every count
+        # far below 2**61. A count outside [0, 2**61] means one wrapped: refuse the result
+        # rather than report it.
+        check_count(self.cycles, f"layer {self.name!r}: cycles")
+        for name, value in self.counts.items():
+            check_count(value, f"layer {self.name!r}: counter {name}")
 
     @property
     def load_balance_efficiency(self) -> float:

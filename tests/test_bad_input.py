@@ -994,3 +994,25 @@ def test_config_with_too_many_values_is_refused_while_composing(capsys, tmp_path
     code, out, err = _cli(capsys, ["run", "--workload", "alexnet-fc8", "--config", str(path)])
     assert_one_line_error(code, out, err, [f"config {path} has more than 20000 values",
                                            "allowed: at most 20000"])
+
+
+def test_a_wrapped_count_is_refused_not_reported():
+    """The last line of defence behind the bounds: a result whose cycles or counters are not
+    integers in [0, 2**61] (an int64 that wrapped) is refused in one line."""
+    from eie_sim.errors import ResourceError
+    from eie_sim.result import LayerResult
+
+    def layer(cycles, counts):
+        zero = np.zeros(1, dtype=np.int64)
+        return LayerResult(name="l", n_in=1, n_out=1, cycles=cycles, time_us=1.0,
+                           segment_kind="pass", segment_cycles=[cycles], unit_kind="PE",
+                           unit_busy_cycles=zero, unit_stall_cycles=zero, unit_idle_cycles=zero,
+                           counts=counts, macs=0, peak_macs_per_cycle=1,
+                           outputs=np.zeros(1, np.int16), outputs_match_reference=None,
+                           weight_density=1.0, activation_density=1.0)
+
+    layer(10, {"pe.arith.mac": 3})
+    with pytest.raises(ResourceError, match="cycles is -9223372036854775808, not an integer"):
+        layer(int(np.int64(-(2**63))), {})
+    with pytest.raises(ResourceError, match="counter dram.read_bytes is 4611686018427387904"):
+        layer(10, {"dram.read_bytes": 2**62})
