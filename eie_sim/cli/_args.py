@@ -25,6 +25,13 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Descriptions and examples kept as written; a command name as long as ``workloads`` keeps
     its help on its line (argparse before Python 3.13 measures commands without their indent)."""
 
+    def _split_lines(self, text, width):
+        # argparse breaks on hyphens ("element- wise"); words stay whole here.
+        import textwrap
+
+        return textwrap.wrap(self._whitespace_matcher.sub(" ", text).strip(), width,
+                             break_on_hyphens=False)
+
     def add_argument(self, action):
         super().add_argument(action)
         if action.help is not argparse.SUPPRESS:
