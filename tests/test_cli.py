@@ -295,12 +295,16 @@ def test_every_config_field_of_every_arch_is_a_flag_with_its_metadata(capsys):
                 assert f"{flag} " in flat, (command, flag)
                 assert " ".join(f.metadata["doc"].split()) in flat, (command, f.name)
     flat = _help("run")
-    assert "activation queue (FIFO) slots per PE [slots]; default 8; range [1, 1048576]" in flat
+    # --queue-depth: EIE and the dense array share one field, ESE's differs in text and range
+    assert ("activation queue (FIFO) slots per PE [slots] (eie, dense); activation queue (FIFO) "
+            "slots per PE; a circular buffer holding depth - 1 entries (as EIE) [slots] (ese); "
+            "default 8; range [1, 1048576] (eie, dense); range [2, 1048576] (ese)") in flat
     assert "default 800 (eie, dense); 1410 (stc, dense-tc)" in flat  # clock per arch
     # a shared flag whose fields differ: each description with its archs
     assert ("DRAM bandwidth for weight streaming [GB/s] (eie, dense); global memory (DRAM / "
-            "HBM) bandwidth shared by all SMs [GB/s] (stc, dense-tc); default 25.6 (eie, "
-            "dense); 1555 (stc, dense-tc)") in flat
+            "HBM) bandwidth shared by all SMs [GB/s] (stc, dense-tc); DRAM bandwidth of the "
+            "weight stream (one DDR3-1600 64-bit channel) [GB/s] (ese); default 25.6 (eie, "
+            "dense); 1555 (stc, dense-tc); 12.8 (ese)") in flat
     assert "--weights-from {sram,dram,auto}" in flat  # every arch's choices
     assert "a named machine: a100, h100, iso-eie (stc, dense-tc)" in flat
     assert "--arch {" + ",".join(ACCELERATORS) + "}" in flat
