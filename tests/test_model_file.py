@@ -158,3 +158,16 @@ def test_a_file_without_2d_tensors_is_refused(tmp_path):
     np.savez(tmp_path / "v.npz", v=np.ones(3))
     with pytest.raises(WorkloadError, match=r"has no 2-D weight tensor; tensors: v \(3,\)"):
         model_workload(tmp_path / "v.npz", activation_density=0.5)
+
+
+def test_a_topology_that_is_not_a_regular_file_is_refused(tmp_path, capsys):
+    """A FIFO named .yaml is refused in one line (not read forever or blocked on)."""
+    import os
+
+    from eie_sim.cli import main
+
+    fifo = tmp_path / "net.yaml"
+    os.mkfifo(fifo)
+    assert main(["run", "--weights", str(fifo)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "FIFO" in err and "regular file" in err

@@ -96,16 +96,12 @@ def infer_layers(tensors: dict[str, np.ndarray], *, natural: bool,
 
 def read_topology(path: str | Path) -> tuple[Path, list[LayerEntry], bool]:
     """Parse a topology YAML: (weights file, layers, whether order was given)."""
+    from eie_sim.limits import read_text_file
     from eie_sim.safe_yaml import YamlError, load
 
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WorkloadError(f"topology file {p} does not exist") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise WorkloadError(f"cannot read topology file {p}: "
-                            f"{getattr(err, 'strerror', None) or err}") from None
+    # A regular file of bounded size (a FIFO or /dev/zero is refused, not read forever).
+    text = read_text_file(p, "topology file", error=WorkloadError)
     try:
         doc = load(text)
     except YamlError as err:
