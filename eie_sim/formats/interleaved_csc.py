@@ -130,10 +130,10 @@ def _split_rows(row_idx: np.ndarray, n: int, passes: int, rows_per_pass: int):
     return pe, lrow
 
 
-def _summaries_numpy(col_ptr, row_idx, n, passes, rows_per_pass, span):
-    """Entries (real + padding), padding, first and last local row of every (group, column) slice,
-    each of shape (groups, n_cols): one stable radix sort by group keeps each group's entries
-    in (column, row) order; the zero gaps give the padding."""
+def _by_slice(col_ptr, row_idx, n, passes, rows_per_pass):
+    """The entries grouped by slice: ``(seg, lrow, order)`` with ``order`` the stable radix
+    sort by (PE, pass) group (which keeps each group's entries in (column, row) order), ``seg``
+    the slice ``group * n_cols + column`` and ``lrow`` the local row of each sorted entry."""
     n_cols = col_ptr.size - 1
     groups = n * passes
     group, lrow = _split_rows(row_idx, n, passes, rows_per_pass)
@@ -144,6 +144,16 @@ def _summaries_numpy(col_ptr, row_idx, n, passes, rows_per_pass, span):
                     np.bincount(group, minlength=groups))
     seg += np.repeat(np.arange(n_cols, dtype=np.int32), np.diff(col_ptr))[order]
     lrow = lrow[order]
+    return seg, lrow, order
+
+
+def _summaries_numpy(col_ptr, row_idx, n, passes, rows_per_pass, span):
+    """Entries (real + padding), padding, first and last local row of every (group, column) slice,
+    each of shape (groups, n_cols): one stable radix sort by group keeps each group's entries
+    in (column, row) order; the zero gaps give the padding."""
+    n_cols = col_ptr.size - 1
+    groups = n * passes
+    seg, lrow, _ = _by_slice(col_ptr, row_idx, n, passes, rows_per_pass)
     n_seg = groups * n_cols
     real = np.bincount(seg, minlength=n_seg)
     first_row = np.full(n_seg, -1, dtype=np.int32)
@@ -237,17 +247,8 @@ def _entries(enc: InterleavedCSC) -> tuple[np.ndarray, np.ndarray]:
     """``(v, z)`` of ``enc``: the real entries grouped by (PE, pass) in (column, row) order,
     each after its slice's earlier entries and its own padding."""
     col_ptr, row_idx, idx = _with_extra(*enc.source)
-    n, passes, n_cols = enc.num_pes, enc.passes, enc.n_cols
-    groups = n * passes
     span = 1 << enc.relative_index_bits
-    group, lrow = _split_rows(row_idx, n, passes, enc.rows_per_pass)
-    key_dtype = np.uint8 if groups <= 1 << 8 else np.uint16 if groups <= 1 << 16 else np.int64
-    order = np.argsort(group.astype(key_dtype), kind="stable")
-    seg_dtype = np.int32 if groups * n_cols < 1 << 31 else np.int64
-    seg = np.repeat(np.arange(0, groups * n_cols, n_cols, dtype=seg_dtype),
-                    np.bincount(group, minlength=groups))
-    seg += np.repeat(np.arange(n_cols, dtype=np.int32), np.diff(col_ptr))[order]
-    lrow = lrow[order]
+    seg, lrow, order = _by_slice(col_ptr, row_idx, enc.num_pes, enc.passes, enc.rows_per_pass)
     total = int(enc.pe_offset[-1])
     v = np.zeros(total, dtype=np.uint8)
     z = np.full(total, span - 1, dtype=np.uint8)
