@@ -351,12 +351,14 @@ def child_des(repeats: int):
     from eie_sim.workloads import get_workload
 
     wl = get_workload("alexnet-fc8")  # not timed
-    t0 = time.perf_counter()
-    res = simulate(EIEConfig(num_pes=64), fresh(wl), engine="des")
-    seconds = time.perf_counter() - t0
+    seconds = float("inf")
+    for _ in range(min(repeats, 3)):  # one run varies by ~10 % here: best of 3
+        t0 = time.perf_counter()
+        res = simulate(EIEConfig(num_pes=64), fresh(wl), engine="des")
+        seconds = min(seconds, time.perf_counter() - t0)
     match = res.layers[0].outputs_match_reference is True
     # The limit (1.05 x previous) is set by the parent, which has the history.
-    return [row("des_fc8", "SimPy engine, alexnet-fc8 @ 64 PEs (one run)", seconds, None, "s",
+    return [row("des_fc8", "SimPy engine, alexnet-fc8 @ 64 PEs (best of 3)", seconds, None, "s",
                 ok=False if not match else None, note="" if match else "OUTPUT MISMATCH",
                 info={"cycles": res.cycles, "outputs_match_reference": match})]
 
