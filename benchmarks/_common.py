@@ -78,7 +78,16 @@ def _fast_engine_loops() -> str:
 
 
 def peak_rss_bytes() -> int:
-    """Peak resident set size of this process so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    """Peak resident set size of this process image so far: ``VmHWM`` on Linux (``ru_maxrss``
+    keeps the parent's high-water mark across fork and exec), else ``ru_maxrss`` (KiB on Linux,
+    bytes on macOS)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(rss) if sys.platform == "darwin" else int(rss) * 1024
 

@@ -73,24 +73,11 @@ def _case(name: str):
     return run
 
 
-def _own_peak_rss() -> int:
-    """This process image's peak RSS: ``VmHWM`` (Linux; ``ru_maxrss`` keeps the parent's
-    high-water mark across fork and exec), else ``ru_maxrss``."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return peak_rss_bytes()
-
-
 def _child(name: str) -> None:
     run = _case(name)
     t0 = time.perf_counter()
     run()
-    print(json.dumps({"seconds": time.perf_counter() - t0, "peak_rss": _own_peak_rss()}))
+    print(json.dumps({"seconds": time.perf_counter() - t0, "peak_rss": peak_rss_bytes()}))
 
 
 def _rss_in_subprocess(name: str) -> dict:

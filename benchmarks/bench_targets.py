@@ -54,7 +54,17 @@ import time
 import traceback
 from pathlib import Path
 
-from _common import BENCH_DIR, REPO_DIR, RESULTS_DIR, _git, machine_info, table, verdict, write_json
+from _common import (
+    BENCH_DIR,
+    REPO_DIR,
+    RESULTS_DIR,
+    _git,
+    machine_info,
+    peak_rss_bytes,
+    table,
+    verdict,
+    write_json,
+)
 
 SCRIPT = "bench_targets"
 HISTORY = RESULTS_DIR / f"{SCRIPT}_history.json"
@@ -66,21 +76,6 @@ CHILD_TIMEOUT_S = 1800
 
 
 # --------------------------------------------------------------------------- helpers
-
-def own_peak_rss() -> int:
-    """This process image's peak RSS: ``VmHWM`` (``ru_maxrss`` can keep the parent's
-    high-water mark across fork and exec), else ``ru_maxrss``."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    from _common import peak_rss_bytes
-
-    return peak_rss_bytes()
-
 
 def accel_path() -> str:
     """Which code the fast engine's loops used so far: numba is imported only to run them."""
@@ -284,7 +279,7 @@ def _llm(key: str, n_in: int, n_out: int, t_max: float, rss_max: int):
         res = simulate(EIEConfig(num_pes=64, sram_capacity="unbounded"), wl, engine="fast")
         t2 = time.perf_counter()
         match = all(layer.outputs_match_reference is True for layer in res.layers)
-        rss = own_peak_rss()
+        rss = peak_rss_bytes()
         label = f"{n_in} x {n_out} @ 10 %"
         info = {"build_s": t1 - t0, "simulate_s": t2 - t1, "imports_s": imports,
                 "nnz": int(wl.layers[0].nnz) if hasattr(wl.layers[0], "nnz") else None,
