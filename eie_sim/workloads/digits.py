@@ -46,8 +46,11 @@ def load_digits_data(seed: int = DEFAULT_SEED):
         raise WorkloadError("the digits workload needs scikit-learn: "
                             "pip install 'eie_sim[digits]'") from None
     data = load_digits()
-    x = data.data / 16.0
-    y = data.target.astype(np.int64)
+    return split(data.data / 16.0, data.target.astype(np.int64), seed)
+
+
+def split(x: np.ndarray, y: np.ndarray, seed: int):
+    """``(x_train, y_train, x_test, y_test)``: a seeded 80/20 split of the samples (axis 0)."""
     order = np.random.default_rng(seed).permutation(len(y))
     cut = int(0.8 * len(y))
     return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
@@ -237,12 +240,19 @@ def train_pruned_mlp(seed: int = DEFAULT_SEED, density=TARGET_DENSITY) -> tuple[
 
 
 def _train_pruned_mlp(seed: int, density) -> tuple[MLP, MLP]:
-    from eie_sim.compress import magnitude_prune
-
     trained, data, _ = _trained_dense(seed)
     dense = _copy(trained)
     model = _copy(trained)
-    x_train, y_train = data[0], data[1]
+    prune_and_fine_tune(model, density, data[0], data[1], seed)
+    return dense, model
+
+
+def prune_and_fine_tune(model: MLP, density, x_train, y_train, seed: int) -> None:
+    """Magnitude-prune every layer to 60 %, 40 % and then its target ``density[i]`` (never
+    below it), each step followed by 15 epochs of fine-tuning at lr 1e-3 with the pruned
+    weights held at zero (in place)."""
+    from eie_sim.compress import magnitude_prune
+
     rng = np.random.default_rng(seed + 3)
     for fraction in (0.6, 0.4, None):
         for i, w in enumerate(model.weights):
@@ -250,7 +260,6 @@ def _train_pruned_mlp(seed: int, density) -> tuple[MLP, MLP]:
             model.masks[i] = magnitude_prune(w, keep).astype(np.float64)
             w *= model.masks[i]
         _train(model, x_train, y_train, epochs=15, rng=rng, lr=1e-3)
-    return dense, model
 
 
 def quantize_mlp(model: MLP) -> tuple[QuantizedLayer, ...]:

@@ -53,17 +53,11 @@ _EPOCHS, _FINE_TUNE_EPOCHS, _BATCH = 30, 6, 64
 def load_sequences(seed: int = DEFAULT_SEED):
     """``(x_train, y_train, x_test, y_test)``: x of shape (images, 8 steps, 8 pixels) in [0, 1],
     a seeded 80/20 split of scikit-learn's digits."""
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise WorkloadError("the digits-lstm workload needs scikit-learn: "
-                            "pip install 'eie_sim[digits]'") from None
-    data = load_digits()
-    x = (data.data / 16.0).reshape(-1, STEPS, INPUTS)
-    y = data.target.astype(np.int64)
-    order = np.random.default_rng(seed).permutation(len(y))
-    cut = int(0.8 * len(y))
-    return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
+    from eie_sim.workloads.digits import load_digits_data
+
+    x_train, y_train, x_test, y_test = load_digits_data(seed)
+    return (x_train.reshape(-1, STEPS, INPUTS), y_train, x_test.reshape(-1, STEPS, INPUTS),
+            y_test)
 
 
 # --------------------------------------------------------------------------- the float model

@@ -231,9 +231,9 @@ MIN_SIZE = 32
 def _load(dataset: str, seed: int) -> tuple[np.ndarray, ...]:
     """``(x_train, y_train, x_test, y_test)``, seeded 80/20 split; digits pixels / 16, other
     features standardized with the training split's mean and deviation."""
-    if dataset == "digits":
-        from eie_sim.workloads.digits import load_digits_data
+    from eie_sim.workloads.digits import load_digits_data, split
 
+    if dataset == "digits":
         return load_digits_data(seed)
     try:
         from sklearn import datasets
@@ -242,13 +242,10 @@ def _load(dataset: str, seed: int) -> tuple[np.ndarray, ...]:
     data = getattr(datasets, f"load_{dataset}")()
     x = np.asarray(data.data, dtype=np.float64)
     y = np.asarray(data.target, dtype=np.int64)
-    order = np.random.default_rng(seed).permutation(len(y))
-    cut = int(0.8 * len(y))
-    tr, te = order[:cut], order[cut:]
-    mean, std = x[tr].mean(axis=0), x[tr].std(axis=0)
+    x_train, y_train, x_test, y_test = split(x, y, seed)
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
     std[std == 0] = 1.0
-    x = (x - mean) / std
-    return x[tr], y[tr], x[te], y[te]
+    return (x_train - mean) / std, y_train, (x_test - mean) / std, y_test
 
 
 def _train_pruned(dataset: str, hidden: tuple[int, ...], seed: int):
@@ -258,8 +255,7 @@ def _train_pruned(dataset: str, hidden: tuple[int, ...], seed: int):
     layer to 60 %, 40 % and the target density, each followed by 15 epochs of fine-tuning at
     lr 1e-3 with the pruned weights held at zero. Returns ``(model, data)``.
     """
-    from eie_sim.compress import magnitude_prune
-    from eie_sim.workloads.digits import MLP, _train
+    from eie_sim.workloads.digits import MLP, _train, prune_and_fine_tune
 
     data = _load(dataset, seed)
     x_train, y_train = data[0], data[1]
@@ -274,13 +270,7 @@ def _train_pruned(dataset: str, hidden: tuple[int, ...], seed: int):
                 masks=[np.ones_like(w) for w in weights])
     _train(model, x_train, y_train, epochs=40, rng=rng)
     density = [HIDDEN_DENSITY] * len(hidden) + [OUTPUT_DENSITY]
-    rng = np.random.default_rng(seed + 3)
-    for fraction in (0.6, 0.4, None):
-        for i, w in enumerate(model.weights):
-            keep = density[i] if fraction is None else max(density[i], fraction)
-            model.masks[i] = magnitude_prune(w, keep).astype(np.float64)
-            w *= model.masks[i]
-        _train(model, x_train, y_train, epochs=15, rng=rng, lr=1e-3)
+    prune_and_fine_tune(model, density, x_train, y_train, seed)
     return model, data
 
 
