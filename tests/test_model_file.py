@@ -121,7 +121,7 @@ def test_topology_yaml_names_order_biases_and_activations(model):
     ("weights: missing.npz\nlayers: [a]\n", "does not exist"),
     ("weights: m.npz\nlayers: [{tensor: layers.0.weight, name: x}, "
      "{tensor: layers.1.weight, name: x}]\n", "layer name 'x' is used twice"),
-    ("- not a mapping\n", "must be a mapping"),
+    ("- not a mapping\n", "expected a mapping with keys weights"),
 ])
 def test_bad_topology_files_are_one_line_errors(model, capsys, text, message):
     tmp, _ = model

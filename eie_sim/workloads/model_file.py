@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from eie_sim.errors import WorkloadError
+from eie_sim.limits import excerpt
 
 TOPOLOGY_SUFFIXES = (".yaml", ".yml")
 _LAYER_KEYS = ("tensor", "bias", "name", "activation", "transpose")
@@ -94,6 +95,16 @@ def infer_layers(tensors: dict[str, np.ndarray], *, natural: bool,
     return layers, skipped
 
 
+def _check_mapping(value, allowed, where: str) -> None:
+    """Refuse (one line) a value that is not a mapping, or has a key not in ``allowed``."""
+    if not isinstance(value, dict):
+        raise WorkloadError(f"{where}: expected a mapping with keys {', '.join(allowed)}")
+    unknown = [k for k in value if k not in allowed]
+    if unknown:
+        raise WorkloadError(f"{where}: unknown key {excerpt(unknown[0])}; allowed: "
+                            f"{', '.join(allowed)}")
+
+
 def read_topology(path: str | Path) -> tuple[Path, list[LayerEntry], bool]:
     """Parse a topology YAML: (weights file, layers, whether order was given)."""
     from eie_sim.limits import read_text_file
@@ -106,13 +117,7 @@ def read_topology(path: str | Path) -> tuple[Path, list[LayerEntry], bool]:
         doc = load(text)
     except YamlError as err:
         raise WorkloadError(f"topology file {p}: {err}") from None
-    if not isinstance(doc, dict):
-        raise WorkloadError(f"topology file {p} must be a mapping with keys "
-                            f"{', '.join(_TOP_KEYS)}")
-    unknown = [k for k in doc if k not in _TOP_KEYS]
-    if unknown:
-        raise WorkloadError(f"topology file {p}: unknown key {unknown[0]!r}; allowed: "
-                            f"{', '.join(_TOP_KEYS)}")
+    _check_mapping(doc, _TOP_KEYS, f"topology file {p}")
     weights = doc.get("weights")
     if not isinstance(weights, str) or not weights:
         raise WorkloadError(f"topology file {p}: 'weights' must name the weights file "
@@ -127,13 +132,7 @@ def read_topology(path: str | Path) -> tuple[Path, list[LayerEntry], bool]:
         where = f"topology file {p}, layer {k}"
         if isinstance(entry, str):
             entry = {"tensor": entry}
-        if not isinstance(entry, dict):
-            raise WorkloadError(f"{where}: expected a mapping with keys "
-                                f"{', '.join(_LAYER_KEYS)}")
-        bad = [key for key in entry if key not in _LAYER_KEYS]
-        if bad:
-            raise WorkloadError(f"{where}: unknown key {bad[0]!r}; allowed: "
-                                f"{', '.join(_LAYER_KEYS)}")
+        _check_mapping(entry, _LAYER_KEYS, where)
         tensor = entry.get("tensor")
         if not isinstance(tensor, str) or not tensor:
             raise WorkloadError(f"{where}: 'tensor' must name the weight tensor")
