@@ -18,3 +18,12 @@ POP_TO_ISSUE = 1
 ISSUE_TO_WRITE = 5
 #: Earliest first issue of a broadcast after its push (``S >= P + 2``).
 PUSH_TO_ISSUE = QUEUE_VISIBLE_DELAY + POP_TO_ISSUE
+
+
+def queue_wait(last_issue: int, attempt: int, push: int) -> tuple[int, int]:
+    """``(unblocked, held)``: the first cycle a PE that last issued at ``last_issue`` could have
+    issued this broadcast had the CCU pushed it on its first attempt, and the cycle it can
+    given the actual push. ``held - unblocked`` is the PE's stall (a full queue elsewhere held
+    the broadcast back); both engines of every PE array count it this way."""
+    return (max(last_issue + 1, attempt + PUSH_TO_ISSUE),
+            max(last_issue + 1, push + PUSH_TO_ISSUE))

@@ -18,8 +18,8 @@ from eie_sim.engines.pe_array.des.act_queue import ActivationQueue
 from eie_sim.engines.pe_array.timing import (
     ISSUE_TO_WRITE,
     POP_TO_ISSUE,
-    QUEUE_VISIBLE_DELAY,
     SCAN_START_CYCLE,
+    queue_wait,
 )
 from eie_sim.workloads.lstm import CellState, LSTMLayer, element_wise
 
@@ -102,9 +102,7 @@ class ProcessingElement:
             push, attempt, column, activation = self.queue.pop()
             self.last_pop = env.now
             first_issue = env.now + POP_TO_ISSUE
-            delay = QUEUE_VISIBLE_DELAY + POP_TO_ISSUE
-            unblocked = max(last_issue + 1, attempt + delay)
-            held = max(last_issue + 1, push + delay)
+            unblocked, held = queue_wait(last_issue, attempt, push)
             self.stall += held - unblocked
             counts["pe.ptr_buffer.read"] += 2
             lo, hi = int(ptr[column]), int(ptr[column + 1])

@@ -22,7 +22,7 @@ import simpy
 from eie_sim.config import PEArrayConfig
 from eie_sim.engines.pe_array.des.act_queue import ActivationQueue
 from eie_sim.engines.pe_array.des.dram import DramStream
-from eie_sim.engines.pe_array.timing import ISSUE_TO_WRITE, POP_TO_ISSUE, QUEUE_VISIBLE_DELAY
+from eie_sim.engines.pe_array.timing import ISSUE_TO_WRITE, POP_TO_ISSUE, queue_wait
 from eie_sim.formats.fixed_point import INT16_MAX, INT16_MIN
 from eie_sim.layer import QuantizedLayer
 
@@ -213,9 +213,7 @@ class ProcessingElement:
             first_issue = env.now + POP_TO_ISSUE
             # Waiting for this activation: the part a full queue elsewhere caused is stall;
             # the scan, the pipeline and DRAM are idle.
-            delay = QUEUE_VISIBLE_DELAY + POP_TO_ISSUE
-            unblocked = max(last_issue + 1, attempt + delay)
-            held = max(last_issue + 1, push + delay)
+            unblocked, held = queue_wait(last_issue, attempt, push)
             self.stall += held - unblocked
             self.idle += (unblocked - (last_issue + 1)) + (first_issue - held)
             work = issue(pass_index, column, activation, first_issue, self.arith)
