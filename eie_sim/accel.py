@@ -171,39 +171,59 @@ def _saturating_outputs_loop(col_ptr, row_idx, weight_idx, columns, table, bias_
     return acc.astype(np.int16)
 
 
-def _slice_summaries_loop(col_ptr, row_idx, n, passes, rows_per_pass, bits, n_shift, r_shift,
-                          entries, padding, first, last, c_lo, c_hi, c_base):
-    # Columns [c_lo, c_hi), stored as columns c_base + c. Flat (column, group) layout while
-    # walking (a column's slices are adjacent); shifts and masks for power-of-two N and R
-    # (``*_shift >= 0``; divisions cost ~10x more).
-    groups = n * passes
+def _slice_summaries_loop(col_ptr, row_idx, n, passes, rows_per_pass, bits, n_shift, entries,
+                          padding, first, last, c_lo, c_hi, c_base):
+    # Columns [c_lo, c_hi), stored as columns c_base + c of the (N x passes, columns) outputs.
+    # Rows ascend within a column, so each pass's entries are a contiguous run of it; a run's
+    # slices are summed in per-PE buffers (in L1) and written out once. A row splits into PE and
+    # local row by shift and mask when N is a power of two (``n_shift >= 0``), else by division
+    # (~3x slower).
+    mask = (1 << n_shift) - 1 if n_shift >= 0 else 0  # known >= 0: no index wraparound
+    count = np.zeros(n, np.int32)
+    pad_count = np.zeros(n, np.int32)
+    first_row = np.full(n, -1, np.int32)
+    last_row = np.full(n, -1, np.int32)
     for c in range(c_lo, c_hi):
-        base = (c + c_base) * groups
-        for e in range(col_ptr[c], col_ptr[c + 1]):
-            row = row_idx[e]
+        lo, hi = col_ptr[c], col_ptr[c + 1]
+        col = c + c_base
+        for p in range(passes):
+            end = hi if p == passes - 1 else lo + np.searchsorted(
+                row_idx[lo:hi], (p + 1) * rows_per_pass * n)
+            base = p * rows_per_pass
             if n_shift >= 0:
-                local = row >> n_shift
-                pe = row & (n - 1)
+                for e in range(lo, end):
+                    row = row_idx[e]
+                    k = row & mask
+                    lrow = (row >> n_shift) - base
+                    prev = last_row[k]  # the slice's previous entry (-1: none yet)
+                    pad = (lrow - prev - 1) >> bits
+                    pad_count[k] += pad
+                    count[k] += 1 + pad
+                    first_row[k] = lrow if prev < 0 else first_row[k]
+                    last_row[k] = lrow
             else:
-                local = row // n
-                pe = row - local * n
-            if passes == 1:
-                g = base + pe
-                lrow = local
-            else:
-                if r_shift >= 0:
-                    p = local >> r_shift
-                else:
-                    p = local // rows_per_pass
-                g = base + pe * passes + p
-                lrow = local - p * rows_per_pass
-            prev = last[g]  # rows ascend within a column: the slice's previous entry
-            pad = (lrow - prev - 1) >> bits
-            padding[g] += pad
-            entries[g] += 1 + pad
-            if prev < 0:
-                first[g] = lrow
-            last[g] = lrow
+                for e in range(lo, end):
+                    row = row_idx[e]
+                    local = row // n
+                    k = row - local * n
+                    lrow = local - base
+                    prev = last_row[k]
+                    pad = (lrow - prev - 1) >> bits
+                    pad_count[k] += pad
+                    count[k] += 1 + pad
+                    first_row[k] = lrow if prev < 0 else first_row[k]
+                    last_row[k] = lrow
+            lo = end
+            for k in range(n):
+                g = k * passes + p
+                entries[g, col] = count[k]
+                padding[g, col] = pad_count[k]
+                first[g, col] = first_row[k]
+                last[g, col] = last_row[k]
+                count[k] = 0
+                pad_count[k] = 0
+                first_row[k] = -1
+                last_row[k] = -1
 
 
 #: Entries below which one thread walks the whole matrix (threads cost more than they save).
@@ -235,26 +255,18 @@ def _threads():
     return ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="eie-sim-kernel")
 
 
-def _log2(v: int) -> int:
-    """log2 of a power of two, else -1."""
-    return v.bit_length() - 1 if v & (v - 1) == 0 else -1
-
-
 def slice_summaries(col_ptr, row_idx, n: int, passes: int, rows_per_pass: int, bits: int,
                     extra_rows=None):
     """``(entries, padding, first_row, last_row)`` per (PE x pass, column) slice: int32 arrays
     of shape ``(N * passes, n_cols)`` (entries = real + padding; see
     :func:`eie_sim.formats.interleaved_csc.encode`); ``extra_rows`` (ascending) is one more
     column after the matrix's (the bias)."""
-    # Walked in the narrowest type that holds a local row (< R), transposed once at the end.
     n_main = col_ptr.size - 1
-    shape = (n_main + (extra_rows is not None), n * passes)
-    narrow = np.int16 if rows_per_pass < 1 << 15 else np.int32
-    entries, padding = np.zeros(shape, narrow), np.zeros(shape, narrow)
-    first, last = np.full(shape, -1, narrow), np.full(shape, -1, narrow)
+    shape = (n * passes, n_main + (extra_rows is not None))
+    entries, padding, first, last = (np.empty(shape, np.int32) for _ in range(4))
     kernel = _compiled().slice_summaries
-    common = (n, passes, rows_per_pass, bits, _log2(n), _log2(rows_per_pass), entries.ravel(),
-              padding.ravel(), first.ravel(), last.ravel())
+    n_shift = n.bit_length() - 1 if n & (n - 1) == 0 else -1
+    common = (n, passes, rows_per_pass, bits, n_shift, entries, padding, first, last)
     col_ptr = np.ascontiguousarray(col_ptr, dtype=np.int64)
     rows = np.ascontiguousarray(row_idx, dtype=np.int32)
     # Columns are independent and the kernel releases the GIL: split them between threads.
@@ -266,7 +278,7 @@ def slice_summaries(col_ptr, row_idx, n: int, passes: int, rows_per_pass: int, b
     if extra_rows is not None:
         extra = np.ascontiguousarray(extra_rows, dtype=np.int32)
         kernel(np.array([0, extra.size], dtype=np.int64), extra, *common, 0, 1, n_main)
-    return tuple(a.T.astype(np.int32) for a in (entries, padding, first, last))
+    return entries, padding, first, last
 
 
 def recurrence(work, adv, capacity: int, push_to_issue: int, ready):
