@@ -122,6 +122,7 @@ def _compiled() -> SimpleNamespace | None:
     return SimpleNamespace(
         recurrence=jit(_recurrence_loop), saturating_outputs=jit(_saturating_outputs_loop),
         slice_summaries=jit(_slice_summaries_loop),
+        reference_columns=jit(_reference_columns_loop),
     )
 
 
@@ -169,6 +170,19 @@ def _saturating_outputs_loop(col_ptr, row_idx, weight_idx, columns, table, bias_
         v = acc[r] + bias[j]
         acc[r] = INT16_MIN if v < INT16_MIN else INT16_MAX if v > INT16_MAX else v
     return acc.astype(np.int16)
+
+
+def _reference_columns_loop(col_ptr, row_idx, weight_idx, codebook, columns, x, frac_bits, acc):
+    # The golden model's rule entry by entry, in broadcast order: product, round half up,
+    # saturating add (no product table, unlike _saturating_outputs_loop).
+    half = (1 << frac_bits) >> 1
+    for i in range(columns.size):
+        c = columns[i]
+        a = x[c]
+        for e in range(col_ptr[c], col_ptr[c + 1]):
+            r = row_idx[e]
+            v = acc[r] + ((codebook[weight_idx[e]] * a + half) >> frac_bits)
+            acc[r] = INT16_MIN if v < INT16_MIN else INT16_MAX if v > INT16_MAX else v
 
 
 def _slice_summaries_loop(col_ptr, row_idx, n, passes, rows_per_pass, bits, n_shift, entries,
@@ -290,6 +304,16 @@ def recurrence(work, adv, capacity: int, push_to_issue: int, ready):
     return k.recurrence(
         np.ascontiguousarray(work, dtype=np.int64), np.ascontiguousarray(adv, dtype=np.int64),
         capacity, push_to_issue, np.ascontiguousarray(ready, dtype=np.int64), has_ready,
+    )
+
+
+def reference_columns(layer, columns, x, acc) -> None:
+    """Add the broadcast ``columns`` of ``layer`` on activations ``x`` (int64) into the
+    saturating accumulators ``acc`` (int64), entry by entry in order (the golden model's rule,
+    :mod:`eie_sim.reference`)."""
+    _compiled().reference_columns(
+        layer.col_ptr, layer.row_idx, layer.weight_idx, layer.codebook.astype(np.int64),
+        np.ascontiguousarray(columns, dtype=np.int64), x, layer.weight_frac_bits, acc,
     )
 
 

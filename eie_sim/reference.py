@@ -1,4 +1,5 @@
-"""Functional golden model of one EIE layer: plain numpy, the datapath's fixed-point rules.
+"""Functional golden model of one EIE layer: the datapath's fixed-point rules, in plain numpy
+(or entry by entry in compiled code when :mod:`eie_sim.accel` runs it).
 
 It reads the layer's plain CSC (not the interleaved per-PE encoding the engines consume), so
 an encoding bug shows up as a mismatch. For each broadcast input ``j`` in increasing order
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from eie_sim import accel
 from eie_sim.formats.fixed_point import INT16_MAX, INT16_MIN, round_shift
 from eie_sim.layer import QuantizedLayer
 
@@ -36,21 +38,33 @@ def reference_forward(
     cols = np.flatnonzero(broadcast_mask(x, input_relu))
     lengths = layer.col_ptr[cols + 1] - layer.col_ptr[cols]
     acc = np.zeros(layer.n_out, dtype=np.int64)
-    # Broadcast columns in order, a chunk of about _CHUNK_TERMS entries at a time (bounded
-    # memory whatever the layer).
-    ends = np.cumsum(lengths)
-    lo = 0
-    while lo < cols.size:
-        hi = max(lo + 1, int(np.searchsorted(ends, ends[lo] - lengths[lo] + _CHUNK_TERMS,
-                                             side="right")))
-        _add_columns(acc, layer, x, cols[lo:hi], lengths[lo:hi])
-        lo = hi
+    if not _add_compiled(acc, layer, x, cols, int(lengths.sum())):
+        # Broadcast columns in order, a chunk of about _CHUNK_TERMS entries at a time (bounded
+        # memory whatever the layer).
+        ends = np.cumsum(lengths)
+        lo = 0
+        while lo < cols.size:
+            hi = max(lo + 1, int(np.searchsorted(ends, ends[lo] - lengths[lo] + _CHUNK_TERMS,
+                                                 side="right")))
+            _add_columns(acc, layer, x, cols[lo:hi], lengths[lo:hi])
+            lo = hi
     if include_bias and layer.has_bias:
         brows = np.flatnonzero(layer.bias_idx)
         b = layer.bias_codebook.astype(np.int64)[layer.bias_idx[brows]]
         prod = round_shift(b * layer.bias_activation(), layer.weight_frac_bits)
         acc[brows] = np.clip(acc[brows] + prod, INT16_MIN, INT16_MAX)
     return acc.astype(np.int16)
+
+
+def _add_compiled(acc: np.ndarray, layer: QuantizedLayer, x: np.ndarray, cols: np.ndarray,
+                  terms: int) -> bool:
+    """Add the columns entry by entry with the compiled loop when :mod:`eie_sim.accel` runs
+    compiled code for ``terms`` entries (the same rule; ``tests/test_eie_accel.py`` proves the
+    two paths equal); False: the numpy code below must run."""
+    if accel.kernels(work=terms) is None:
+        return False
+    accel.reference_columns(layer, cols, x, acc)
+    return True
 
 
 #: Entries gathered at once (memory: ~20 bytes each).

@@ -1,5 +1,6 @@
 """Tests of eie_sim/reference.py: the functional golden model of one EIE layer."""
 
+import importlib.util
 from fractions import Fraction
 from math import floor
 
@@ -8,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from eie_sim import accel
 from eie_sim.layer import CODEBOOK_SIZE, QuantizedLayer
 from eie_sim.reference import broadcast_mask, reference_forward
 
@@ -87,12 +89,19 @@ def layers_and_inputs(draw):
     return layer, x.astype(np.int16)
 
 
+ACCELERATORS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    importlib.util.find_spec("numba") is None, reason="numba is not installed"))]
+
+
+@pytest.mark.parametrize("accelerator", ACCELERATORS)
 @PROPS
 @given(layers_and_inputs(), st.booleans(), st.booleans())
-def test_matches_slow_pure_python_model(layer_x, input_relu, include_bias):
-    """reference_forward equals an independent loop with exact rational rounding."""
+def test_matches_slow_pure_python_model(accelerator, layer_x, input_relu, include_bias):
+    """reference_forward equals an independent loop with exact rational rounding, in numpy and
+    in compiled code alike."""
     layer, x = layer_x
-    got = reference_forward(layer, x, input_relu=input_relu, include_bias=include_bias)
+    with accel.using(accelerator):
+        got = reference_forward(layer, x, input_relu=input_relu, include_bias=include_bias)
     assert got.dtype == np.int16 and got.shape == (layer.n_out,)
     assert got.tolist() == slow_forward(layer, x, input_relu, include_bias)
 
@@ -109,7 +118,8 @@ def test_chunked_and_blocked_accumulation_matches_the_slow_model(layer_x, input_
     old = ref._CHUNK_TERMS, ref._SMALL_BLOCK
     ref._CHUNK_TERMS, ref._SMALL_BLOCK = chunk, block
     try:
-        got = reference_forward(layer, x, input_relu=input_relu)
+        with accel.using("numpy"):  # the chunks and blocks are the numpy code's
+            got = reference_forward(layer, x, input_relu=input_relu)
     finally:
         ref._CHUNK_TERMS, ref._SMALL_BLOCK = old
     assert got.tolist() == slow_forward(layer, x, input_relu, True)
