@@ -9,9 +9,15 @@ The same model as the numpy code, written the direct way:
 * :func:`saturating_outputs` adds every broadcast column's products into 16-bit saturating
   accumulators in broadcast order, then the bias (EIE's fast engine,
   :mod:`eie_sim.engines.eie.fast`);
+* :func:`reference_columns` is the golden model's rule entry by entry (product, round half up,
+  saturating add; :mod:`eie_sim.reference`), written without the product table;
 * :func:`slice_summaries` walks a CSC matrix once and returns, per PE, pass and column slice of
   EIE's interleaved CSC, the real and padding entries and the first and last local row (the
   numpy code is a stable radix sort in :mod:`eie_sim.formats.interleaved_csc`).
+
+Over :data:`PARALLEL_ENTRIES` entries the kernels run on one thread per available core: the
+slice summaries by column ranges, the output and reference accumulation by output-row ranges
+(rows are independent, each row still adds its terms in broadcast order).
 
 Which code runs is chosen per call by :func:`kernels` from ``EIE_SIM_ACCELERATOR``:
 
@@ -157,29 +163,35 @@ def _recurrence_loop(work, adv, capacity, push_to_issue, ready, has_ready):
     return push, first, last
 
 
-def _saturating_outputs_loop(col_ptr, row_idx, weight_idx, columns, table, bias_rows, bias, n_out):
-    acc = np.zeros(n_out, dtype=np.int64)
+def _saturating_outputs_loop(col_ptr, row_idx, weight_idx, columns, table, acc, r_lo, r_hi):
+    # Rows [r_lo, r_hi) of acc (threads take disjoint row ranges: rows are independent).
     for i in range(columns.size):
         c = columns[i]
-        for e in range(col_ptr[c], col_ptr[c + 1]):
+        lo, hi = col_ptr[c], col_ptr[c + 1]
+        if r_lo > 0:  # rows ascend within a column: the range's entries are a run of it
+            lo += np.searchsorted(row_idx[lo:hi], r_lo)
+        if r_hi < acc.size:
+            hi = lo + np.searchsorted(row_idx[lo:hi], r_hi)
+        for e in range(lo, hi):
             r = row_idx[e]
             v = acc[r] + table[i, weight_idx[e]]
             acc[r] = INT16_MIN if v < INT16_MIN else INT16_MAX if v > INT16_MAX else v
-    for j in range(bias_rows.size):
-        r = bias_rows[j]
-        v = acc[r] + bias[j]
-        acc[r] = INT16_MIN if v < INT16_MIN else INT16_MAX if v > INT16_MAX else v
-    return acc.astype(np.int16)
 
 
-def _reference_columns_loop(col_ptr, row_idx, weight_idx, codebook, columns, x, frac_bits, acc):
+def _reference_columns_loop(col_ptr, row_idx, weight_idx, codebook, columns, x, frac_bits, acc,
+                            r_lo, r_hi):
     # The golden model's rule entry by entry, in broadcast order: product, round half up,
-    # saturating add (no product table, unlike _saturating_outputs_loop).
+    # saturating add (no product table, unlike _saturating_outputs_loop); rows [r_lo, r_hi).
     half = (1 << frac_bits) >> 1
     for i in range(columns.size):
         c = columns[i]
         a = x[c]
-        for e in range(col_ptr[c], col_ptr[c + 1]):
+        lo, hi = col_ptr[c], col_ptr[c + 1]
+        if r_lo > 0:
+            lo += np.searchsorted(row_idx[lo:hi], r_lo)
+        if r_hi < acc.size:
+            hi = lo + np.searchsorted(row_idx[lo:hi], r_hi)
+        for e in range(lo, hi):
             r = row_idx[e]
             v = acc[r] + ((codebook[weight_idx[e]] * a + half) >> frac_bits)
             acc[r] = INT16_MIN if v < INT16_MIN else INT16_MAX if v > INT16_MAX else v
@@ -307,21 +319,36 @@ def recurrence(work, adv, capacity: int, push_to_issue: int, ready):
     )
 
 
-def reference_columns(layer, columns, x, acc) -> None:
-    """Add the broadcast ``columns`` of ``layer`` on activations ``x`` (int64) into the
-    saturating accumulators ``acc`` (int64), entry by entry in order (the golden model's rule,
-    :mod:`eie_sim.reference`)."""
-    _compiled().reference_columns(
-        layer.col_ptr, layer.row_idx, layer.weight_idx, layer.codebook.astype(np.int64),
-        np.ascontiguousarray(columns, dtype=np.int64), x, layer.weight_frac_bits, acc,
-    )
+def _in_row_parts(kernel, n_rows: int, terms: int) -> None:
+    """``kernel(r_lo, r_hi)`` over row ranges, one per available core when ``terms`` entries
+    are worth the threads (rows are independent; the kernels release the GIL)."""
+    workers = min(_cores(), max(1, terms // PARALLEL_ENTRIES), max(1, n_rows))
+    cuts = [n_rows * w // workers for w in range(workers + 1)]
+    parts = list(zip(cuts[:-1], cuts[1:], strict=True))
+    if len(parts) == 1:
+        kernel(*parts[0])
+    else:
+        list(_threads().map(lambda part: kernel(*part), parts))
 
 
-def saturating_outputs(layer, weight_cols, table, bias_rows, bias) -> np.ndarray:
-    """Output vector: ``table[i, idx]`` of every entry of column ``weight_cols[i]`` added in
-    order into saturating int16 accumulators, then ``bias`` at ``bias_rows``."""
-    return _compiled().saturating_outputs(
-        layer.col_ptr, layer.row_idx, layer.weight_idx, weight_cols,
-        np.ascontiguousarray(table, dtype=np.int64), bias_rows, bias.astype(np.int64),
-        layer.n_out,
-    )
+def reference_columns(layer, columns, x, acc, terms: int) -> None:
+    """Add the broadcast ``columns`` of ``layer`` (``terms`` entries) on activations ``x``
+    (int64) into the saturating accumulators ``acc`` (int64), entry by entry in order (the
+    golden model's rule, :mod:`eie_sim.reference`)."""
+    kernel = _compiled().reference_columns
+    args = (layer.col_ptr, layer.row_idx, layer.weight_idx, layer.codebook.astype(np.int64),
+            np.ascontiguousarray(columns, dtype=np.int64), x, layer.weight_frac_bits, acc)
+    _in_row_parts(lambda r_lo, r_hi: kernel(*args, r_lo, r_hi), acc.size, terms)
+
+
+def saturating_outputs(layer, weight_cols, table, bias_rows, bias, terms: int) -> np.ndarray:
+    """Output vector: ``table[i, idx]`` of every entry of column ``weight_cols[i]`` (``terms``
+    entries) added in order into saturating int16 accumulators, then ``bias`` at
+    ``bias_rows``."""
+    kernel = _compiled().saturating_outputs
+    acc = np.zeros(layer.n_out, dtype=np.int64)
+    args = (layer.col_ptr, layer.row_idx, layer.weight_idx, weight_cols,
+            np.ascontiguousarray(table, dtype=np.int64), acc)
+    _in_row_parts(lambda r_lo, r_hi: kernel(*args, r_lo, r_hi), acc.size, terms)
+    acc[bias_rows] = np.clip(acc[bias_rows] + bias, INT16_MIN, INT16_MAX)  # rows are distinct
+    return acc.astype(np.int16)

@@ -38,7 +38,7 @@ def reference_forward(
     cols = np.flatnonzero(broadcast_mask(x, input_relu))
     lengths = layer.col_ptr[cols + 1] - layer.col_ptr[cols]
     acc = np.zeros(layer.n_out, dtype=np.int64)
-    if not _add_compiled(acc, layer, x, cols):
+    if not _add_compiled(acc, layer, x, cols, int(lengths.sum())):
         # Broadcast columns in order, a chunk of about _CHUNK_TERMS entries at a time (bounded
         # memory whatever the layer).
         ends = np.cumsum(lengths)
@@ -56,14 +56,14 @@ def reference_forward(
     return acc.astype(np.int16)
 
 
-def _add_compiled(acc: np.ndarray, layer: QuantizedLayer, x: np.ndarray,
-                  cols: np.ndarray) -> bool:
+def _add_compiled(acc: np.ndarray, layer: QuantizedLayer, x: np.ndarray, cols: np.ndarray,
+                  terms: int) -> bool:
     """Add the columns entry by entry with the compiled loop when :mod:`eie_sim.accel` already
     runs compiled code (the check follows the engines' choice and never loads numba itself;
     ``tests/test_reference.py`` proves both paths equal); False: the numpy code must run."""
     if accel.kernels() is None:
         return False
-    accel.reference_columns(layer, cols, x, acc)
+    accel.reference_columns(layer, cols, x, acc, terms)
     return True
 
 

@@ -102,3 +102,34 @@ def test_expect_loads_the_kernels_for_a_large_run(monkeypatch):
     assert accel.kernels() is None
     accel.expect(accel.BREAK_EVEN_ENTRIES)
     assert accel.kernels() is not None
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(st.integers(1, 200), st.integers(1, 60), st.sampled_from([0.05, 0.4, 1.0]),
+       st.sampled_from([300, 32767]), st.booleans(), st.integers(0, 2**32 - 1))
+def test_threaded_row_ranges_equal_one_thread(n_out, n_in, density, mag, bias, seed):
+    """The output and reference kernels split over threads by row ranges (forced with a tiny
+    threshold) give the numpy code's bits, saturation included."""
+    from eie_sim.engines.eie.fast import _outputs
+    from eie_sim.layer import QuantizedLayer
+    from eie_sim.reference import reference_forward
+
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(n_out, n_in)) * (rng.random((n_out, n_in)) < density)
+    layer = QuantizedLayer.from_dense("t", w, bias=rng.normal(size=n_out) if bias else None)
+    x = (rng.integers(-mag, mag + 1, size=n_in) * (rng.random(n_in) < 0.7)).astype(np.int64)
+    cols = np.flatnonzero(x > 0)
+    if layer.has_bias:
+        cols = np.append(cols, n_in)
+    with accel.using("numpy"):
+        want = (_outputs(layer, x, cols), reference_forward(layer, x))
+    old = accel.PARALLEL_ENTRIES
+    accel.PARALLEL_ENTRIES = 1
+    try:
+        with accel.using("numba"):
+            got = (_outputs(layer, x, cols), reference_forward(layer, x))
+    finally:
+        accel.PARALLEL_ENTRIES = old
+    for g, w_ in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w_)
+    np.testing.assert_array_equal(got[0], got[1])

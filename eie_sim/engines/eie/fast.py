@@ -76,7 +76,7 @@ def _outputs(layer: QuantizedLayer, x: np.ndarray, columns: np.ndarray) -> np.nd
     lengths = layer.col_ptr[weight_cols + 1] - starts
     n_terms = int(lengths.sum())
     if accel.kernels(work=n_terms) is not None:
-        return accel.saturating_outputs(layer, weight_cols, table, bias_rows, bias)
+        return accel.saturating_outputs(layer, weight_cols, table, bias_rows, bias, n_terms)
     take = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(n_terms)
     slot = np.repeat(np.arange(0, table.size, CODEBOOK_SIZE, dtype=np.int32), lengths)
     slot += np.take(layer.weight_idx, take)
