@@ -10,6 +10,7 @@ import pytest
 from eie_sim.errors import WorkloadError
 from eie_sim.reference import reference_forward
 from eie_sim.workloads import LayerSpec, build_layer, describe, get_workload, workload_names
+from eie_sim.workloads import synthetic
 from eie_sim.workloads.paper import DEFAULT_SEED, NETWORKS, TABLE_III, layer_spec
 
 BIG = {"vgg-fc6", "alexnet-fc6", "alexnet", "vgg"}
@@ -240,6 +241,64 @@ def test_huge_sparse_layer_memory_grows_with_nonzeros():
     assert within_binomial(layer.nnz, 10**10, 1e-5)
     assert np.count_nonzero(x) == 35_000
     assert elapsed < 30  # generous: about 2 s on one core under tracemalloc
+
+
+def plain_positions(rng, n_out, n_in, density):
+    """sparse_positions written the direct way: rng.geometric gaps, cumulated, split by column."""
+    total = n_out * n_in
+    parts, last = [], -1
+    for batch in synthetic._gap_batches(density * total):
+        pos = np.cumsum(rng.geometric(density, size=batch)) + last
+        parts.append(pos)
+        last = int(pos[-1])
+        if last >= total - 1:
+            break
+    flat = np.concatenate(parts)
+    flat = flat[flat < total]
+    col_ptr = np.searchsorted(flat, np.arange(n_in + 1) * n_out)
+    return col_ptr, flat - np.repeat(np.arange(n_in) * n_out, np.diff(col_ptr))
+
+
+@pytest.mark.parametrize(
+    "n_out, n_in, density",
+    [(700, 300, 0.004), (64, 50, 0.1), (1, 1, 0.3), (300, 1, 0.2), (1, 500, 0.05),
+     (200, 100, 0.3333), (200, 100, 0.5), (30, 20, 1e-6)],
+)
+@pytest.mark.parametrize("batches", ["normal", "tiny"])
+def test_sparse_positions_is_plain_geometric_gaps(monkeypatch, n_out, n_in, density, batches):
+    """The blocked positions equal cumulated rng.geometric gaps (the same stream, left in the
+    same state), with tiny blocks and tiny batches (many batches, grown rows) too."""
+    if batches == "tiny":
+        monkeypatch.setattr(synthetic, "POSITION_BLOCK", 7)
+        def tiny(expected):
+            yield from (5, 3)
+            while True:
+                yield 1
+
+        monkeypatch.setattr(synthetic, "_gap_batches", tiny)
+    rng_a, rng_b = np.random.default_rng(11), np.random.default_rng(11)
+    col_ptr, rows = synthetic.sparse_positions(rng_a, n_out, n_in, density)
+    want_ptr, want_rows = plain_positions(rng_b, n_out, n_in, density)
+    assert col_ptr.dtype == np.int64 and rows.dtype == np.int32
+    assert np.array_equal(col_ptr, want_ptr) and np.array_equal(rows, want_rows)
+    assert rng_a.random() == rng_b.random()
+
+
+def test_pruned_laplace_values_stream():
+    """Exponentials, then one uniform per value for its sign (negative below 0.5)."""
+    for n in (0, 1, 100_003):
+        rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
+        got = synthetic.pruned_laplace_values(rng_a, n, 0.1)
+        want = rng_b.exponential(1.0, size=n) + math.log(10.0)
+        want[rng_b.random(n) < 0.5] *= -1
+        assert np.array_equal(got, want)
+        assert rng_a.random() == rng_b.random()
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 129, 1000, 65_536, 65_537, 300_007])
+def test_mean_square_is_numpys_bit_for_bit(n):
+    v = np.random.default_rng(n).standard_exponential(n) + 2.3
+    assert synthetic.mean_square(v) == float(np.mean(v**2))
 
 
 # ----------------------------------------------------------------------------- named workloads

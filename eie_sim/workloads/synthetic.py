@@ -60,6 +60,7 @@ positions and values, 2 propensities and assignment, 3 input samples).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -157,23 +158,33 @@ class LayerSpec:
 def sparse_positions(
     rng: np.random.Generator, n_out: int, n_in: int, density: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Bernoulli(density) positions of an ``n_out x n_in`` matrix as CSC ``(col_ptr, rows)``."""
+    """Bernoulli(density) positions of an ``n_out x n_in`` matrix as CSC ``(col_ptr, rows)``.
+
+    The positions (column-major) are the running sums of ``Geometric(density)`` gaps, drawn in
+    batches (:func:`_gap_batches`) until they pass the end of the matrix. Below density 1/3,
+    where numpy draws a geometric gap by inversion, ``ceil(E / -log1p(-density))`` of one
+    standard exponential ``E``, the gaps are made that way from
+    :meth:`~numpy.random.Generator.standard_exponential`, a block of :data:`POSITION_BLOCK` at a
+    time, and turned into rows and column counts on the way (the stream of ``rng.geometric``,
+    cache-sized temporaries).
+    """
     total = n_out * n_in
     if density <= 0.0:
-        flat = np.zeros(0, dtype=np.int64)
-    elif density >= 1.0:
+        return np.zeros(n_in + 1, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    if density < _GEOMETRIC_INVERSION_BELOW:
+        return _positions_by_inversion(rng, n_out, n_in, density)
+    if density >= 1.0:
         flat = np.arange(total, dtype=np.int64)
     else:
-        expected = density * total
-        chunk = int(expected + 8.0 * math.sqrt(expected) + 64)
         parts, last = [], -1
-        while last < total - 1:
-            pos = rng.geometric(density, size=chunk)  # gaps, turned into positions in place
+        for batch in _gap_batches(density * total):
+            pos = rng.geometric(density, size=batch)  # gaps, turned into positions in place
             np.cumsum(pos, out=pos)
             pos += last
             parts.append(pos)
             last = int(pos[-1])
-            chunk = max(64, chunk // 8)
+            if last >= total - 1:
+                break
         flat = parts[0] if len(parts) == 1 else np.concatenate(parts)
         flat = flat[: np.searchsorted(flat, total)]
     # Column j starts at the first position >= j * n_out (no per-entry division); rows are the
@@ -188,18 +199,113 @@ def sparse_positions(
     return col_ptr.astype(np.int64), rows
 
 
-#: Columns whose rows are computed at once in :func:`sparse_positions`.
+#: Columns whose rows are computed at once in :func:`sparse_positions` (density >= 1/3).
 _COLUMN_BLOCK = 4096
+#: numpy's ``Generator.geometric`` draws by inversion of one standard exponential below this
+#: probability (by a sequential search above it).
+_GEOMETRIC_INVERSION_BELOW = 1.0 / 3.0
+#: Gaps drawn and turned into rows at once by :func:`sparse_positions` below density 1/3.
+POSITION_BLOCK = 1 << 16
+
+
+def _gap_batches(expected: float) -> Iterator[int]:
+    """Sizes of the batches of gaps :func:`sparse_positions` draws for ``expected`` non-zeros:
+    ``mean + 8 sd + 64`` (nearly always enough), then an eighth of the previous, at least 64."""
+    batch = int(expected + 8.0 * math.sqrt(expected) + 64)
+    while True:
+        yield batch
+        batch = max(64, batch // 8)
+
+
+def _positions_by_inversion(
+    rng: np.random.Generator, n_out: int, n_in: int, density: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sparse_positions` for ``0 < density < 1/3``, one block of gaps at a time.
+
+    A gap is ``ceil(E / -log1p(-density))``, computed as numpy computes it; gaps and positions
+    are whole numbers held in float64, exact below 2**53 (a matrix has at most 2**40 entries,
+    and a position past its end is only compared with the end). Every batch is drawn in full
+    (the stream), its positions used up to the end of the matrix.
+    """
+    total = n_out * n_in
+    rate = -math.log1p(-density)
+    counts = np.zeros(n_in, dtype=np.int64)
+    rows = np.zeros(0, dtype=np.int32)
+    filled = 0
+    last = -1.0  # the last position drawn
+    for batch in _gap_batches(density * total):
+        if filled + batch > rows.size:  # the first batch's size, rarely grown
+            rows = np.concatenate([rows[:filled], np.empty(batch, dtype=np.int32)])
+        buf = np.empty(min(batch, POSITION_BLOCK))
+        for start in range(0, batch, buf.size):
+            pos = buf[: min(buf.size, batch - start)]
+            rng.standard_exponential(out=pos)
+            np.divide(pos, rate, out=pos)
+            np.ceil(pos, out=pos)
+            np.cumsum(pos, out=pos)
+            pos += last
+            last = float(pos[-1])
+            if pos[0] >= total:
+                continue
+            if last >= total:
+                pos = pos[: np.searchsorted(pos, total)]
+            # Columns c_lo..c_hi: their starts, where each one's positions begin in ``pos``.
+            c_lo, c_hi = int(pos[0]) // n_out, int(pos[-1]) // n_out
+            starts = np.arange(c_lo, c_hi + 2, dtype=np.float64) * n_out
+            per_col = np.diff(np.searchsorted(pos, starts))
+            counts[c_lo : c_hi + 1] += per_col
+            pos -= np.repeat(starts[:-1], per_col)
+            rows[filled : filled + pos.size] = pos
+            filled += pos.size
+        if last >= total - 1:
+            break
+    col_ptr = np.zeros(n_in + 1, dtype=np.int64)
+    np.cumsum(counts, out=col_ptr[1:])
+    return col_ptr, rows[:filled]
 
 
 def pruned_laplace_values(rng: np.random.Generator, n: int, density: float) -> np.ndarray:
-    """Survivors of magnitude-pruning Laplace(0, 1) weights to ``density``: ``±(ln(1/d) + E)``."""
+    """Survivors of magnitude-pruning Laplace(0, 1) weights to ``density``: ``±(ln(1/d) + E)``.
+
+    ``E`` are ``n`` standard exponentials, then ``n`` uniforms ``u`` give the signs (negative
+    where ``u < 0.5``); the signs are applied a block at a time (no mask the size of ``n``).
+    """
     threshold = math.log(1.0 / density) if 0.0 < density < 1.0 else 0.0
-    values = rng.exponential(1.0, size=n)
-    values += threshold
-    negative = rng.random(n) < 0.5
-    np.negative(values, out=values, where=negative)
+    values = np.empty(n)
+    rng.standard_exponential(out=values)
+    u = np.empty(max(1, min(n, POSITION_BLOCK)))
+    for s in range(0, n, u.size):
+        v = values[s : s + u.size]
+        w = u[: v.size]
+        rng.random(out=w)
+        v += threshold
+        w -= 0.5  # < 0 exactly where u < 0.5
+        np.copysign(v, w, out=v)
     return values
+
+
+def mean_square(values: np.ndarray) -> float:
+    """``np.mean(values**2)`` of a 1-D float64 array, bit for bit, without the temporary of
+    squares: the sum is split the way numpy's pairwise summation splits it (halves rounded down
+    to a multiple of 8) down to blocks of :data:`POSITION_BLOCK`, which numpy sums itself."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    if values.ndim != 1:
+        raise ValueError("mean_square takes a 1-D array")
+    if values.size == 0:
+        return float("nan")
+    square = np.empty(min(values.size, POSITION_BLOCK))
+
+    def pairwise(lo: int, hi: int) -> float:
+        n = hi - lo
+        if n <= square.size:
+            sq = square[:n]
+            np.multiply(values[lo:hi], values[lo:hi], out=sq)
+            return np.add.reduce(sq)
+        half = n // 2
+        half -= half % 8
+        return pairwise(lo, lo + half) + pairwise(lo + half, hi)
+
+    return float(pairwise(0, values.size) / values.size)
 
 
 def synthetic_activations(
@@ -501,13 +607,13 @@ def build_layer(
     if spec.statistics == "realistic":
         col_ptr, rows, values, x = _realistic_layer(spec, x, act_frac_bits)
         if values.size:
-            values *= 1.0 / math.sqrt(float(np.mean(values**2)) * fan_in)
+            values *= 1.0 / math.sqrt(mean_square(values) * fan_in)
     else:
         rng = np.random.default_rng([spec.seed, spec.inputs, spec.outputs])
         col_ptr, rows = sparse_positions(rng, spec.outputs, spec.inputs, spec.weight_density)
         values = pruned_laplace_values(rng, rows.size, spec.weight_density)
         if values.size:
-            values *= 1.0 / math.sqrt(float(np.mean(values**2)) * fan_in)
+            values *= 1.0 / math.sqrt(mean_square(values) * fan_in)
         if x is None:
             x = synthetic_activations(rng, spec.inputs, spec.activation_density, act_frac_bits)
     layer = QuantizedLayer.from_sparse(
