@@ -9,8 +9,14 @@ import pytest
 
 from eie_sim.errors import WorkloadError
 from eie_sim.reference import reference_forward
-from eie_sim.workloads import LayerSpec, build_layer, describe, get_workload, workload_names
-from eie_sim.workloads import synthetic
+from eie_sim.workloads import (
+    LayerSpec,
+    build_layer,
+    describe,
+    get_workload,
+    synthetic,
+    workload_names,
+)
 from eie_sim.workloads.paper import DEFAULT_SEED, NETWORKS, TABLE_III, layer_spec
 
 BIG = {"vgg-fc6", "alexnet-fc6", "alexnet", "vgg"}
