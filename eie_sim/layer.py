@@ -46,6 +46,20 @@ def _bias_from_weight_codebook(bias: np.ndarray, codebook: np.ndarray, weight_fr
     return cb, idx
 
 
+#: Values quantized at once by :meth:`QuantizedLayer.from_sparse` (cache-sized blocks).
+_QUANTIZE_BLOCK = 1 << 16
+
+
+def _quantize_blocks(values: np.ndarray, frac_bits: int) -> np.ndarray:
+    """``quantize(values, frac_bits)`` of a 1-D float64 array, a block at a time (the float
+    temporaries stay cache-sized; the result is the same)."""
+    values = values.ravel()
+    out = np.empty(values.size, dtype=np.int16)
+    for s in range(0, values.size, _QUANTIZE_BLOCK):
+        out[s : s + _QUANTIZE_BLOCK] = quantize(values[s : s + _QUANTIZE_BLOCK], frac_bits)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class QuantizedLayer:
     """A compressed FC layer (CSC, 4-bit codebook indices, int16 codebooks).
@@ -213,14 +227,18 @@ class QuantizedLayer:
           (half up) to ``act_frac_bits``, exactly what the datapath computes for them.
         """
         values = np.asarray(values, dtype=np.float64)
-        if values.size and not np.all(np.isfinite(values)):
-            raise WorkloadError(f"layer {name!r}: weights contain NaN or infinity")
-        max_abs = max(float(values.max()), -float(values.min())) if values.size else 0.0
+        max_abs = 0.0
+        if values.size:
+            # max and min propagate NaN, and an infinity is the max or the min.
+            hi, lo = float(values.max()), float(values.min())
+            if not (np.isfinite(hi) and np.isfinite(lo)):
+                raise WorkloadError(f"layer {name!r}: weights contain NaN or infinity")
+            max_abs = max(hi, -lo)
         wfb = frac_bits_for(max_abs, max_frac_bits=MAX_WEIGHT_FRAC_BITS)
-        wq = quantize(values, wfb)
+        wq = _quantize_blocks(values, wfb)
         # A weight that rounds to zero in the chosen format is pruned by quantization.
-        keep = wq != 0
-        if not np.all(keep):
+        if not wq.all():
+            keep = wq != 0
             counts = np.bincount(np.repeat(np.arange(n_in), np.diff(col_ptr))[keep], minlength=n_in)
             col_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
             row_idx = np.asarray(row_idx)[keep]

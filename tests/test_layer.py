@@ -126,6 +126,42 @@ def test_from_sparse_rejects_non_finite_weights_and_bias():
         )
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [0, 3, 9])
+def test_from_sparse_finds_a_non_finite_weight_anywhere(bad, where):
+    """NaN, +inf or -inf at the first, a middle or the last entry (next to finite values of
+    either sign) is a WorkloadError."""
+    values = np.array([1.0, -2.0, 0.5, 3.0, -1.0, 2.0, -0.25, 1.5, -3.0, 0.75])
+    values[where] = bad
+    col_ptr = np.array([0, 4, 10])
+    rows = np.array([0, 1, 2, 3, 0, 1, 2, 3, 4, 5])
+    with pytest.raises(WorkloadError, match="NaN or infinity"):
+        QuantizedLayer.from_sparse("s", 2, 6, col_ptr, rows, values)
+
+
+def test_from_sparse_quantizes_in_blocks_like_one_quantize(monkeypatch):
+    """Blocked quantization (tiny blocks here) gives quantize() of the whole array, and the
+    weights that round to zero are still dropped."""
+    from eie_sim import layer as layer_module
+    from eie_sim.formats.fixed_point import quantize
+
+    rng = np.random.default_rng(3)
+    n_in, n_out = 40, 30
+    counts = rng.integers(0, n_out + 1, size=n_in)
+    col_ptr = np.concatenate([[0], np.cumsum(counts)])
+    rows = np.concatenate([np.sort(rng.choice(n_out, c, replace=False)) for c in counts])
+    values = rng.standard_normal(rows.size)
+    values[::17] = 1e-9  # rounds to zero
+    whole = QuantizedLayer.from_sparse("w", n_in, n_out, col_ptr, rows, values)
+    monkeypatch.setattr(layer_module, "_QUANTIZE_BLOCK", 7)
+    assert np.array_equal(layer_module._quantize_blocks(values, 12), quantize(values, 12))
+    blocked = QuantizedLayer.from_sparse("b", n_in, n_out, col_ptr, rows, values)
+    assert blocked.nnz == rows.size - values[::17].size
+    for name in ("col_ptr", "row_idx", "weight_idx", "codebook"):
+        assert np.array_equal(getattr(whole, name), getattr(blocked, name))
+    assert whole.weight_frac_bits == blocked.weight_frac_bits
+
+
 def test_from_dense_rejects_non_2d():
     """Weights must be a 2-D (outputs, inputs) matrix."""
     with pytest.raises(WorkloadError, match="2-D"):
