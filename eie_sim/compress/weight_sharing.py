@@ -39,12 +39,12 @@ def kmeans_codebook(
     indices : numpy.ndarray of uint8
         Codebook index (1..n_clusters) of each input value.
     """
-    v = np.asarray(values).astype(np.int64).ravel()
-    codebook = np.zeros(n_clusters + 1, dtype=np.int16)
-    if v.size == 0:
-        return codebook, np.zeros(0, dtype=np.uint8)
     offset = 1 << 15
-    hist = np.bincount(v + offset, minlength=1 << 16)
+    grid = np.asarray(values).astype(np.int64).ravel() + offset  # int16 -> 0 .. 2**16 - 1
+    codebook = np.zeros(n_clusters + 1, dtype=np.int16)
+    if grid.size == 0:
+        return codebook, np.zeros(0, dtype=np.uint8)
+    hist = np.bincount(grid, minlength=1 << 16)
     points = np.flatnonzero(hist)
     weights = hist[points]
     x = points - offset  # sorted, distinct
@@ -59,7 +59,7 @@ def kmeans_codebook(
     lut[points] = (point_idx + 1).astype(np.uint8)
     codebook[1 : 1 + cq.size] = cq
     codebook[1 + cq.size :] = cq[-1]
-    return codebook, lut[v + offset]
+    return codebook, lut[grid]
 
 
 def _lloyd(x: np.ndarray, weights: np.ndarray, k: int, max_iter: int) -> np.ndarray:

@@ -45,14 +45,17 @@ def read_tensors(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def _pick(tensors: dict[str, np.ndarray], name: str, path) -> np.ndarray:
+    """Tensor ``name``, finite, float or integer: kept in its dtype (the layer converts only
+    its non-zeros to float64), a float wider than 64 bits converted to float64."""
     if name not in tensors:
         raise WorkloadError(f"tensor {name!r} not in {path}; available: "
                             f"{', '.join(sorted(tensors)) or '(none)'}")
     t = np.asarray(tensors[name])
     if t.dtype.kind not in "fiu":
         raise WorkloadError(f"tensor {name!r} has dtype {t.dtype}; allowed: float or integer")
-    t = t.astype(np.float64)
-    if not np.all(np.isfinite(t)):
+    if t.dtype.kind == "f" and t.dtype.itemsize > 8:
+        t = t.astype(np.float64)
+    if t.dtype.kind == "f" and not np.isfinite(t).all():
         raise WorkloadError(f"tensor {name!r} contains NaN or infinity")
     return t
 
