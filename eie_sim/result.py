@@ -19,7 +19,6 @@ import os
 import stat
 import tempfile
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,8 @@ SCHEMA_VERSION = 2
 
 def schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of :meth:`RunResult.to_dict`."""
+    from importlib import resources
+
     text = resources.files("eie_sim").joinpath("schema/result.schema.json").read_text()
     return json.loads(text)
 

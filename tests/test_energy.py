@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from importlib import resources
 
 import numpy as np
@@ -304,8 +305,47 @@ def test_compare_prints_every_machine_and_ratios(tmp_path, capsys):
 def test_bundled_tables_read_by_libyaml_as_by_the_bounded_loader(name):
     """The bundled tables are parsed with PyYAML's fast loader; it must read exactly what the
     bounded YAML 1.2 loader every user file goes through reads."""
-    from eie_sim.energy.table import _BUNDLED_LOADER, bundled_text
+    from eie_sim.energy.table import bundled_text, parse_bundled
     from eie_sim.safe_yaml import load
 
     text = bundled_text(name)
-    assert yaml.load(text, Loader=_BUNDLED_LOADER) == load(text)
+    assert parse_bundled(text) == load(text)
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED_ENERGY_TABLES))
+def test_bundled_tables_are_cached_parsed_and_checked(tmp_path, monkeypatch, name):
+    """A bundled table's parsed YAML is kept in the cache directory under the hash of its
+    text: a later process reads the same data without PyYAML; a damaged or planted entry is
+    never trusted (parsed again and replaced); with the cache off nothing is written."""
+    from eie_sim.energy import table
+
+    monkeypatch.setenv("EIE_SIM_CACHE_DIR", str(tmp_path))
+    parsed = table.parse_bundled(table.bundled_text(name))
+    assert table._bundled_data(name) == parsed  # parses and stores
+    (entry,) = tmp_path.glob(f"energy-{name}-*.json")
+    assert table._bundled_data(name) == parsed  # loads
+    good = entry.read_bytes()
+    for bad in (good[:-20], good.replace(b"pj", b"pk", 1), b"", b"x\n{}", b"\xff" * 100):
+        entry.write_bytes(bad)
+        assert table._bundled_data(name) == parsed
+        assert entry.read_bytes() == good  # rebuilt
+    entry.unlink()
+    entry.mkdir()  # not a regular file: not read, not replaced
+    assert table._bundled_data(name) == parsed
+    entry.rmdir()
+    monkeypatch.setenv("EIE_SIM_CACHE_DIR", "off")
+    assert table._bundled_data(name) == parsed
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_cached_bundled_table_is_read_without_yaml(tmp_path):
+    """Once it is cached, reading a bundled table does not import PyYAML."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom eie_sim.energy import load_table\nload_table('45nm')\n"
+            "print('yaml' in sys.modules)")
+    env = {**os.environ, "EIE_SIM_CACHE_DIR": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=env, check=True).stdout.strip() for _ in range(2)]
+    assert runs == ["True", "False"]

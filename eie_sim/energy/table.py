@@ -20,22 +20,18 @@ in its range (:data:`MAX_PJ`, ...), texts of bounded length; a file is a regular
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from eie_sim import registry
+from eie_sim import disk_cache, registry
 from eie_sim.config import BUNDLED_ENERGY_TABLES
 from eie_sim.errors import ConfigError
 from eie_sim.limits import excerpt, read_text_file
-from eie_sim.safe_yaml import YamlError
-from eie_sim.safe_yaml import load as load_yaml
 
 PRESETS = BUNDLED_ENERGY_TABLES
 
@@ -268,18 +264,41 @@ def parse_table(data: Any, where: str) -> EnergyTable:
 
 @cache
 def _preset(name: str) -> EnergyTable:
-    """A bundled table, parsed once per process (package data does not change) with libyaml
-    when PyYAML has it: trusted text needs no bounds, and tests/test_energy.py checks that it
-    reads every bundled table exactly as :func:`eie_sim.safe_yaml.load` does (~20x faster)."""
-    return parse_table(yaml.load(bundled_text(name), Loader=_BUNDLED_LOADER), name)
+    """A bundled table, read once per process (package data does not change)."""
+    return parse_table(_bundled_data(name), name)
 
 
-_BUNDLED_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def _bundled_data(name: str) -> Any:
+    """The parsed YAML of the bundled table ``name``, kept in the cache directory
+    (:mod:`eie_sim.disk_cache`; importing PyYAML takes longer than pricing a run) under the
+    SHA-256 of the table's text and the source of this module and of PyYAML, so an edited table
+    or another parser is a miss. The YAML file stays the source; the data is validated by
+    :func:`parse_table` like freshly parsed YAML."""
+    text = bundled_text(name)
+    root = disk_cache.cache_root()
+    if root is None:
+        return parse_bundled(text)
+    key = hashlib.sha256(text.encode() + disk_cache.source_key((__name__, "yaml")).encode())
+    path = root / f"energy-{name}-{key.hexdigest()[:20]}.json"
+    data = disk_cache.load_data(path)
+    if data is None:
+        data = parse_bundled(text)
+        disk_cache.store_data(path, data)
+    return data
+
+
+def parse_bundled(text: str) -> Any:
+    """A bundled table's YAML, parsed with libyaml when PyYAML has it: trusted text needs no
+    bounds, and tests/test_energy.py checks that it reads every bundled table exactly as
+    :func:`eie_sim.safe_yaml.load` does (~20x faster)."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def bundled_text(name: str) -> str:
-    """The YAML text of the bundled table ``name``."""
-    return resources.files("eie_sim.energy").joinpath(f"tables/{name}.yaml").read_text()
+    """The YAML text of the bundled table ``name`` (``tables/<name>.yaml`` in this package)."""
+    return (Path(__file__).parent / "tables" / f"{name}.yaml").read_text(encoding="utf-8")
 
 
 def load_table(name_or_path: str | Path | EnergyTable = "45nm") -> EnergyTable:
@@ -297,6 +316,9 @@ def load_table(name_or_path: str | Path | EnergyTable = "45nm") -> EnergyTable:
                 f"({', '.join(PRESETS)}) nor a readable file"
             )
         text, where = read_text_file(path, "energy table"), str(path)
+    from eie_sim.safe_yaml import YamlError
+    from eie_sim.safe_yaml import load as load_yaml
+
     try:
         data = load_yaml(text)
     except YamlError as err:

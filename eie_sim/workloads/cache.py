@@ -8,22 +8,23 @@ sweep worker, a test) loads them instead of building again. A cached layer is va
 built one when it is loaded; an unreadable or stale entry is rebuilt; failing to write is not
 an error.
 
-Directory: ``EIE_SIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/eie_sim``, else ``~/.cache/eie_sim``.
-``EIE_SIM_CACHE_DIR=off`` turns the workload cache off.
+Directory: :func:`eie_sim.disk_cache.cache_root` (``EIE_SIM_CACHE_DIR``, else
+``$XDG_CACHE_HOME/eie_sim``, else ``~/.cache/eie_sim``); ``EIE_SIM_CACHE_DIR=off`` turns the
+workload cache off.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 import numpy as np
+
+from eie_sim.disk_cache import cache_root, source_key, store
 
 #: Modules whose code decides a built workload's arrays (a change to any of them rebuilds).
 BUILD_MODULES = (
@@ -34,25 +35,10 @@ BUILD_MODULES = (
 _LAYER_ARRAYS = ("col_ptr", "row_idx", "weight_idx", "codebook", "bias_idx", "bias_codebook")
 
 
-def cache_root() -> Path | None:
-    """The cache directory (None when ``EIE_SIM_CACHE_DIR=off``)."""
-    root = os.environ.get("EIE_SIM_CACHE_DIR")
-    if root == "off":
-        return None
-    return Path(root or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "eie_sim"))
-
-
 @cache
 def code_key(modules: tuple[str, ...] = BUILD_MODULES) -> str:
     """Hash of the source of ``modules`` and of NumPy's version (its random streams)."""
-    import importlib.util
-
-    h = hashlib.sha256(np.__version__.encode())
-    for name in modules:
-        spec = importlib.util.find_spec(name)
-        h.update(Path(spec.origin).read_bytes() if spec and spec.origin else name.encode())
-    return h.hexdigest()[:16]
+    return hashlib.sha256(f"{np.__version__} {source_key(modules)}".encode()).hexdigest()[:16]
 
 
 def cached_workload(key: dict, build: Callable[[], object]):
@@ -88,18 +74,7 @@ def _store(path: Path, workload) -> None:
             if value is not None:
                 arrays[f"{i}.{field}"] = value
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    except OSError:
-        pass
+    store(path, lambda fh: np.savez(fh, **arrays))
 
 
 def _load(path: Path):
