@@ -235,3 +235,24 @@ def test_kmeans_centroids_round_half_up_to_the_int16_grid(values, centroid):
     cb, idx = kmeans_codebook(np.array(values, dtype=np.int16), n_clusters=1)
     assert cb.tolist() == [0, centroid]
     assert idx.tolist() == [1] * len(values)
+
+
+def test_kmeans_blocks_and_integer_dtypes(monkeypatch):
+    """Histogram and lookup in tiny blocks give the same result; other integer dtypes in the
+    int16 range (including its ends) are taken by value, values outside it are a ValueError."""
+    from eie_sim.compress import weight_sharing
+
+    v = int16_values(11, 3001, "pruned")
+    v[:2] = [-32768, 32767]
+    cb, idx = kmeans_codebook(v)
+    monkeypatch.setattr(weight_sharing, "_BLOCK", 64)
+    cb_b, idx_b = kmeans_codebook(v)
+    assert np.array_equal(cb, cb_b) and np.array_equal(idx, idx_b)
+    for dtype in (np.int32, np.int64):
+        cb_d, idx_d = kmeans_codebook(v.astype(dtype))
+        assert np.array_equal(cb, cb_d) and np.array_equal(idx, idx_d)
+    cb_s, idx_s = kmeans_codebook(v[::2])  # not contiguous
+    assert np.array_equal(idx_s, kmeans_codebook(v[::2].copy())[1])
+    for bad in (-32769, 32768):
+        with pytest.raises(ValueError, match="int16"):
+            kmeans_codebook(np.array([1, bad]))

@@ -39,12 +39,17 @@ def kmeans_codebook(
     indices : numpy.ndarray of uint8
         Codebook index (1..n_clusters) of each input value.
     """
-    offset = 1 << 15
-    grid = np.asarray(values).astype(np.int64).ravel() + offset  # int16 -> 0 .. 2**16 - 1
+    bits = _int16_bits(values)
     codebook = np.zeros(n_clusters + 1, dtype=np.int16)
-    if grid.size == 0:
+    if bits.size == 0:
         return codebook, np.zeros(0, dtype=np.uint8)
-    hist = np.bincount(grid, minlength=1 << 16)
+    # Histogram over the 2**16 bit patterns, a block at a time (no 8-byte-per-value index
+    # arrays), then rotated to value order: index value + 2**15.
+    offset = 1 << 15
+    hist = np.zeros(1 << 16, dtype=np.int64)
+    for s in range(0, bits.size, _BLOCK):
+        hist += np.bincount(bits[s : s + _BLOCK], minlength=1 << 16)
+    hist = np.roll(hist, offset)
     points = np.flatnonzero(hist)
     weights = hist[points]
     x = points - offset  # sorted, distinct
@@ -57,9 +62,29 @@ def kmeans_codebook(
     point_idx = np.searchsorted(mids, x, side="left")
     lut = np.zeros(1 << 16, dtype=np.uint8)
     lut[points] = (point_idx + 1).astype(np.uint8)
+    lut = np.roll(lut, -offset)  # back to bit-pattern order
     codebook[1 : 1 + cq.size] = cq
     codebook[1 + cq.size :] = cq[-1]
-    return codebook, lut[grid]
+    indices = np.empty(bits.size, dtype=np.uint8)
+    for s in range(0, bits.size, _BLOCK):
+        np.take(lut, bits[s : s + _BLOCK], out=indices[s : s + _BLOCK])
+    return codebook, indices
+
+
+#: Values histogrammed and looked up at once by :func:`kmeans_codebook`.
+_BLOCK = 1 << 18
+
+
+def _int16_bits(values: np.ndarray) -> np.ndarray:
+    """The values' int16 bit patterns as a flat uint16 array (a view of int16 input); other
+    integer input must lie in the int16 range (ValueError otherwise)."""
+    v = np.ascontiguousarray(np.asarray(values).ravel())
+    if v.dtype != np.int16:
+        v = v.astype(np.int64)
+        if v.size and (v.min() < -(1 << 15) or v.max() >= 1 << 15):
+            raise ValueError("k-means weight sharing takes int16 values")
+        v = v.astype(np.int16)
+    return v.view(np.uint16)
 
 
 def _lloyd(x: np.ndarray, weights: np.ndarray, k: int, max_iter: int) -> np.ndarray:
