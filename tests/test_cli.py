@@ -394,6 +394,31 @@ def test_python_dash_m_help_and_version(capsys):
         assert kind in proc.stdout
 
 
+@pytest.mark.parametrize("argv", [
+    ["run", "--help"], ["sweep", "--help"], ["compare", "--help"], ["plot", "--help"],
+    ["archs", "--help"], ["run", "--pes", "x"], ["run", "--bogus"], ["run", "--version"],
+    ["run", "--workload", "alexnet-fc8", "extra"], ["run", "--arch", "tpu"],
+    ["run", "--weights"], ["sweep", "--out", "d", "--pes", "1,x"], ["validate", "--max-memory",
+    "lots"], ["archs", "eie", "--json"], ["run", "--workload", "alexnet-fc8", "--pes", "8",
+    "--max-memory", "8G", "--json", "-"], ["run", "--weights-f", "dram"]])
+def test_a_command_parsed_by_its_parser_alone_as_by_the_full_parser(argv, capsys):
+    """main builds only the named command's parser: same arguments, help and errors."""
+    from eie_sim.cli import build_parser
+    from eie_sim.errors import EieSimError
+
+    def outcome(parser):
+        try:
+            return "args", vars(parser.parse_args(argv))
+        except SystemExit as exit_:
+            return "exit", exit_.code, capsys.readouterr()
+        except EieSimError as err:
+            return "error", str(err)
+
+    alone = outcome(build_parser(argv[0]))
+    assert alone == outcome(build_parser())
+    assert len(build_parser(argv[0])._subparsers._group_actions[0].choices) == 1
+
+
 def test_commands_import_only_what_they_use():
     """Start-up: help and the fast engine load neither SimPy nor matplotlib nor dask."""
     import subprocess

@@ -27,7 +27,10 @@ def _module(name: str):
     return importlib.import_module(f"eie_sim.cli.{name}")
 
 
-def build_parser() -> Parser:
+def build_parser(command: str | None = None) -> Parser:
+    """The parser of every command, or of ``command`` alone: what parsing a command line that
+    names it needs (the other commands' parsers are not built; its help and errors are the
+    same)."""
     from eie_sim import __version__
 
     parser = Parser(prog=PROG, description="Cycle-level simulator of EIE and sparse "
@@ -38,10 +41,10 @@ def build_parser() -> Parser:
                                     "eie-sim <command> --help"))
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if command is None else (command,):
         _module(name).add_parser(sub)
-    for name in SIMULATING:
-        add_resource_arguments(sub.choices[name])
+        if name in SIMULATING:
+            add_resource_arguments(sub.choices[name])
     return parser
 
 
@@ -52,8 +55,9 @@ def _one_line(err: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        parser = build_parser()
+        parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
