@@ -76,20 +76,36 @@ def store_data(path: Path, data: Any) -> None:
     store(path, lambda fh: fh.write(digest + b"\n" + payload))
 
 
+def read(path: Path, limit: int | None = None) -> bytearray | None:
+    """The bytes of an entry, in a writable buffer (arrays may view it); None when there is
+    none or it is not a regular file (of at most ``limit`` bytes). The file is opened
+    non-blocking and checked with ``fstat`` before a byte is read: a FIFO never blocks."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        with os.fdopen(os.open(path, flags), "rb", buffering=0) as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode) or (limit is not None and st.st_size > limit):
+                return None
+            buf = bytearray(st.st_size)
+            view, done = memoryview(buf), 0
+            while done < len(buf):
+                n = fh.readinto(view[done:])
+                if not n:
+                    return None  # shorter than fstat said: being replaced
+                done += n
+            return buf
+    except OSError:
+        return None
+
+
 def load_data(path: Path, *, limit: int = MAX_DATA_BYTES) -> Any | None:
     """The data of an entry :func:`store_data` wrote; None when there is none, or it is not a
     regular file of at most ``limit`` bytes, or it does not match its SHA-256 (truncated,
     damaged) or decode."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:  # non-blocking and checked before reading: a FIFO or a huge file is no entry
-        with os.fdopen(os.open(path, flags), "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
-                return None
-            raw = fh.read(limit + 1)
-    except OSError:
+    raw = read(path, limit)
+    if raw is None:
         return None
-    digest, _, payload = raw.partition(b"\n")
+    digest, _, payload = bytes(raw).partition(b"\n")
     if hashlib.sha256(payload).hexdigest().encode() != digest:
         return None
     try:

@@ -34,25 +34,56 @@ def test_a_cached_workload_equals_the_built_one(tmp_path, monkeypatch, name, sta
     built = get_workload(name, seed=3, statistics=statistics)
     monkeypatch.setenv("EIE_SIM_CACHE_DIR", str(tmp_path))
     first = get_workload(name, seed=3, statistics=statistics)  # builds and stores
-    assert len(list(tmp_path.glob("workload-*.npz"))) == 1
+    assert len(list(tmp_path.glob("workload-*.bin"))) == 1
     loaded = get_workload(name, seed=3, statistics=statistics)  # loads
     same_workload(first, built)
     same_workload(loaded, built)
     other = get_workload(name, seed=4, statistics=statistics)  # another key, another entry
-    assert len(list(tmp_path.glob("workload-*.npz"))) == 2
+    assert len(list(tmp_path.glob("workload-*.bin"))) == 2
     assert not np.array_equal(other.layers[0].row_idx[:50], built.layers[0].row_idx[:50])
 
 
-def test_a_damaged_entry_is_rebuilt(tmp_path, monkeypatch):
+@pytest.mark.parametrize("damage", ["truncated", "header byte", "array byte", "last byte",
+                                    "magic", "empty", "fifo", "directory"])
+def test_a_damaged_entry_is_rebuilt(tmp_path, monkeypatch, damage):
+    """An entry that is not whole (its CRC-32 covers everything after the magic line) or not a
+    regular file is never trusted: the workload is built again and the entry replaced."""
+    import os
+
     monkeypatch.setenv("EIE_SIM_CACHE_DIR", str(tmp_path))
     built = get_workload("neuraltalk-we")
-    (entry,) = tmp_path.glob("workload-*.npz")
-    entry.write_bytes(entry.read_bytes()[:100])  # truncated
+    (entry,) = tmp_path.glob("workload-*.bin")
+    good = bytearray(entry.read_bytes())
+    bad = bytearray(good)
+    if damage == "truncated":
+        bad = bad[:100]
+    elif damage in ("header byte", "array byte", "last byte", "magic"):
+        at = {"header byte": 60, "array byte": len(bad) // 2, "last byte": -1, "magic": 0}
+        bad[at[damage]] ^= 1
+    elif damage == "empty":
+        bad = b""
+    entry.unlink()
+    if damage == "fifo":
+        os.mkfifo(entry)  # opened non-blocking: never waits for a writer
+    elif damage == "directory":
+        entry.mkdir()
+    else:
+        entry.write_bytes(bad)
     same_workload(get_workload("neuraltalk-we"), built)
+    if damage != "directory":  # a directory cannot be replaced by a file
+        assert entry.read_bytes() == good
+
+
+def test_a_loaded_workload_has_writable_aligned_arrays(tmp_path, monkeypatch):
+    monkeypatch.setenv("EIE_SIM_CACHE_DIR", str(tmp_path))
+    get_workload("alexnet-fc8")
+    loaded = get_workload("alexnet-fc8")
+    for a in (loaded.inputs, *(getattr(loaded.layers[0], f) for f in _LAYER_ARRAYS)):
+        assert a.flags.writeable and a.flags.aligned
 
 
 def test_the_cache_can_be_turned_off(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setenv("EIE_SIM_CACHE_DIR", "off")
     get_workload("neuraltalk-we")
-    assert not any(tmp_path.rglob("*.npz"))
+    assert not any(tmp_path.rglob("*.bin"))

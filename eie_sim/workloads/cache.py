@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zipfile
+import zlib
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from eie_sim.disk_cache import cache_root, source_key, store
+from eie_sim.disk_cache import cache_root, read, source_key, store
 
 #: Modules whose code decides a built workload's arrays (a change to any of them rebuilds).
 BUILD_MODULES = (
@@ -48,7 +48,7 @@ def cached_workload(key: dict, build: Callable[[], object]):
     if root is None:
         return build()
     digest = hashlib.sha256(json.dumps([key, code_key()], sort_keys=True).encode()).hexdigest()
-    path = root / f"workload-{key.get('name', 'w')}-{digest[:20]}.npz"
+    path = root / f"workload-{key.get('name', 'w')}-{digest[:20]}.bin"
     loaded = _load(path)
     if loaded is not None:
         return loaded
@@ -57,12 +57,22 @@ def cached_workload(key: dict, build: Callable[[], object]):
     return workload
 
 
+# An entry: _MAGIC; the CRC-32 of everything after it (4 bytes, little-endian); the header's
+# length (8 bytes); the header (JSON: the workload's and its layers' fields, and each array's
+# name, dtype, shape and offset from the header's end, which is a multiple of _ALIGN); the
+# arrays' bytes. It is read in one go and its arrays are views of that buffer.
+_MAGIC = b"eie_sim workload cache 1\n"
+_CRC = slice(len(_MAGIC), len(_MAGIC) + 4)
+_SIZE = slice(_CRC.stop, _CRC.stop + 8)
+_ALIGN = 64
+
+
 def _store(path: Path, workload) -> None:
     from eie_sim.layer import QuantizedLayer
 
     if not all(isinstance(la, QuantizedLayer) for la in workload.layers):
         return
-    arrays: dict[str, np.ndarray] = {"inputs": np.asarray(workload.inputs)}
+    arrays: dict[str, np.ndarray] = {"inputs": np.ascontiguousarray(workload.inputs)}
     meta = {"name": workload.name, "chained": workload.chained,
             "description": workload.description, "info": workload.info, "layers": []}
     for i, layer in enumerate(workload.layers):
@@ -72,25 +82,51 @@ def _store(path: Path, workload) -> None:
         for field in _LAYER_ARRAYS:
             value = getattr(layer, field)
             if value is not None:
-                arrays[f"{i}.{field}"] = value
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    store(path, lambda fh: np.savez(fh, **arrays))
+                arrays[f"{i}.{field}"] = np.ascontiguousarray(value)
+    table, size = [], 0
+    for name, a in arrays.items():
+        size += -size % _ALIGN
+        table.append([name, a.dtype.str, list(a.shape), size])
+        size += a.nbytes
+    head = json.dumps({"meta": meta, "arrays": table}).encode()
+    head += b" " * (-(_SIZE.stop + len(head)) % _ALIGN)
+    start = _SIZE.stop + len(head)
+    entry = bytearray(start + size)
+    entry[:_CRC.start] = _MAGIC
+    entry[_SIZE] = len(head).to_bytes(8, "little")
+    entry[_SIZE.stop:start] = head
+    for (_, _, _, offset), a in zip(table, arrays.values(), strict=True):
+        entry[start + offset:start + offset + a.nbytes] = a.tobytes()
+    entry[_CRC] = zlib.crc32(memoryview(entry)[_CRC.stop:]).to_bytes(4, "little")
+    store(path, lambda fh: fh.write(entry))
 
 
 def _load(path: Path):
+    """The workload of an entry; None when there is none, or it does not match its CRC-32
+    (truncated, damaged), or its header, arrays or layers are not valid."""
     from eie_sim.errors import WorkloadError
     from eie_sim.layer import QuantizedLayer
     from eie_sim.workloads import Workload
 
+    buf = read(path)
+    if (buf is None or not buf.startswith(_MAGIC)
+            or zlib.crc32(memoryview(buf)[_CRC.stop:]) != int.from_bytes(buf[_CRC], "little")):
+        return None
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(data["meta"].tobytes().decode())
-            layers = tuple(
-                QuantizedLayer(**m, **{f: (data[f"{i}.{f}"] if f"{i}.{f}" in data else None)
-                                       for f in _LAYER_ARRAYS})
-                for i, m in enumerate(meta["layers"]))
-            return Workload(name=meta["name"], layers=layers, inputs=data["inputs"],
-                            chained=meta["chained"], description=meta["description"],
-                            info=meta["info"])
-    except (OSError, KeyError, ValueError, TypeError, WorkloadError, zipfile.BadZipFile):
+        start = _SIZE.stop + int.from_bytes(buf[_SIZE], "little")
+        head = json.loads(bytes(buf[_SIZE.stop:start]))
+        data = {}
+        for name, dtype, shape, offset in head["arrays"]:
+            kind = np.dtype(dtype)
+            if kind.kind not in "iu":
+                raise ValueError(f"array {name} has dtype {kind}; allowed: integers")
+            count = int(np.prod(shape, dtype=np.int64))
+            data[name] = np.frombuffer(buf, kind, count, start + offset).reshape(shape)
+        meta = head["meta"]
+        layers = tuple(QuantizedLayer(**fields, **{f: data.get(f"{i}.{f}") for f in _LAYER_ARRAYS})
+                       for i, fields in enumerate(meta["layers"]))
+        return Workload(name=meta["name"], layers=layers, inputs=data["inputs"],
+                        chained=meta["chained"], description=meta["description"],
+                        info=meta["info"])
+    except (KeyError, ValueError, TypeError, AttributeError, WorkloadError):
         return None
