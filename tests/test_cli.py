@@ -444,6 +444,27 @@ def test_commands_import_only_what_they_use():
         assert line == f"{argv!r} 0 []", line
 
 
+def test_a_run_in_a_fresh_process_imports_only_what_it_uses(tmp_path):
+    """``eie-sim run --workload alexnet-fc8 --json`` on the fast engine, whole process: no
+    SimPy, matplotlib, Dask, tqdm (--no-progress), numba (a small layer: numpy pays, per
+    eie_sim.accel's default policy) and, once the cache holds its energy table, no PyYAML."""
+    import os
+    import subprocess
+    import sys
+
+    unused = ("simpy", "matplotlib", "dask", "tqdm", "numba", "yaml")
+    argv = ["run", "--workload", "alexnet-fc8", "--json", str(tmp_path / "o.json"),
+            "--no-progress"]
+    code = (f"import sys\nfrom eie_sim.cli import main\nrc = main({argv!r})\n"
+            f"print(rc, sorted({{m.split('.')[0] for m in sys.modules}} & set({unused!r})))\n")
+    env = {k: v for k, v in os.environ.items() if k != "EIE_SIM_ACCELERATOR"}
+    env["EIE_SIM_CACHE_DIR"] = str(tmp_path / "cache")
+    lines = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env).stdout.splitlines()[-1] for _ in range(2)]
+    assert lines[0] in ("0 []", "0 ['yaml']")  # the first run caches the parsed table
+    assert lines[1] == "0 []"
+
+
 def test_report_is_a_library_and_its_columns_are_neutral():
     from eie_sim.config import STCConfig
     from eie_sim.report import format_run
