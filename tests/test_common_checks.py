@@ -111,6 +111,23 @@ def assert_same_result(a: RunResult, b: RunResult, what: str) -> None:
     assert da == db, f"{what}: results differ beyond the engine name"
 
 
+def facade_and_raw(acc: registry.Accelerator, case: Case, engine: str, progress=None):
+    """One facade run of ``engine`` and the raw ``(prepared, LayerRun)`` it made, seen through
+    a spy on the model's engine table (one run serves both sides of the comparison)."""
+    model = acc.implementation()
+    seen = {}
+    run_engine = model.ENGINES[engine]
+
+    def spy(prepared, config, update):
+        seen["prepared"], seen["run"] = prepared, run_engine(prepared, config, update)
+        return seen["run"]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(model.ENGINES, engine, spy)
+        result = facade(case, engine, progress=progress)
+    return seen["prepared"], seen["run"], result
+
+
 def engine_runs(acc: registry.Accelerator, case: Case) -> dict[str, LayerRun]:
     return {e: raw_run(acc, case, e)[1] for e in acc.engines}
 
@@ -121,11 +138,10 @@ def check_engines_agree(acc: registry.Accelerator, case: Case) -> None:
     raws, results = {}, {}
     for e in acc.engines:
         ticks: list[int] = []
-        prepared, run = raw_run(acc, case, e, progress=ticks.append)
+        prepared, run, result = facade_and_raw(acc, case, e, progress=ticks.append)
         assert sum(ticks) == model.progress_total(case.layer, case.config), f"{e}: progress"
         assert same_bits(run.outputs, model.reference(prepared, case.config)), (
             f"{e}: raw outputs differ from the reference")
-        result = facade(case, e)
         assert result.outputs_match_reference is True, f"{e}: outputs_match_reference"
         layer = result.layers[0]
         assert layer.outputs_match_reference is True
