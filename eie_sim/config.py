@@ -16,11 +16,13 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass, field, fields
-from fractions import Fraction
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from eie_sim.errors import ConfigError
 from eie_sim.limits import excerpt
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 #: Longest string a config field takes (a product name, an energy table path).
 MAX_STRING = 1024
@@ -560,6 +562,8 @@ class STCConfig(ArchConfig):
     @property
     def dram_bytes_per_cycle(self) -> Fraction:
         """Global-memory bandwidth, bytes per cycle, as an exact fraction."""
+        from fractions import Fraction  # only the tensor cores and ESE count in fractions
+
         return Fraction(self.mem_bandwidth_gbps) * 1000 / Fraction(self.clock_mhz)
 
     # ------------------------------------------------------------------ constructors
@@ -666,6 +670,8 @@ class ESEConfig(ArchConfig):
     @property
     def dram_bytes_per_cycle(self) -> Fraction:
         """DRAM bandwidth in bytes per clock cycle, exact."""
+        from fractions import Fraction
+
         return Fraction(str(self.dram_bandwidth_gbps)) * 1000 / Fraction(str(self.clock_mhz))
 
     @classmethod

@@ -133,12 +133,13 @@ class QuantizedLayer:
                 raise bad("bias_codebook must have 16 int16 entries with entry 0 == 0")
         # Rows strictly increasing within each column.
         if self.row_idx.size > 1:
-            # Every non-increase must be where a new column starts (rows are in [0, n_out), so
-            # the int32 differences do not overflow).
+            # Every step between consecutive entries must rise, except into a column's first
+            # entry (rows are in [0, n_out), so the int32 differences do not overflow).
             rows = self.row_idx.astype(np.int32 if self.n_out < 1 << 31 else np.int64, copy=False)
-            drops = np.flatnonzero(np.diff(rows) <= 0) + 1
-            at = np.minimum(np.searchsorted(self.col_ptr, drops), self.n_in)  # col_ptr sorted
-            if drops.size and not np.array_equal(self.col_ptr[at], drops):
+            steps = np.diff(rows)
+            firsts = self.col_ptr[1:-1]
+            steps[firsts[(firsts > 0) & (firsts < rows.size)] - 1] = 1
+            if steps.min() <= 0:
                 raise bad("row indices must be strictly increasing within each column")
 
     # ------------------------------------------------------------------ properties
