@@ -17,7 +17,8 @@ The same model as the numpy code, written the direct way:
 
 Over :data:`PARALLEL_ENTRIES` entries the kernels run on one thread per available core: the
 slice summaries by column ranges, the output and reference accumulation by output-row ranges
-(rows are independent, each row still adds its terms in broadcast order).
+(rows are independent, each row still adds its terms in broadcast order), the recurrence by
+passes (each pass starts from empty queues).
 
 Which code runs is chosen per call by :func:`kernels` from ``EIE_SIM_ACCELERATOR``:
 
@@ -132,14 +133,13 @@ def _compiled() -> SimpleNamespace | None:
     )
 
 
-def _recurrence_loop(work, adv, capacity, push_to_issue, ready, has_ready):
-    passes, n, b_total = work.shape
-    push = np.empty((passes, b_total), dtype=np.int64)
-    first = np.empty((passes, n, b_total), dtype=np.int64)
-    last = np.empty((passes, n, b_total), dtype=np.int64)
+def _recurrence_loop(work, adv, capacity, push_to_issue, ready, has_ready, push, first, last,
+                     p_lo, p_hi):
+    # Passes [p_lo, p_hi) (passes are independent: threads take disjoint ranges).
+    _, n, b_total = work.shape
     start_max = np.empty(b_total, dtype=np.int64)  # max_k S_k(b): the gate of b + C
     free = np.empty(n, dtype=np.int64)  # F_k(b - 1) + 1
-    for p in range(passes):
+    for p in range(p_lo, p_hi):
         free[:] = 0
         prev_push = 0
         for b in range(b_total):
@@ -160,7 +160,6 @@ def _recurrence_loop(work, adv, capacity, push_to_issue, ready, has_ready):
                     most = s
             start_max[b] = most
             prev_push = t
-    return push, first, last
 
 
 def _saturating_outputs_loop(col_ptr, row_idx, weight_idx, columns, table, acc, r_lo, r_hi):
@@ -310,20 +309,25 @@ def slice_summaries(col_ptr, row_idx, n: int, passes: int, rows_per_pass: int, b
 def recurrence(work, adv, capacity: int, push_to_issue: int, ready):
     """``(push, first, last)`` of
     :func:`eie_sim.engines.pe_array.recurrence.broadcast_recurrence`."""
-    k = _compiled()
+    kernel = _compiled().recurrence
     has_ready = ready is not None
     ready = ready if has_ready else np.zeros((1, 1), dtype=np.int64)
-    return k.recurrence(
-        np.ascontiguousarray(work, dtype=np.int64), np.ascontiguousarray(adv, dtype=np.int64),
-        capacity, push_to_issue, np.ascontiguousarray(ready, dtype=np.int64), has_ready,
-    )
+    passes, n, b_total = work.shape
+    push = np.empty((passes, b_total), dtype=np.int64)
+    first = np.empty((passes, n, b_total), dtype=np.int64)
+    last = np.empty((passes, n, b_total), dtype=np.int64)
+    args = (np.ascontiguousarray(work, dtype=np.int64), np.ascontiguousarray(adv, dtype=np.int64),
+            capacity, push_to_issue, np.ascontiguousarray(ready, dtype=np.int64), has_ready,
+            push, first, last)
+    _in_parts(lambda p_lo, p_hi: kernel(*args, p_lo, p_hi), passes, work.size)
+    return push, first, last
 
 
-def _in_row_parts(kernel, n_rows: int, terms: int) -> None:
-    """``kernel(r_lo, r_hi)`` over row ranges, one per available core when ``terms`` entries
-    are worth the threads (rows are independent; the kernels release the GIL)."""
-    workers = min(_cores(), max(1, terms // PARALLEL_ENTRIES), max(1, n_rows))
-    cuts = [n_rows * w // workers for w in range(workers + 1)]
+def _in_parts(kernel, size: int, work: int) -> None:
+    """``kernel(lo, hi)`` over ranges of ``[0, size)`` (independent rows or passes), one per
+    available core when ``work`` entries are worth the threads (the kernels release the GIL)."""
+    workers = min(_cores(), max(1, work // PARALLEL_ENTRIES), max(1, size))
+    cuts = [size * w // workers for w in range(workers + 1)]
     parts = list(zip(cuts[:-1], cuts[1:], strict=True))
     if len(parts) == 1:
         kernel(*parts[0])
@@ -338,7 +342,7 @@ def reference_columns(layer, columns, x, acc, terms: int) -> None:
     kernel = _compiled().reference_columns
     args = (layer.col_ptr, layer.row_idx, layer.weight_idx, layer.codebook.astype(np.int64),
             np.ascontiguousarray(columns, dtype=np.int64), x, layer.weight_frac_bits, acc)
-    _in_row_parts(lambda r_lo, r_hi: kernel(*args, r_lo, r_hi), acc.size, terms)
+    _in_parts(lambda r_lo, r_hi: kernel(*args, r_lo, r_hi), acc.size, terms)
 
 
 def saturating_outputs(layer, weight_cols, table, bias_rows, bias, terms: int) -> np.ndarray:
@@ -349,6 +353,6 @@ def saturating_outputs(layer, weight_cols, table, bias_rows, bias, terms: int) -
     acc = np.zeros(layer.n_out, dtype=np.int64)
     args = (layer.col_ptr, layer.row_idx, layer.weight_idx, weight_cols,
             np.ascontiguousarray(table, dtype=np.int64), acc)
-    _in_row_parts(lambda r_lo, r_hi: kernel(*args, r_lo, r_hi), acc.size, terms)
+    _in_parts(lambda r_lo, r_hi: kernel(*args, r_lo, r_hi), acc.size, terms)
     acc[bias_rows] = np.clip(acc[bias_rows] + bias, INT16_MIN, INT16_MAX)  # rows are distinct
     return acc.astype(np.int16)

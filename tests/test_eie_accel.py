@@ -44,11 +44,20 @@ def recurrences(draw):
 @settings(max_examples=400, deadline=None, derandomize=True, database=None)
 @given(recurrences())
 def test_numba_recurrence_equals_numpy(case):
+    """On one thread and with the passes split between threads (forced with a tiny
+    threshold)."""
     work, adv, capacity, ready = case
     want = broadcast_recurrence_numpy(work, adv, capacity, ready)
     got = accel.recurrence(work, adv, capacity, PUSH_TO_ISSUE, ready)
-    for w, g in zip(want, got, strict=True):
+    old = accel.PARALLEL_ENTRIES
+    accel.PARALLEL_ENTRIES = 1
+    try:
+        threaded = accel.recurrence(work, adv, capacity, PUSH_TO_ISSUE, ready)
+    finally:
+        accel.PARALLEL_ENTRIES = old
+    for w, g, t in zip(want, got, threaded, strict=True):
         np.testing.assert_array_equal(g, w)
+        np.testing.assert_array_equal(t, w)
 
 
 def test_dispatch_follows_the_environment(monkeypatch):

@@ -93,6 +93,14 @@ def _outputs(layer: QuantizedLayer, x: np.ndarray, columns: np.ndarray) -> np.nd
     return out.astype(np.int16)
 
 
+def _sram_row(addresses: np.ndarray, entries_per_row: int) -> None:
+    """Sparse-matrix SRAM row of each entry address, in place (a shift for a power of two)."""
+    if entries_per_row & (entries_per_row - 1) == 0:
+        np.right_shift(addresses, entries_per_row.bit_length() - 1, out=addresses)
+    else:
+        np.floor_divide(addresses, entries_per_row, out=addresses)
+
+
 def run_layer(
     layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: InterleavedCSC, progress=None
 ) -> LayerRun:
@@ -104,7 +112,8 @@ def run_layer(
     # Pointer words of the broadcast slices, PE-major: first address and entry count.
     ptr_of = (np.arange(passes)[:, None] * n_cols + columns).ravel()
     start_addr = np.take(enc.ptr, ptr_of, axis=1).reshape(n, passes, b_total)
-    e_k = np.take(enc.ptr, ptr_of + 1, axis=1).reshape(n, passes, b_total) - start_addr
+    e_k = np.take(enc.ptr, ptr_of + 1, axis=1).reshape(n, passes, b_total)
+    e_k -= start_addr
     e_b = e_k.transpose(1, 0, 2)  # (passes, N, B)
 
     if b_total:
@@ -160,13 +169,17 @@ def run_layer(
         # (addresses grow in that order, so only consecutive non-empty slices can share one).
         epr = config.entries_per_sram_row
         nonempty = e_k > 0
-        s0 = start_addr[nonempty]  # PE-major, processing order
-        r0 = s0 // epr
-        r1 = (s0 + e_k[nonempty] - 1) // epr
+        r0 = start_addr[nonempty]  # first address, PE-major, processing order
+        r1 = e_k[nonempty]
+        r1 += r0
+        r1 -= 1  # last address
+        _sram_row(r0, epr)
+        _sram_row(r1, epr)
         shared = r0[1:] == r1[:-1]
         last_of_pe = np.cumsum(nonempty.sum(axis=(1, 2)))[:-1] - 1  # not across two PEs
         shared[last_of_pe[(last_of_pe >= 0) & (last_of_pe < shared.size)]] = False
-        spmat_reads = int((r1 - r0).sum()) + r0.size - int(shared.sum())
+        r1 -= r0
+        spmat_reads = int(r1.sum()) + r0.size - int(shared.sum())
         # Bypass: last entry of b-1 and first entry of b hit the same row on adjacent cycles
         # (a slice's last entry is always real; its first is real unless it is padding).
         if b_total > 1:

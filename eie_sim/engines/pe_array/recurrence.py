@@ -171,21 +171,27 @@ def schedule(
     push, first, last = broadcast_recurrence(work, adv, capacity, ready)
     attempt = np.concatenate([np.zeros((passes, 1), np.int64), push[:, :-1]], axis=1)
     attempt = attempt + 1 + adv[None, :]
-    last_write = last if writes is None else np.where(writes, last, -ISSUE_TO_WRITE - 1)
+    no_write = -ISSUE_TO_WRITE - 1
+    last_write = (last.max(axis=(1, 2)) if writes is None else
+                  last.max(axis=(1, 2), where=writes, initial=no_write))
     done = np.maximum.reduce([
         push[:, -1] + tail,
-        last_write.max(axis=(1, 2)) + ISSUE_TO_WRITE,
+        last_write + ISSUE_TO_WRITE,
         first[:, :, -1].max(axis=1) - POP_TO_ISSUE,
     ])
     overshoot = np.maximum(last[:, :, -1] - done[:, None], 0).sum(axis=0)
-    f_before = np.concatenate([np.full((passes, n, 1), -1, np.int64), last[:, :, :-1]], axis=2)
-    unblocked = np.maximum(f_before + 1, attempt[:, None, :] + PUSH_TO_ISSUE)
-    held = np.maximum(f_before + 1, push[:, None, :] + PUSH_TO_ISSUE)
+    # Stall: max(F(b-1) + 1, push + P) - max(F(b-1) + 1, attempt + P), F(-1) = -1.
+    free = np.empty_like(last)
+    free[:, :, 0] = 0
+    np.add(last[:, :, :-1], 1, out=free[:, :, 1:])
+    held = np.maximum(free, (push + PUSH_TO_ISSUE)[:, None, :])
+    np.maximum(free, (attempt + PUSH_TO_ISSUE)[:, None, :], out=free)  # unblocked
+    held -= free
     return Schedule(
         first=first,
         last=last,
         done=done,
         busy=work.sum(axis=(0, 2)) - overshoot,
-        stall=(held - unblocked).sum(axis=(0, 2)),
+        stall=held.sum(axis=(0, 2)),
         ccu_stall=int((push - attempt).sum()),
     )
