@@ -88,12 +88,17 @@ def build_workload(args, config=None):
     """The workload the run's flags name: a registered one, the user's weights, or synthetic
     (``config``: the machine, whose PEs a load-balance-pruned LSTM is balanced over)."""
     from eie_sim.workloads import LayerSpec, get_workload, single_layer
-    from eie_sim.workloads.lstm import LSTM_WORKLOADS, named_lstm
 
-    if args.prune not in (None, "n:m") and args.workload not in LSTM_WORKLOADS:
-        raise EieSimError(f"--prune {args.prune} chooses how an LSTM workload is pruned "
-                          f"({', '.join(LSTM_WORKLOADS)}); for FC weights --prune-density "
-                          "prunes by magnitude, and --prune (n:m) lets a tensor core N:M-prune")
+    prune_lstm = False  # --prune rebuilds a named LSTM workload with that pruning
+    if args.prune is not None:
+        from eie_sim.workloads.lstm import LSTM_WORKLOADS
+
+        prune_lstm = args.workload in LSTM_WORKLOADS
+        if args.prune != "n:m" and not prune_lstm:
+            raise EieSimError(f"--prune {args.prune} chooses how an LSTM workload is pruned "
+                              f"({', '.join(LSTM_WORKLOADS)}); for FC weights --prune-density "
+                              "prunes by magnitude, and --prune (n:m) lets a tensor core "
+                              "N:M-prune")
     if args.weights is not None:
         from eie_sim.workloads.loaders import user_workload
 
@@ -124,7 +129,9 @@ def build_workload(args, config=None):
             raise EieSimError("give either --workload or a synthetic layer "
                               "(--inputs/--outputs/--weight-density/--activation-density), "
                               "not both")
-        if args.prune is not None and args.workload in LSTM_WORKLOADS:
+        if prune_lstm:
+            from eie_sim.workloads.lstm import named_lstm
+
             return named_lstm(args.workload, args.seed, args.prune,
                               getattr(config, "num_pes", None))
         return get_workload(args.workload, args.seed)
