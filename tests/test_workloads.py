@@ -307,6 +307,62 @@ def test_mean_square_is_numpys_bit_for_bit(n):
     assert synthetic.mean_square(v) == float(np.mean(v**2))
 
 
+def panel_stream(seed, n_in, n_out, k):
+    if k == 0:
+        return np.random.default_rng([seed, n_in, n_out])
+    return np.random.default_rng(np.random.SeedSequence([seed, n_in, n_out], spawn_key=(k,)))
+
+
+@pytest.mark.parametrize("density", [0.1, 0.4])
+@pytest.mark.parametrize("batches", ["normal", "tiny"])
+def test_uniform_panels_are_independent_streams_on_any_thread_count(
+    monkeypatch, density, batches
+):
+    """A layer past PANEL_NONZEROS (made small here) is panels of columns, panel k the plain
+    generator (positions, then values) on its own stream; the same on 1, 2 or 3 threads, with
+    rows moved out of their slots or (a panel outgrowing its slot) concatenated."""
+    monkeypatch.setattr(synthetic, "PANEL_NONZEROS", 300)
+    if batches == "tiny":
+        def tiny(expected):
+            yield from (5, 3)
+            while True:
+                yield 1
+
+        monkeypatch.setattr(synthetic, "_gap_batches", tiny)
+    spec = LayerSpec("p", 203, 150, density, 0.5, seed=3)
+    width = synthetic.panel_width(150, 203, density)
+    assert width == int(300 / (150 * density)) < 203
+    built = {}
+    for cores in (1, 2, 3):
+        monkeypatch.setattr(synthetic, "_cores", lambda c=cores: c)
+        rng = np.random.default_rng([3, 203, 150])
+        built[cores] = (*synthetic.uniform_weights(spec, rng), rng.random())
+        assert same_layer(*build_layer(spec), *build_layer(spec))
+    for cores in (2, 3):
+        assert all(np.array_equal(a, b) for a, b in zip(built[1], built[cores], strict=True))
+    col_ptr, rows, values, after = built[1]
+    assert col_ptr.dtype == np.int64 and rows.dtype == np.int32
+    assert col_ptr.size == 204 and col_ptr[-1] == rows.size == values.size
+    for k, c0 in enumerate(range(0, 203, width)):
+        rng = panel_stream(3, 203, 150, k)
+        ptr, want_rows = synthetic.sparse_positions(rng, 150, min(width, 203 - c0), density)
+        want_values = synthetic.pruned_laplace_values(rng, want_rows.size, density)
+        lo, hi = col_ptr[c0], col_ptr[c0 + ptr.size - 1]
+        assert np.array_equal(col_ptr[c0 : c0 + ptr.size] - lo, ptr)
+        assert np.array_equal(rows[lo:hi], want_rows)
+        assert np.array_equal(values[lo:hi], want_values)
+        if k == 0:  # the layer's own stream goes on to draw the input
+            assert after == rng.random()
+
+
+def test_one_panel_up_to_panel_nonzeros():
+    """Layers expecting at most PANEL_NONZEROS non-zeros (every Table III layer) are one panel:
+    the layer's stream draws all positions, then all values."""
+    assert synthetic.panel_width(4096, 25088, 0.04) == 25088  # VGG-6, the largest
+    assert synthetic.panel_width(28672, 8192, 0.1) < 8192
+    assert synthetic.panel_width(10, 10**6, 0.0) == synthetic.panel_width(10, 10**6, 1.0) == 10**6
+
+
 # ----------------------------------------------------------------------------- named workloads
 
 

@@ -4,7 +4,12 @@ Memory grows with the non-zeros, never with ``inputs x outputs``:
 
 * **positions**: every weight survives independently with probability ``weight_density``;
   the surviving positions are drawn as geometric gaps along the column-major order, so the
-  CSC structure comes out sorted without ever touching the zeros;
+  CSC structure comes out sorted without ever touching the zeros (:func:`sparse_positions`);
+* **panels**: a layer that expects more than :data:`PANEL_NONZEROS` (2**22) non-zeros is
+  drawn in panels of whole columns with about that many each, every panel (positions, then
+  values) from its own random stream, on up to one thread per core; the result does not
+  depend on the thread count (:func:`uniform_weights`). A smaller layer (every Table III layer)
+  is one panel on the layer's stream;
 * **values**: dense FC weights are modelled as Laplace(0, s) (trained FC weights are close to
   it). Magnitude pruning to density ``d`` keeps ``|w| > s ln(1/d)``, and a Laplace tail is
   exponential, so a survivor is ``s (ln(1/d) + Exp(1))`` with a random sign — exactly what
@@ -60,7 +65,10 @@ positions and values, 2 propensities and assignment, 3 input samples).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -157,7 +165,8 @@ class LayerSpec:
 
 
 def sparse_positions(
-    rng: np.random.Generator, n_out: int, n_in: int, density: float
+    rng: np.random.Generator, n_out: int, n_in: int, density: float,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bernoulli(density) positions of an ``n_out x n_in`` matrix as CSC ``(col_ptr, rows)``.
 
@@ -167,13 +176,14 @@ def sparse_positions(
     standard exponential ``E``, the gaps are made that way from
     :meth:`~numpy.random.Generator.standard_exponential`, a block of :data:`POSITION_BLOCK` at a
     time, and turned into rows and column counts on the way (the stream of ``rng.geometric``,
-    cache-sized temporaries).
+    cache-sized temporaries). There, ``out`` (int32) receives the rows if it has room for the
+    first batch (the rows returned are then its leading part).
     """
     total = n_out * n_in
     if density <= 0.0:
         return np.zeros(n_in + 1, dtype=np.int64), np.zeros(0, dtype=np.int32)
     if density < _GEOMETRIC_INVERSION_BELOW:
-        return _positions_by_inversion(rng, n_out, n_in, density)
+        return _positions_by_inversion(rng, n_out, n_in, density, out)
     if density >= 1.0:
         flat = np.arange(total, dtype=np.int64)
     else:
@@ -219,7 +229,7 @@ def _gap_batches(expected: float) -> Iterator[int]:
 
 
 def _positions_by_inversion(
-    rng: np.random.Generator, n_out: int, n_in: int, density: float
+    rng: np.random.Generator, n_out: int, n_in: int, density: float, out: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`sparse_positions` for ``0 < density < 1/3``, one block of gaps at a time.
 
@@ -231,7 +241,7 @@ def _positions_by_inversion(
     total = n_out * n_in
     rate = -math.log1p(-density)
     counts = np.zeros(n_in, dtype=np.int64)
-    rows = np.zeros(0, dtype=np.int32)
+    rows = np.zeros(0, dtype=np.int32) if out is None else out
     filled = 0
     last = -1.0  # the last position drawn
     for batch in _gap_batches(density * total):
@@ -265,14 +275,17 @@ def _positions_by_inversion(
     return col_ptr, rows[:filled]
 
 
-def pruned_laplace_values(rng: np.random.Generator, n: int, density: float) -> np.ndarray:
+def pruned_laplace_values(
+    rng: np.random.Generator, n: int, density: float, out: np.ndarray | None = None
+) -> np.ndarray:
     """Survivors of magnitude-pruning Laplace(0, 1) weights to ``density``: ``±(ln(1/d) + E)``.
 
     ``E`` are ``n`` standard exponentials, then ``n`` uniforms ``u`` give the signs (negative
     where ``u < 0.5``); the signs are applied a block at a time (no mask the size of ``n``).
+    ``out``: a float64 array of ``n`` entries to fill (and return) instead of a new one.
     """
     threshold = math.log(1.0 / density) if 0.0 < density < 1.0 else 0.0
-    values = np.empty(n)
+    values = np.empty(n) if out is None else out
     rng.standard_exponential(out=values)
     u = np.empty(max(1, min(n, POSITION_BLOCK)))
     for s in range(0, n, u.size):
@@ -283,6 +296,97 @@ def pruned_laplace_values(rng: np.random.Generator, n: int, density: float) -> n
         w -= 0.5  # < 0 exactly where u < 0.5
         np.copysign(v, w, out=v)
     return values
+
+
+#: Expected non-zeros per panel of a uniform layer: the columns are generated in panels of
+#: about this many non-zeros, each from its own random stream, so panels can be drawn on
+#: several cores; a layer that expects at most this many is one panel.
+PANEL_NONZEROS = 1 << 22
+
+
+def panel_width(n_out: int, n_in: int, density: float) -> int:
+    """Columns per panel of a uniform layer (:data:`PANEL_NONZEROS`; all of them for one)."""
+    if not 0.0 < density < 1.0:
+        return n_in
+    return max(1, min(n_in, int(PANEL_NONZEROS / (n_out * density))))
+
+
+def uniform_weights(
+    spec: LayerSpec, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSC ``(col_ptr, rows, values)`` of a uniform layer, values before scaling.
+
+    The columns are split into panels of :func:`panel_width` columns. Panel 0 draws from
+    ``rng`` (the layer's stream, which then draws the input), panel ``k > 0`` from child ``k``
+    of the layer's seed sequence (``SeedSequence([seed, inputs, outputs], spawn_key=(k,))``).
+    Each panel draws its positions (:func:`sparse_positions` on its columns), then its values
+    (:func:`pruned_laplace_values`), from its own stream, so the layer does not depend on how
+    many threads drew it; they run on up to one thread per available core. Rows are drawn into
+    one buffer, each panel in a slot the size of its first batch of gaps, then moved together.
+    """
+    n_out, n_in, density = spec.outputs, spec.inputs, spec.weight_density
+    width = panel_width(n_out, n_in, density)
+    if width >= n_in:
+        col_ptr, rows = sparse_positions(rng, n_out, n_in, density)
+        return col_ptr, rows, pruned_laplace_values(rng, rows.size, density)
+    starts = list(range(0, n_in, width))
+    widths = [min(width, n_in - c) for c in starts]
+    rngs = [rng] + [
+        np.random.default_rng(np.random.SeedSequence([spec.seed, n_in, n_out], spawn_key=(k,)))
+        for k in range(1, len(starts))
+    ]
+    slots = np.zeros(len(starts) + 1, dtype=np.int64)
+    np.cumsum([next(_gap_batches(density * n_out * w)) for w in widths], out=slots[1:])
+    buf = np.empty(int(slots[-1]), dtype=np.int32)
+    with _panel_pool(len(starts)) as run:
+        panels = run(
+            lambda k: sparse_positions(
+                rngs[k], n_out, widths[k], density, out=buf[slots[k] : slots[k + 1]]
+            ),
+            range(len(starts)),
+        )
+        offsets = np.zeros(len(panels) + 1, dtype=np.int64)
+        np.cumsum([rows.size for _, rows in panels], out=offsets[1:])
+        values = np.empty(int(offsets[-1]))
+        run(
+            lambda k: pruned_laplace_values(
+                rngs[k], panels[k][1].size, density, out=values[offsets[k] : offsets[k + 1]]
+            ),
+            range(len(starts)),
+        )
+    col_ptr = np.concatenate(
+        [np.zeros(1, dtype=np.int64)]
+        + [ptr[1:] + o for (ptr, _), o in zip(panels, offsets[:-1], strict=True)]
+    )
+    if all(np.may_share_memory(rows, buf) for _, rows in panels):
+        # Each panel's rows lead its slot, so moving them down in order never overwrites rows
+        # not yet moved.
+        for (_, rows), o in zip(panels, offsets[:-1], strict=True):
+            buf[o : o + rows.size] = rows
+        rows = buf[: offsets[-1]]
+    else:  # a panel outgrew its slot (a second batch of gaps; rare)
+        rows = np.concatenate([rows for _, rows in panels])
+    return col_ptr, rows, values
+
+
+@contextmanager
+def _panel_pool(tasks: int) -> Iterator[Callable]:
+    """A ``run(function, items) -> list`` over up to one thread per available core (inline for
+    one); numpy's random fills and array loops release the GIL."""
+    threads = min(tasks, _cores())
+    if threads <= 1:
+        yield lambda fn, items: [fn(i) for i in items]
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="eie-sim-build") as pool:
+        yield lambda fn, items: list(pool.map(fn, items))
+
+
+def _cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
 
 def mean_square(values: np.ndarray) -> float:
@@ -616,8 +720,7 @@ def build_layer(
             values *= 1.0 / math.sqrt(mean_square(values) * fan_in)
     else:
         rng = np.random.default_rng([spec.seed, spec.inputs, spec.outputs])
-        col_ptr, rows = sparse_positions(rng, spec.outputs, spec.inputs, spec.weight_density)
-        values = pruned_laplace_values(rng, rows.size, spec.weight_density)
+        col_ptr, rows, values = uniform_weights(spec, rng)
         if values.size:
             values *= 1.0 / math.sqrt(mean_square(values) * fan_in)
         if x is None:
