@@ -17,7 +17,6 @@ import json
 import math
 import os
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -337,6 +336,8 @@ def write_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file and rename: never a half-written file,
     and never a replaced device, FIFO, socket or symbolic link (refused, see
     :func:`check_writable`)."""
+    import tempfile
+
     p = check_writable(path)
     tmp = None
     try:
