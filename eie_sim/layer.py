@@ -293,7 +293,8 @@ class QuantizedLayer:
 
         A float (up to 64-bit) or integer matrix is read in its own dtype, in any memory
         layout (a transposed view costs no copy); only its non-zeros are converted to float64,
-        which gives the values a float64 copy of the whole matrix would."""
+        which gives the values a float64 copy of the whole matrix would. NaN and infinity are
+        non-zeros, refused by :meth:`from_sparse`."""
         w = np.asarray(weights)
         if w.dtype.kind not in "fiu" or w.dtype.itemsize > 8:  # bools, long doubles, lists...
             w = w.astype(np.float64)
@@ -301,8 +302,6 @@ class QuantizedLayer:
             raise WorkloadError(
                 f"layer {name!r}: weights must be 2-D (outputs, inputs), got {w.shape}"
             )
-        if w.dtype.kind == "f" and not np.isfinite(w).all():
-            raise WorkloadError(f"layer {name!r}: weights contain NaN or infinity")
         n_out, n_in = w.shape
         # Column-major walk (CSC): the non-zero mask transposed to C order (one byte per
         # weight), whose flat non-zero positions are ``col * n_out + row``.
