@@ -93,3 +93,54 @@ def test_named_methods():
         load_balance_prune(w, 0.5, 0)
     with pytest.raises(ValueError, match="density"):
         load_balance_prune(w, 1.5, 2)
+
+
+# ----------------------------------------------------------------------------- N:M edges
+def _nm_prune_by_sort(w: np.ndarray, n: int, m: int) -> np.ndarray:
+    """nm_prune's rule written as a stable sort of -|w| per group (NaN sorts last)."""
+    groups = np.abs(np.asarray(w, dtype=np.float64)).reshape(-1, m)
+    order = np.argsort(-groups, axis=1, kind="stable")
+    mask = np.zeros(groups.shape, dtype=bool)
+    np.put_along_axis(mask, order[:, :n], True, axis=1)
+    return mask.reshape(np.shape(w))
+
+
+def test_nm_prune_ties_zeros_and_nan():
+    """Ties (+0 and -0 included) keep the earlier element; NaN ranks below every number,
+    NaNs among themselves by position."""
+    nan = np.nan
+    w = np.array([[0.0, -0.0, -0.0, 1.0], [nan, 1.0, nan, 0.0], [nan, nan, -0.0, nan]])
+    assert nm_prune(w, 2, 4).astype(int).tolist() == [[1, 0, 0, 1], [0, 1, 0, 1],
+                                                        [1, 0, 1, 0]]
+    assert nm_prune(w, 3, 4)[1].astype(int).tolist() == [1, 1, 0, 1]
+
+
+def test_nm_prune_integer_magnitudes():
+    """Integers compare by magnitude as float64: int8 -128 is the largest."""
+    w = np.array([[127, -128, 1, 0]], dtype=np.int8)
+    assert nm_prune(w, 1, 4).astype(int).tolist() == [[0, 1, 0, 0]]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(n=st.integers(1, 8), m=st.sampled_from([2, 3, 4, 8, 16, 20]), rows=st.integers(1, 9),
+       groups=st.integers(1, 9), dtype=st.sampled_from(["float64", "float32", "float16",
+                                                        "int8"]),
+       seed=st.integers(0, 2**16))
+def test_nm_prune_is_the_stable_sort(n, m, rows, groups, dtype, seed):
+    """Pairwise ranking, the sort used for large M and tiny blocks all give the stable sort's
+    mask, on values full of ties, signed zeros and NaN."""
+    import eie_sim.compress.pruning as pruning
+
+    n = min(n, m)
+    rng = np.random.default_rng(seed)
+    w = rng.choice([0.0, -0.0, 1.0, -1.0, 2.0, -0.5, np.nan, np.inf],
+                   size=(rows, groups * m))
+    w = np.nan_to_num(w, posinf=100, neginf=-100).astype(dtype) if dtype == "int8" \
+        else w.astype(dtype)
+    want = _nm_prune_by_sort(w, n, m)
+    assert np.array_equal(nm_prune(w, n, m), want)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pruning, "NM_BLOCK_GROUPS", 3)
+        assert np.array_equal(nm_prune(w, n, m), want)
+        mp.setattr(pruning, "NM_PAIRWISE_MAX_M", 1)
+        assert np.array_equal(nm_prune(w, n, m), want)
