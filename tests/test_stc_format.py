@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eie_sim.compress.pruning import satisfies_nm
 from eie_sim.errors import WorkloadError
@@ -108,3 +110,67 @@ def test_bad_pattern_is_refused(n: int, m: int) -> None:
 def test_non_matrix_is_refused() -> None:
     with pytest.raises(WorkloadError, match="2-D"):
         compress(np.zeros(8), 2, 4)
+
+
+def test_prune_drops_nan_and_keeps_the_lowest_zero_slots() -> None:
+    """A NaN ranks below zero when pruning; its slot then holds a zero, the lowest unused
+    position, like any other zero."""
+    nm = compress(np.array([[np.nan, 0.0, 0.0, 1.0]]), 2, 4, prune=True)
+    assert nm.indices.tolist() == [[[0, 3]]] and nm.values.tolist() == [[[0.0, 1.0]]]
+
+
+@pytest.mark.parametrize("prune", [False, True])
+def test_signed_zeros_are_stored_as_found(prune: bool) -> None:
+    """An explicit zero is read from its position: -0 stays -0, and does not count as a
+    non-zero (nnz)."""
+    w = np.array([[-0.0, 0.0, 0.0, 5.0], [0.0, -0.0, 0.0, 5.0]], dtype=np.float16)
+    nm = compress(w, 2, 4, prune=prune)
+    assert nm.indices.tolist() == [[[0, 3]], [[0, 3]]]
+    assert np.signbit(nm.values[:, 0, 0]).tolist() == [True, False]
+    assert nm.nnz == 2
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(st.sampled_from(PATTERNS), st.integers(1, 12), st.integers(1, 40),
+       st.sampled_from(["float64", "float16", "int8"]), st.integers(0, 2**16))
+def test_blocks_do_not_show(pattern, rows: int, cols: int, dtype: str, seed: int) -> None:
+    """compress works in blocks of rows: tiny blocks give the same result, and a refusal
+    names the same first violating row."""
+    import eie_sim.formats.nm_sparse as nm_sparse
+
+    n, m = pattern
+    rng = np.random.default_rng(seed)
+    w = rng.choice([0.0, -0.0, 1.0, -2.0, 0.5], size=(rows, cols)).astype(dtype)
+    for prune in (False, True):
+        try:
+            want = compress(w, n, m, prune=prune)
+        except WorkloadError as err:
+            want = str(err)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(nm_sparse, "BLOCK_GROUPS", 3)
+            try:
+                got = compress(w, n, m, prune=prune)
+            except WorkloadError as err:
+                assert str(err) == want
+                continue
+        assert got.values.tobytes() == want.values.tobytes()
+        assert np.array_equal(got.indices, want.indices)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(st.sampled_from(PATTERNS), st.integers(1, 6), st.integers(1, 30), st.integers(0, 2**16))
+def test_replace_values_is_compress_of_the_replaced_matrix(pattern, rows: int, cols: int,
+                                                           seed: int) -> None:
+    """Values that become zero (here: fp16 underflow) move the kept positions exactly as
+    compressing the replaced dense matrix would."""
+    n, m = pattern
+    rng = np.random.default_rng(seed)
+    w = rng.choice([0.0, -0.0, 1.0, -2.0, 1e-9, -1e-9], size=(rows, cols))
+    nm = compress(w, n, m, prune=True)
+    q = nm.values.astype(np.float16)
+    got = nm.replace_values(q)
+    want = compress(nm.astype(np.float16).decompress(), n, m)
+    assert got.values.tobytes() == want.values.tobytes()
+    assert np.array_equal(got.indices, want.indices)
+    with pytest.raises(ValueError, match="shape"):
+        nm.replace_values(q.reshape(-1))

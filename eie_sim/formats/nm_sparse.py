@@ -25,8 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eie_sim.compress.pruning import nm_prune
+from eie_sim.compress.pruning import nm_keep_block
 from eie_sim.errors import WorkloadError
+
+#: Groups of M inputs compress() handles together (its temporaries stay in cache).
+BLOCK_GROUPS = 1 << 16
 
 
 def index_bits(m: int) -> int:
@@ -127,21 +130,47 @@ class NMSparse:
     @property
     def nnz(self) -> int:
         """Non-zero kept values."""
-        return int(np.count_nonzero(self.values))
+        return int(np.count_nonzero(nonzero_mask(self.values)))
 
     # ------------------------------------------------------------------ views
     def absolute_indices(self) -> np.ndarray:
         """Input (column) index of every kept value, int64 of shape ``(rows, groups * n)``,
         ascending along each row (columns ``>= cols`` are the padding of the last group)."""
-        base = (np.arange(self.groups, dtype=np.int64) * self.m)[None, :, None]
-        return (base + self.indices.astype(np.int64)).reshape(self.rows, -1)
+        cols = self.indices.astype(np.int64)
+        cols += (np.arange(self.groups, dtype=np.int64) * self.m)[:, None]
+        return cols.reshape(self.rows, -1)
 
     def decompress(self) -> np.ndarray:
         """The dense ``(rows, cols)`` matrix, in the dtype of ``values``."""
         dense = np.zeros((self.rows, self.groups * self.m), dtype=self.values.dtype)
-        rows = np.arange(self.rows)[:, None]
-        dense[rows, self.absolute_indices()] = self.values.reshape(self.rows, -1)
+        flat = self.indices.astype(np.intp)  # index into dense.reshape(-1), a view
+        flat += (np.arange(self.rows * self.groups, dtype=np.intp) * self.m).reshape(
+            self.rows, self.groups, 1)
+        dense.reshape(-1)[flat] = self.values
         return dense[:, : self.cols]
+
+    def replace_values(self, values: np.ndarray) -> NMSparse:
+        """:func:`compress` of this matrix (as :meth:`decompress` gives it) with its kept
+        values replaced by ``values`` (same shape, any dtype), for an NMSparse made by
+        :func:`compress`. The positions stay, except in the groups where a non-zero value
+        becomes zero: those are compressed again (non-zeros first, then the lowest zero
+        positions)."""
+        values = np.asarray(values)
+        if values.shape != self.values.shape:
+            raise ValueError(f"values have shape {values.shape}, expected {self.values.shape}")
+        n = self.n
+        emptied = nonzero_mask(self.values) & ~nonzero_mask(values)
+        indices = self.indices
+        if emptied.any():
+            redo = np.unique(np.flatnonzero(emptied) // n)  # flat group numbers
+            dense = np.zeros((redo.size, self.m), dtype=values.dtype)  # one group per row
+            np.put_along_axis(dense, indices.reshape(-1, n)[redo].astype(np.intp),
+                              values.reshape(-1, n)[redo], axis=1)
+            again = compress(dense, n, self.m)
+            values, indices = values.copy(), indices.copy()
+            values.reshape(-1, n)[redo] = again.values.reshape(-1, n)
+            indices.reshape(-1, n)[redo] = again.indices.reshape(-1, n)
+        return NMSparse(n, self.m, self.shape, values, indices)
 
     def astype(self, dtype) -> NMSparse:
         """The same structure with values converted to ``dtype`` (positions unchanged)."""
@@ -195,28 +224,93 @@ def compress(dense: np.ndarray, n: int = 2, m: int = 4, *, prune: bool = False) 
     if w.ndim != 2 or w.shape[0] < 1 or w.shape[1] < 1:
         raise WorkloadError(f"N:M compression needs a 2-D (rows, cols) matrix, got {w.shape}")
     rows, cols = w.shape
-    wp = _pad_cols(w, m)
-    if prune:
-        wp = np.where(nm_prune(wp, n, m), wp, np.zeros((), dtype=wp.dtype))
-    else:
-        bad = first_violation(wp, n, m)
-        if bad is not None:
-            r, g, c = bad
-            raise WorkloadError(
-                f"weights violate the {n}:{m} pattern: row {r}, group {g} (inputs {g * m}.."
-                f"{min(g * m + m, cols) - 1}) has {c} non-zeros, at most {n} allowed; "
-                f"allowed: prune them (prune=True, CLI --prune) or a denser pattern"
-            )
-    groups = wp.reshape(rows, -1, m)
-    # Non-zeros first (by position), then the lowest unused positions; keep n, sort ascending:
-    # a position is kept when fewer than n positions of its group have a smaller key (keys are
-    # distinct), and np.nonzero lists the kept positions of each group in ascending order.
-    pos = np.arange(m, dtype=np.int16)
-    key = np.where(groups != 0, pos, np.int16(m) + pos)
-    rank = np.zeros(key.shape, dtype=np.int16)
-    for i in range(m):
-        rank += key[:, :, i : i + 1] < key
-    keep = (rank < n).reshape(-1, m)
-    chosen = np.nonzero(keep)[1].reshape(rows, -1, n)
-    values = np.take_along_axis(groups, chosen, axis=2)
-    return NMSparse(n, m, (rows, cols), np.ascontiguousarray(values), chosen.astype(np.uint8))
+    groups = -(-cols // m)
+    values = np.empty((rows, groups, n), dtype=w.dtype)
+    indices = np.empty((rows, groups, n), dtype=np.uint8)
+    step = max(1, BLOCK_GROUPS // groups)  # rows per block
+    for r0 in range(0, rows, step):
+        block = _pad_cols(w[r0 : r0 + step], m).reshape(-1, m)  # (groups of the rows, m)
+        keep = None
+        if prune:
+            # Without NaN the pruning mask is what compress keeps of the pruned block: the
+            # n largest magnitudes are its non-zeros and, in a group with fewer, its lowest
+            # zeros (equal magnitudes, the earlier first). A NaN ranks below zero, so where
+            # one is dropped a lower zero slot opens: compress the pruned block instead.
+            keep, has_nan = nm_keep_block(block, n)  # (m, groups), n per group
+            if has_nan:
+                block = np.where(keep.T, block, np.zeros((), dtype=block.dtype))
+                keep = None
+        if keep is None:
+            keep = _kept(block, n)
+            if keep is None:
+                raise _violation(w[r0 : r0 + step], n, m, r0)
+        kept_values = values[r0 : r0 + step].reshape(-1, n)
+        kept_indices = indices[r0 : r0 + step].reshape(-1, n)
+        start = np.arange(block.shape[0], dtype=np.intp) * m  # of each group in block.ravel()
+        for t, position in enumerate(_positions(keep, n)):
+            kept_indices[:, t] = position
+            flat = position.astype(np.intp)
+            flat += start
+            kept_values[:, t] = np.take(block.ravel(), flat)
+    return NMSparse(n, m, (rows, cols), values, indices)
+
+
+def nonzero_mask(a: np.ndarray) -> np.ndarray:
+    """``a != 0`` elementwise (NaN counts as non-zero); float16 by its bits, as numpy
+    compares float16 slowly: +-0 are the only values with every bit but the sign clear."""
+    if a.dtype == np.float16:
+        return (a.view(np.uint16) & 0x7FFF) != 0
+    return a != 0
+
+
+def _running_sums(flags: np.ndarray) -> np.ndarray:
+    """Running sums of a ``(m, groups)`` bool array down axis 0, in the smallest unsigned
+    type that holds ``2 m + 1`` (room for the comparison in :func:`_kept`)."""
+    sums = np.empty(flags.shape, dtype=np.min_scalar_type(2 * flags.shape[0] + 1))
+    sums[0] = flags[0]
+    for p in range(1, flags.shape[0]):
+        np.add(sums[p - 1], flags[p], out=sums[p])
+    return sums
+
+
+def _kept(groups: np.ndarray, n: int) -> np.ndarray | None:
+    """The positions compress() keeps of a ``(groups, m)`` block of a matrix that satisfies
+    the pattern, as an ``(m, groups)`` mask with ``n`` per column: the non-zeros, then the
+    lowest zero positions. None if a group has more than ``n`` non-zeros."""
+    m = groups.shape[1]
+    nonzero = np.empty(groups.shape[::-1], dtype=bool)
+    for p in range(m):
+        nonzero[p] = nonzero_mask(groups[:, p])
+    nonzeros_through = _running_sums(nonzero)  # row p: non-zeros at positions <= p
+    count = nonzeros_through[-1]
+    if count.max(initial=0) > n:
+        return None
+    # A zero at p is kept while the zeros through p, p + 1 - nonzeros_through[p], are at most
+    # n - count: p + 1 + count <= n + nonzeros_through[p] (no negative numbers).
+    rank_if_zero = np.arange(1, m + 1, dtype=nonzeros_through.dtype)[:, None] + count
+    return nonzero | (rank_if_zero <= nonzeros_through + n)
+
+
+def _positions(keep: np.ndarray, n: int) -> np.ndarray:
+    """``(n, groups)``: the positions of the ``n`` True of every column of the ``(m, groups)``
+    mask ``keep``, ascending along axis 0 (dtype of :func:`_running_sums`)."""
+    kept_through = _running_sums(keep)
+    # The t-th kept position (from 0) is the number of positions p before it: those with
+    # kept_through[p] <= t.
+    positions = np.zeros((n, keep.shape[1]), dtype=kept_through.dtype)
+    for t in range(n):
+        for p in range(keep.shape[0]):
+            positions[t] += kept_through[p] <= t
+    return positions
+
+
+def _violation(rows: np.ndarray, n: int, m: int, row0: int) -> WorkloadError:
+    """The refusal naming the first group of ``rows`` (rows ``row0...`` of the matrix) with
+    more than ``n`` non-zeros."""
+    r, g, c = first_violation(rows, n, m)
+    cols = rows.shape[1]
+    return WorkloadError(
+        f"weights violate the {n}:{m} pattern: row {row0 + r}, group {g} (inputs {g * m}.."
+        f"{min(g * m + m, cols) - 1}) has {c} non-zeros, at most {n} allowed; "
+        f"allowed: prune them (prune=True, CLI --prune) or a denser pattern"
+    )
