@@ -208,6 +208,30 @@ def test_compress_keeps_its_layout(n: int, m: int, rows: int, cols: int, density
                               np.float16), n, m).values)
 
 
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.sampled_from([(2, 4), (1, 4), (2, 8), (4, 8)]), st.integers(1, 6), st.integers(1, 30),
+       st.sampled_from(["fp16", "int8"]), st.integers(0, 2**16))
+def test_from_layer_is_prune_quantize_compress(pattern, rows: int, cols: int, dtype: str,
+                                               seed: int) -> None:
+    """from_layer quantizes only the kept values; the result is that of pruning the dense
+    matrix, quantizing all of it and compressing, also where kept values round to zero
+    (fp16 underflow, small int8 values) and with signed zeros."""
+    from eie_sim.compress.pruning import nm_prune
+    from eie_sim.engines.stc.adapter import _quantize
+
+    n, m = pattern
+    rng = np.random.default_rng(seed)
+    w = rng.choice([0.0, -0.0, 1e-9, -1e-9, 1e-3, -0.3, 1.0, 4.0], size=(rows, cols))
+    wp = np.pad(w, ((0, 0), (0, -cols % m)))
+    pruned = np.where(nm_prune(wp, n, m), wp, 0.0)[:, :cols]
+    q, scale = _quantize(pruned, dtype, "w")
+    want = compress(q, n, m)
+    got = from_layer(w, n, m, dtype)
+    assert got.weight_scale == scale
+    assert got.weights.values.tobytes() == want.values.tobytes()
+    assert np.array_equal(got.weights.indices, want.indices)
+
+
 def test_batch_columns_are_the_documented_permutations() -> None:
     v = np.arange(1, 50, dtype=np.float64) - 10
     got = activations(v, 6, seed=4)

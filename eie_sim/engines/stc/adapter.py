@@ -18,14 +18,14 @@ symmetric per-tensor int8).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from eie_sim.compress.pruning import nm_prune
 from eie_sim.errors import WorkloadError
 from eie_sim.formats.fixed_point import ACT_FRAC_BITS
-from eie_sim.formats.nm_sparse import NMSparse, check_pattern, compress
+from eie_sim.formats.nm_sparse import NMSparse, compress
 from eie_sim.layer import QuantizedLayer
 
 DTYPES = {"fp16": np.float16, "int8": np.int8}
@@ -74,18 +74,25 @@ class STCLayer:
         return self.weights.decompress()
 
 
+def _extremes(v: np.ndarray) -> tuple[float, float] | None:
+    """``(max, min)`` of ``v`` and 0, or None if ``v`` holds a NaN or an infinity (max and
+    min carry a NaN along: both finite means every value is)."""
+    hi, lo = float(np.max(v, initial=0.0)), float(np.min(v, initial=0.0))
+    return (hi, lo) if math.isfinite(hi) and math.isfinite(lo) else None
+
+
 def _quantize(values: np.ndarray, dtype: str, what: str) -> tuple[np.ndarray, float]:
     v = np.asarray(values, dtype=np.float64)
-    if not np.all(np.isfinite(v)):
+    extremes = _extremes(v)
+    if extremes is None:
         raise WorkloadError(f"{what} contain NaN or infinity")
+    big = max(extremes[0], -extremes[1])  # max |v|
     if dtype == "fp16":
-        big = float(np.max(np.abs(v), initial=0.0))
         if big > FP16_MAX:
             raise WorkloadError(f"{what} reach {big:g}, beyond the fp16 range (65504)")
         return v.astype(np.float16), 1.0
     if dtype != "int8":
         raise WorkloadError(f"dtype must be 'fp16' or 'int8', got {dtype!r}")
-    big = float(np.max(np.abs(v), initial=0.0))
     scale = big / 127.0 if big > 0 else 1.0
     return np.clip(np.rint(v / scale), -127, 127).astype(np.int8), scale
 
@@ -136,16 +143,18 @@ def from_layer(
             raise WorkloadError(f"weights must be a 2-D (outputs, inputs) matrix, got {w.shape}")
         label = name or "weights"
         frac = ACT_FRAC_BITS
-    if not np.all(np.isfinite(w)):
+    if _extremes(w) is None:
         raise WorkloadError(f"layer {label!r}: weights contain NaN or infinity")
-    if prune:  # the n largest magnitudes of every group (compress(prune=True), decompressed)
-        check_pattern(n, m)
-        pad = -w.shape[1] % m
-        wp = np.pad(w, ((0, 0), (0, pad))) if pad else w
-        w = np.where(nm_prune(wp, n, m), wp, 0.0)[:, : w.shape[1]]
-    else:
-        compress(w, n, m)  # refuses a violation with the first bad row and group
-    q, scale = _quantize(w, dtype, f"layer {label!r}: weights")
+    what = f"layer {label!r}: weights"
+    if prune:  # the n largest magnitudes of every group
+        pruned = compress(w, n, m, prune=True)
+        # Quantizing the kept values is quantizing the pruned matrix (the others are +0,
+        # which stays +0), then compressing it (replace_values); the largest magnitude is
+        # the same.
+        q, scale = _quantize(pruned.values, dtype, what)
+        return STCLayer(label, pruned.replace_values(q), dtype, scale, frac, bias)
+    compress(w, n, m)  # refuses a violation with the first bad row and group
+    q, scale = _quantize(w, dtype, what)
     return STCLayer(label, compress(q, n, m), dtype, scale, frac, bias)
 
 
