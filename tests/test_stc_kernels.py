@@ -82,6 +82,24 @@ def test_sequential_gemm_is_the_rule(case) -> None:
     assert bits_equal(reference_gemm_numpy(w, x), want)
 
 
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(gemm_case())
+def test_csr_of_dense_lists_the_non_zeros(case) -> None:
+    """csr_of_dense: the entries np.nonzero finds (-0 is zero, NaN is not), row by row, also
+    of a non-contiguous matrix and with the columns given."""
+    w = case[0]
+    w[0, 0] = np.float16(-0.0)
+    for mat in (w, np.asfortranarray(w)):
+        rows, cols = np.nonzero(mat.astype(np.float64))
+        indptr, indices, data = kernels.csr_of_dense(mat)
+        assert np.array_equal(indptr, np.searchsorted(rows, np.arange(w.shape[0] + 1)))
+        assert np.array_equal(indices, cols) and indices.dtype == np.int32
+        assert data.tobytes() == mat[rows, cols].astype(np.float32).tobytes()
+    columns = np.arange(w.size).reshape(w.shape) * 3
+    _, indices, _ = kernels.csr_of_dense(w, columns)
+    assert np.array_equal(indices, columns[rows, cols])
+
+
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("k0", [0, 253, 254, 255, 256, 511, 597])
 def test_order_is_ascending_k_across_blocks_and_unrolling(path: str, k0: int) -> None:

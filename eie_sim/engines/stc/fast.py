@@ -154,10 +154,7 @@ def outputs(plan: Plan, ops: Operands) -> np.ndarray:
     if ops.columns is None:
         indptr, indices, data = csr_of_dense(vals)
     else:  # the stored slots in order, less the explicit zeros (they add nothing)
-        keep = vals != 0
-        indptr = np.zeros(rows + 1, dtype=np.int64)
-        np.cumsum(np.count_nonzero(keep, axis=1), out=indptr[1:])
-        indices, data = ops.columns[:rows][keep], vals[keep]
+        indptr, indices, data = csr_of_dense(vals, ops.columns[:rows])
     return add_bias(sequential_gemm(indptr, indices, data, x), ops.bias)
 
 

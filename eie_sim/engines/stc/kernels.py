@@ -26,6 +26,7 @@ from functools import cache
 import numpy as np
 
 from eie_sim import accel
+from eie_sim.formats.nm_sparse import nonzero_mask
 
 try:  # the compiled loop's parallel range (plain range without numba: the loop is not used)
     from numba import prange
@@ -52,13 +53,20 @@ def use_compiled(products: int = 0) -> bool:
     return accel.wants_numba(products // PRODUCTS_PER_ENTRY) and _compiled() is not None
 
 
-def csr_of_dense(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(indptr, indices, data)`` of the non-zeros of ``w`` (rows in order, columns
-    ascending; ``data`` float32)."""
-    rows, cols = np.nonzero(w)
-    indptr = np.zeros(w.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=w.shape[0]), out=indptr[1:])
-    return indptr, cols.astype(np.int32), w[rows, cols].astype(np.float32)
+def csr_of_dense(w: np.ndarray, columns: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(indptr, indices, data)`` of the non-zeros of ``w`` (rows in order, entries in row
+    order; ``indices`` int32, ``data`` float32). ``columns`` (shape of ``w``, ascending along
+    each row) is the column of every entry; default its position (the dense matrix)."""
+    w = np.ascontiguousarray(w)
+    rows, width = w.shape
+    flat = np.flatnonzero(nonzero_mask(w))  # row-major: row i's lie in [i * width, (i+1) * width)
+    indptr = np.searchsorted(flat, np.arange(rows + 1, dtype=np.int64) * width).astype(np.int64)
+    if columns is None:
+        indices = flat % max(width, 1)
+    else:
+        indices = np.ascontiguousarray(columns).reshape(-1)[flat]
+    return indptr, indices.astype(np.int32), w.reshape(-1)[flat].astype(np.float32)
 
 
 def sequential_gemm(indptr: np.ndarray, indices: np.ndarray | None, data: np.ndarray,
