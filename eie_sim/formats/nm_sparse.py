@@ -143,10 +143,13 @@ class NMSparse:
     def decompress(self) -> np.ndarray:
         """The dense ``(rows, cols)`` matrix, in the dtype of ``values``."""
         dense = np.zeros((self.rows, self.groups * self.m), dtype=self.values.dtype)
-        flat = self.indices.astype(np.intp)  # index into dense.reshape(-1), a view
-        flat += (np.arange(self.rows * self.groups, dtype=np.intp) * self.m).reshape(
-            self.rows, self.groups, 1)
-        dense.reshape(-1)[flat] = self.values
+        step = max(1, BLOCK_GROUPS // self.groups)  # rows per block
+        start = (np.arange(step * self.groups, dtype=np.intp) * self.m).reshape(step, -1, 1)
+        for r0 in range(0, self.rows, step):
+            indices = self.indices[r0 : r0 + step]
+            flat = indices.astype(np.intp)  # index into the block's dense.reshape(-1)
+            flat += start[: indices.shape[0]]
+            dense[r0 : r0 + step].reshape(-1)[flat] = self.values[r0 : r0 + step]
         return dense[:, : self.cols]
 
     def replace_values(self, values: np.ndarray) -> NMSparse:
