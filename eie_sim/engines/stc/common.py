@@ -471,14 +471,16 @@ def operands(weights: NMSparse, x: np.ndarray, plan: Plan,
     if plan.sparse:
         vals = np.zeros((rows_p, plan.kept_per_row), dtype=weights.values.dtype)
         n, m = weights.n, weights.m
-        # Padding groups keep zeros at positions 0..n-1.
         groups_p = plan.kept_per_row // n
-        cols = (np.arange(groups_p, dtype=np.int64)[:, None] * m + np.arange(n)).ravel()
-        cols = np.broadcast_to(cols, (rows_p, cols.size)).copy()
         real = weights.groups * n
         vals[: plan.rows, :real] = weights.values.reshape(plan.rows, -1)
-        cols[: plan.rows, :real] = weights.absolute_indices()
-        return Operands(vals, cols, xp, bias)
+        # The input of every slot: group start + in-group position (the metadata; padding
+        # groups keep zeros at positions 0..n-1).
+        cols = np.empty((rows_p, groups_p, n), dtype=np.int64)
+        cols[...] = np.arange(n)
+        cols[: plan.rows, : weights.groups] = weights.indices
+        cols += (np.arange(groups_p, dtype=np.int64) * m)[:, None]
+        return Operands(vals, cols.reshape(rows_p, -1), xp, bias)
     dense = np.zeros((rows_p, plan.k_padded), dtype=weights.values.dtype)
     dense[: plan.rows, : plan.k] = weights.decompress()
     return Operands(dense, None, xp, bias)

@@ -33,7 +33,7 @@ from eie_sim.engines.stc.adapter import (
 from eie_sim.engines.stc.reference import reference_gemm
 from eie_sim.errors import WorkloadError
 from eie_sim.formats.fixed_point import quantize
-from eie_sim.formats.nm_sparse import compress
+from eie_sim.formats.nm_sparse import compress, nonzero_mask
 from eie_sim.layer import QuantizedLayer
 
 
@@ -82,7 +82,7 @@ def prepare(layer: QuantizedLayer, x: np.ndarray, config: STCConfig,
     return Prepared(
         layer=layer, x=x_real, state=state, memory=dict(plan.memory), warnings=[],
         weight_density=stc_layer.weights.nnz / (stc_layer.n_out * stc_layer.n_in),
-        activation_density=float(np.count_nonzero(xq) / xq.size),
+        activation_density=float(np.count_nonzero(nonzero_mask(xq)) / xq.size),
         act_frac_bits=stc_layer.act_frac_bits,
         effective_weight_density=pattern_density(config),
         details={
