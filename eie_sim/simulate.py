@@ -29,21 +29,22 @@ EngineName = Literal["fast", "des"]
 
 def _as_workload(workload, inputs, seed):
     from eie_sim.workloads import Workload, get_workload
-    from eie_sim.workloads.lstm import LSTMLayer
 
     if isinstance(workload, str):
         wl = get_workload(workload, seed)
-    elif isinstance(workload, (QuantizedLayer, LSTMLayer)):
-        if inputs is None:
-            raise WorkloadError("simulating a bare layer needs its input activations (inputs=...)")
-        wl = Workload(name=workload.name, layers=(workload,), inputs=np.asarray(inputs))
     elif isinstance(workload, Workload):
         wl = workload
     else:
-        raise WorkloadError(
-            f"cannot simulate a {type(workload).__name__}; "
-            "allowed: a workload name, a Workload, a QuantizedLayer or an LSTMLayer"
-        )
+        from eie_sim.workloads.lstm import LSTMLayer  # ~7 ms of imports: a bare layer only
+
+        if not isinstance(workload, (QuantizedLayer, LSTMLayer)):
+            raise WorkloadError(
+                f"cannot simulate a {type(workload).__name__}; "
+                "allowed: a workload name, a Workload, a QuantizedLayer or an LSTMLayer"
+            )
+        if inputs is None:
+            raise WorkloadError("simulating a bare layer needs its input activations (inputs=...)")
+        wl = Workload(name=workload.name, layers=(workload,), inputs=np.asarray(inputs))
     if inputs is not None and not isinstance(workload, QuantizedLayer):
         wl = wl.with_inputs(np.asarray(inputs))
     x = np.asarray(wl.inputs)

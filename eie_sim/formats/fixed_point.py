@@ -145,8 +145,13 @@ def replay_saturating(
     rr, tt = rr[idx], tt[idx]
     starts = np.flatnonzero(np.r_[True, rr[1:] != rr[:-1]])
     rank = np.arange(rr.size) - np.repeat(starts, np.diff(np.r_[starts, rr.size]))
+    # Grouped by step (stable: rows stay distinct within a step), so each step is a slice.
+    by_step = np.argsort(rank.astype(np.uint16) if rank.max() < 1 << 16 else rank,
+                         kind="stable")
+    rr, tt = rr[by_step], tt[by_step]
+    bounds = np.r_[0, np.cumsum(np.bincount(rank))]
     acc = np.zeros(out.size, dtype=np.int64)
-    for k in range(int(rank.max()) + 1):
-        at = rank == k
-        acc[rr[at]] = np.clip(acc[rr[at]] + tt[at], INT16_MIN, INT16_MAX)
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        r = rr[lo:hi]
+        acc[r] = np.clip(acc[r] + tt[lo:hi], INT16_MIN, INT16_MAX)
     out[risky] = acc[risky]

@@ -67,10 +67,8 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import numpy as np
 
@@ -377,6 +375,8 @@ def _panel_pool(tasks: int) -> Iterator[Callable]:
     if threads <= 1:
         yield lambda fn, items: [fn(i) for i in items]
         return
+    from concurrent.futures import ThreadPoolExecutor  # only big layers use threads
+
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="eie-sim-build") as pool:
         yield lambda fn, items: list(pool.map(fn, items))
 
@@ -450,11 +450,11 @@ def calibrate_bias(
         b = -int(y0[k])
     return layer.with_bias_value(int(np.clip(b, INT16_MIN, INT16_MAX)))
 
+
 # ----------------------------------------------------------------------------- realistic mode
 
 #: Candidates drawn per chunk of columns in realistic mode (bounds the transient memory).
 CANDIDATES_PER_CHUNK = 1 << 20
-_NORMAL = NormalDist()
 
 
 def lognormal_multipliers(rng: np.random.Generator, n: int, spread: float) -> np.ndarray:
@@ -586,7 +586,9 @@ def latent_persistence(persistence: float, density: float) -> float:
         return 0.0
     if persistence >= 1.0:
         return 1.0
-    t = _NORMAL.inv_cdf(1.0 - density)
+    from statistics import NormalDist  # a few ms of imports: only realistic layers need it
+
+    t = NormalDist().inv_cdf(1.0 - density)
     theta = np.linspace(0.0, math.pi / 2, 4097)
     f = np.exp(-t * t / (1.0 + np.sin(theta)))
     cum = np.concatenate([[0.0], np.cumsum((f[1:] + f[:-1]) / 2 * np.diff(theta))])
