@@ -467,7 +467,7 @@ def operands(weights: NMSparse, x: np.ndarray, plan: Plan,
     rows_p = ceil_div(plan.rows, MMA_ROWS) * MMA_ROWS
     batch_p = ceil_div(plan.batch, MMA_COLS) * MMA_COLS
     xp = np.zeros((plan.k_padded, batch_p), dtype=x.dtype)
-    xp[: plan.k, : plan.batch] = x
+    _copy(xp[: plan.k, : plan.batch], x)
     if plan.sparse:
         vals = np.zeros((rows_p, plan.kept_per_row), dtype=weights.values.dtype)
         n, m = weights.n, weights.m
@@ -484,6 +484,19 @@ def operands(weights: NMSparse, x: np.ndarray, plan: Plan,
     dense = np.zeros((rows_p, plan.k_padded), dtype=weights.values.dtype)
     dense[: plan.rows, : plan.k] = weights.decompress()
     return Operands(dense, None, xp, bias)
+
+
+def _copy(dst: np.ndarray, src: np.ndarray, tile: int = 64) -> None:
+    """``dst[...] = src`` for 2-D arrays; from a source not in row-major order (the batch
+    columns of :func:`~eie_sim.engines.stc.adapter.activations`) in ``tile x tile`` blocks,
+    which stay in cache (a transposing copy element by element does not: 4096 x 4096 float16
+    about 0.19 s, by tiles 0.1 s)."""
+    if src.flags.c_contiguous:
+        dst[...] = src
+        return
+    for r in range(0, src.shape[0], tile):
+        for c in range(0, src.shape[1], tile):
+            dst[r : r + tile, c : c + tile] = src[r : r + tile, c : c + tile]
 
 
 def geometry(config: STCConfig) -> dict:
