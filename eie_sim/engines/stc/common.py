@@ -476,10 +476,11 @@ def operands(weights: NMSparse, x: np.ndarray, plan: Plan,
         vals[: plan.rows, :real] = weights.values.reshape(plan.rows, -1)
         # The input of every slot: group start + in-group position (the metadata; padding
         # groups keep zeros at positions 0..n-1).
+        start = (np.arange(groups_p, dtype=np.int64) * m)[:, None]
         cols = np.empty((rows_p, groups_p, n), dtype=np.int64)
-        cols[...] = np.arange(n)
-        cols[: plan.rows, : weights.groups] = weights.indices
-        cols += (np.arange(groups_p, dtype=np.int64) * m)[:, None]
+        np.add(start[: weights.groups], weights.indices, out=cols[: plan.rows, : weights.groups])
+        cols[: plan.rows, weights.groups :] = start[weights.groups :] + np.arange(n)
+        cols[plan.rows :] = start + np.arange(n)
         return Operands(vals, cols.reshape(rows_p, -1), xp, bias)
     dense = np.zeros((rows_p, plan.k_padded), dtype=weights.values.dtype)
     dense[: plan.rows, : plan.k] = weights.decompress()
