@@ -291,6 +291,26 @@ def test_sparse_random_layer_across_queue_models(num_pes, depth, model):
     assert_equivalent(d, f, expected, num_pes)
 
 
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("num_pes,passes_rows,bits,width,density",
+                         [(4, 4, 2, 48, 0.8), (8, 64, 4, 64, 0.15)])
+def test_every_column_broadcast_agrees(bias, num_pes, passes_rows, bits, width, density):
+    """Every input positive (dense activations, as in an LLM layer): the fast engine reads the
+    summaries of all columns directly, without gathering the broadcast ones."""
+    rng = np.random.default_rng(7 + num_pes)
+    n_out, n_in = 97, 40
+    w = rng.normal(size=(n_out, n_in)) * (rng.random((n_out, n_in)) < density)
+    x = rng.integers(1, 3 * ONE, size=n_in).astype(np.int16)
+    layer = QuantizedLayer.from_dense("d", w, bias=rng.normal(size=n_out) if bias else None)
+    config = EIEConfig(num_pes=num_pes, act_regfile_entries=passes_rows,
+                       relative_index_bits=bits, spmat_sram_width_bits=width,
+                       sram_capacity="unbounded")
+    d, f, expected = run_both(layer, x, config)
+    assert_equivalent(d, f, expected, num_pes)
+    assert f.counts["ccu.broadcast"] == prepare(layer, config).passes * (n_in + bias)
+    assert f.counts["pe.arith.bypass"] > 0  # the sparse bypass look-up found some
+
+
 # --------------------------------------------------------------------------- paper layers
 def simulate_all_engines(config: EIEConfig, wl):
     """The DES result, after checking that the fast engine (numba kernels if installed, and

@@ -93,6 +93,12 @@ def _outputs(layer: QuantizedLayer, x: np.ndarray, columns: np.ndarray) -> np.nd
     return out.astype(np.int16)
 
 
+def _broadcast(summary: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The broadcast columns of a per-slice summary (last axis: the encoding's columns); the
+    array itself when every column is broadcast (columns are strictly increasing)."""
+    return summary if columns.size == summary.shape[-1] else np.take(summary, columns, axis=-1)
+
+
 def _sram_row(addresses: np.ndarray, entries_per_row: int) -> None:
     """Sparse-matrix SRAM row of each entry address, in place (a shift for a power of two)."""
     if entries_per_row & (entries_per_row - 1) == 0:
@@ -110,10 +116,14 @@ def run_layer(
     columns, adv, tail, advance_cycles = scan_schedule(x, config, layer.has_bias, layer.n_in)
     b_total = columns.size
     # Pointer words of the broadcast slices, PE-major: first address and entry count.
-    ptr_of = (np.arange(passes)[:, None] * n_cols + columns).ravel()
-    start_addr = np.take(enc.ptr, ptr_of, axis=1).reshape(n, passes, b_total)
-    e_k = np.take(enc.ptr, ptr_of + 1, axis=1).reshape(n, passes, b_total)
-    e_k -= start_addr
+    if b_total == n_cols:  # every column broadcast: views, not gathers
+        start_addr = enc.ptr[:, :-1].reshape(n, passes, b_total)
+        e_k = np.diff(enc.ptr, axis=1).reshape(n, passes, b_total)
+    else:
+        ptr_of = (np.arange(passes)[:, None] * n_cols + columns).ravel()
+        start_addr = np.take(enc.ptr, ptr_of, axis=1).reshape(n, passes, b_total)
+        e_k = np.take(enc.ptr, ptr_of + 1, axis=1).reshape(n, passes, b_total)
+        e_k -= start_addr
     e_b = e_k.transpose(1, 0, 2)  # (passes, N, B)
 
     if b_total:
@@ -153,7 +163,7 @@ def run_layer(
     counts["pe.act_queue.push"] = counts["pe.act_queue.pop"] = passes * b_total * n
     counts["pe.ptr_sram.read"] = 2 * passes * b_total * n
     lookups = int(e_b.sum())
-    padding = int(np.take(enc.slice_padding, columns, axis=2).sum()) if b_total else 0
+    padding = int(_broadcast(enc.slice_padding, columns).sum())
     macs = lookups - padding
     counts["pe.weight_decoder.lookup"] = lookups
     counts["pe.arith.padding"] = padding
@@ -183,12 +193,13 @@ def run_layer(
         # Bypass: last entry of b-1 and first entry of b hit the same row on adjacent cycles
         # (a slice's last entry is always real; its first is real unless it is padding).
         if b_total > 1:
-            fr = np.take(enc.slice_first_row, columns, axis=2)[:, :, 1:]
-            lr = np.take(enc.slice_last_row, columns, axis=2)[:, :, :-1]
+            fr = _broadcast(enc.slice_first_row, columns)[:, :, 1:]
+            lr = _broadcast(enc.slice_last_row, columns)[:, :, :-1]
             # fr == lr >= 0: both slices non-empty; fr <= max_run: b's first entry is real.
-            chain = (fr == lr) & (fr.view(np.uint32) <= enc.max_run)
-            first_k, last_k = first.transpose(1, 0, 2), last.transpose(1, 0, 2)
-            bypass = int(np.sum(chain & (first_k[:, :, 1:] == last_k[:, :, :-1] + 1)))
+            chain = fr == lr
+            chain &= fr.view(np.uint32) <= enc.max_run
+            k, p, b = np.nonzero(chain)  # few: the timing is looked up only there
+            bypass = int(np.count_nonzero(first[p, k, b + 1] == last[p, k, b] + 1))
     counts["pe.spmat_sram.read"] = spmat_reads
     counts["pe.arith.bypass"] = bypass
     counts["pe.dest_regfile.read"] = macs - bypass + stored
