@@ -15,10 +15,10 @@ The same model as the numpy code, written the direct way:
   EIE's interleaved CSC, the real and padding entries and the first and last local row (the
   numpy code is a stable radix sort in :mod:`eie_sim.formats.interleaved_csc`).
 
-Over :data:`PARALLEL_ENTRIES` entries the kernels run on one thread per available core: the
-slice summaries by column ranges, the output and reference accumulation by output-row ranges
-(rows are independent, each row still adds its terms in broadcast order), the recurrence by
-passes (each pass starts from empty queues).
+Given enough work (:data:`PARALLEL_ENTRIES` per thread) the kernels run on up to one thread per
+core: the slice summaries by column ranges, the output and reference accumulation by output-row
+ranges (rows are independent, each row still adds its terms in broadcast order), the recurrence
+by passes (each pass starts from empty queues).
 
 Which code runs is chosen per call by :func:`kernels` from ``EIE_SIM_ACCELERATOR``:
 
@@ -251,13 +251,19 @@ def _slice_summaries_loop(col_ptr, row_idx, n, passes, rows_per_pass, bits, n_sh
                 last_row[k] = -1
 
 
-#: Entries below which one thread walks the whole matrix (threads cost more than they save).
-PARALLEL_ENTRIES = 1 << 20
+#: Entries of work per thread at least: below twice this one thread does all (starting a thread
+#: costs more than it saves); the kernels split their work between up to one thread per core.
+PARALLEL_ENTRIES = 1 << 18
+
+
+def _workers(work: int) -> int:
+    """Threads for ``work`` entries: one per :data:`PARALLEL_ENTRIES`, at most one per core."""
+    return min(_cores(), max(1, work // PARALLEL_ENTRIES))
 
 
 def _column_parts(col_ptr: np.ndarray, total: int) -> list[tuple[int, int]]:
     """Column ranges with about equal entries, one per available core (one range when small)."""
-    workers = min(_cores(), max(1, total // PARALLEL_ENTRIES))
+    workers = _workers(total)
     if workers == 1:
         return [(0, col_ptr.size - 1)]
     cuts = np.searchsorted(col_ptr, np.linspace(0, total, workers + 1)[1:-1])
@@ -326,7 +332,7 @@ def recurrence(work, adv, capacity: int, push_to_issue: int, ready):
 def _in_parts(kernel, size: int, work: int) -> None:
     """``kernel(lo, hi)`` over ranges of ``[0, size)`` (independent rows or passes), one per
     available core when ``work`` entries are worth the threads (the kernels release the GIL)."""
-    workers = min(_cores(), max(1, work // PARALLEL_ENTRIES), max(1, size))
+    workers = min(_workers(work), max(1, size))
     cuts = [size * w // workers for w in range(workers + 1)]
     parts = list(zip(cuts[:-1], cuts[1:], strict=True))
     if len(parts) == 1:
