@@ -279,8 +279,14 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-@cache
 def _threads():
+    """This process's kernel threads (a child forked by a sweep's pool gets its own: the parent's
+    threads do not exist there, and their pool would wait for them forever)."""
+    return _thread_pool(os.getpid())
+
+
+@cache
+def _thread_pool(pid: int):
     from concurrent.futures import ThreadPoolExecutor
 
     return ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="eie-sim-kernel")

@@ -142,3 +142,22 @@ def test_threaded_row_ranges_equal_one_thread(n_out, n_in, density, mag, bias, s
     for g, w_ in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w_)
     np.testing.assert_array_equal(got[0], got[1])
+
+
+def test_kernel_threads_work_in_a_forked_child():
+    """A process forked after the kernels used threads (a sweep's pool worker) gets threads of
+    its own instead of waiting forever on the parent's."""
+    import multiprocessing
+
+    col_ptr = np.arange(0, 4001, 4, dtype=np.int64)  # 1000 columns of 4 entries
+    rows = np.tile(np.array([0, 9, 17, 30], dtype=np.int32), 1000)
+    old = accel.PARALLEL_ENTRIES
+    accel.PARALLEL_ENTRIES = 1
+    try:
+        want = accel.slice_summaries(col_ptr, rows, 4, 2, 4, 2)  # threads start here
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            got = pool.apply_async(accel.slice_summaries, (col_ptr, rows, 4, 2, 4, 2)).get(60)
+    finally:
+        accel.PARALLEL_ENTRIES = old
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
