@@ -67,14 +67,10 @@ def machine_info() -> dict:
 
 
 def _fast_engine_loops() -> str:
-    """Which code runs the fast EIE engine's hot loops: numba (with its version) or numpy."""
+    """Which code runs the fast path's hot loops: the compiled loops or numpy."""
     from eie_sim import accel
 
-    if accel.kernels() is None:
-        return "numpy"
-    import numba
-
-    return f"numba {numba.__version__}"
+    return accel.description()
 
 
 def peak_rss_bytes() -> int:

@@ -111,7 +111,7 @@ def main(argv=None) -> int:
     for name in COMPARE_LAYERS:
         layer, x = workloads[name].layers[0], workloads[name].inputs
         fast_t, fast_run = best_of(args.repeats, eie_fast.run_layer, layer, x, config)
-        with accel.using("numpy"):  # the fast engine without numba, for reference
+        with accel.using("numpy"):  # the fast engine without its compiled loops, for reference
             numpy_t, numpy_run = best_of(args.repeats, eie_fast.run_layer, layer, x, config)
         assert numpy_run.counts == fast_run.counts and numpy_run.cycles == fast_run.cycles
         row = {"layer": name, "num_pes": NUM_PES, "fast": fast_t, "fast_numpy_loops": numpy_t,

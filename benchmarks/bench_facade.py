@@ -88,7 +88,7 @@ def main() -> None:
             for wl in targets:
                 simulate(config, wl, engine=engine)
 
-        run()  # warm-up (numba cache, imports)
+        run()  # warm-up (imports)
         seconds = _best(run, repeats)
         rows.append({"config": cfg_name, "workload": wl_name, "engine": engine,
                      "seconds": seconds})

@@ -9,11 +9,10 @@ Cases, each through the facade ``simulate()`` on the A100 preset, 2:4 fp16, fast
 * ``gemm-16384-timing``: a 16384 x 16384 layer at batch 16384 with ``values=False`` (timing
   and counters only), for the 2:4 machine and its dense twin.
 
-Times are the best of ``--repeats`` runs in this process after one warm-up (numba compiles or
-loads its cache). Peak RSS is measured in a fresh subprocess per case (``--child``), so no
-earlier work counts. Prints a table with a PASS/FAIL per target and writes
-``benchmarks/results/bench_stc_gemm.json``. Peak RSS is the subprocess's ``VmHWM`` on Linux
-(``ru_maxrss`` elsewhere)::
+Times are the best of ``--repeats`` runs in this process after one warm-up. Peak RSS is
+measured in a fresh subprocess per case (``--child``), so no earlier work counts. Prints a
+table with a PASS/FAIL per target and writes ``benchmarks/results/bench_stc_gemm.json``.
+Peak RSS is the subprocess's ``VmHWM`` on Linux (``ru_maxrss`` elsewhere)::
 
     python benchmarks/bench_stc_gemm.py [--repeats 3] [--breakdown]
 """
@@ -123,7 +122,7 @@ def main() -> None:
     children = {name: _rss_in_subprocess(name) for name in TARGETS}
     for name, (t_max, rss_max) in TARGETS.items():
         run = _case(name)
-        run()  # warm-up: numba compiles or loads its cache
+        run()  # warm-up
         times = []
         for _ in range(args.repeats):
             t0 = time.perf_counter()

@@ -2,7 +2,7 @@
 commit's figures.
 
 Every measurement runs in a fresh subprocess of this script (``--child NAME``), so the order
-of the measurements, ``--only`` and the numba state of one measurement do not change another.
+of the measurements and ``--only`` do not change another measurement.
 Times are the best of ``--repeats`` runs (default 5) unless the row says otherwise; builds of
 synthetic workloads are not timed unless the row says so.
 
@@ -11,16 +11,15 @@ Groups (``--only`` takes a comma-separated list of these):
 * ``alex6``: ``simulate()`` on ``alexnet-fc6`` (paper ``EIEConfig()``, fast engine, reference
   check and energy included) on a fresh copy of the layer each run (the per-layer encoding
   cache is then empty: encoding included) <= 40 ms; the same layer object again (encoding
-  reused) and the first call in a fresh process as information. ``EIE_SIM_ACCELERATOR=auto``
-  loads numba only after 5 M entries of numpy work, so the row says which code ran;
+  reused) and the first call in a fresh process as information; the note says which code ran
+  the loops (compiled or numpy);
 * ``table3``: the nine Table III layers together, fresh layers, outputs checked, <= 0.25 s;
 * ``cli``: ``eie-sim run --workload alexnet-fc8 --json out.json``, whole process, median of
   >= 5 runs, <= 0.35 s; ``eie-sim run --weights fc.npz --tensor w --activations x.npy`` on a
   4096 x 1024 layer at 25 % (1 M non-zeros, 14 distinct values, built before) <= 0.5 s;
   ``eie-sim --help`` (information);
 * ``llm``: 8192 x 28672 at 10 %, 64 PEs, unbounded SRAM: build + simulate <= 1.5 s and peak
-  RSS (``VmHWM``) <= 1.5 GB in a fresh process (one run; numba's import and first kernel load
-  included), and as information a second such layer in that process (kernels loaded);
+  RSS (``VmHWM``) <= 1.5 GB in a fresh process (one run, start-up included);
 * ``llm-big``: 16384 x 57344 at 10 %, the same: <= 8 s and <= 6 GB (one run; ``--quick``
   skips it);
 * ``sweep``: ``sweep(EIEConfig(sram_capacity="unbounded"), Table III, num_pes 1..256)``, 81
@@ -79,8 +78,10 @@ CHILD_TIMEOUT_S = 1800
 # --------------------------------------------------------------------------- helpers
 
 def accel_path() -> str:
-    """Which code the fast engine's loops used so far: numba is imported only to run them."""
-    return "numba" if "numba" in sys.modules else "numpy"
+    """Which code runs the fast path's loops: "compiled" or "numpy"."""
+    from eie_sim import accel
+
+    return "compiled" if accel.kernels() is not None else "numpy"
 
 
 def fresh(workload):
@@ -141,13 +142,11 @@ def child_alex6(repeats: int):
             raise AssertionError("alexnet-fc6: outputs do not match the reference")
         return res
 
-    numba_before = accel_path()
     t0 = time.perf_counter()
     run(fresh(wl))
     first = time.perf_counter() - t0
     first_path = accel_path()
-    # Warm-up until the accelerator choice has settled (auto loads numba after 5 M entries).
-    run(fresh(wl))
+    run(fresh(wl))  # warm-up
     times, paths = timed_runs(lambda: run(fresh(wl)), repeats)
     same = fresh(wl)
     run(same)  # fill this layer object's encoding cache
@@ -161,7 +160,7 @@ def child_alex6(repeats: int):
             None, "s", note=s_paths[s_times.index(min(s_times))],
             info={"all_s": s_times, "paths": s_paths}),
         row("alex6_first", "simulate Alex-6, first call in a fresh process", first, None, "s",
-            note=first_path, info={"numba_loaded_before": numba_before == "numba"}),
+            note=first_path),
     ]
 
 
@@ -291,18 +290,6 @@ def _llm(key: str, n_in: int, n_out: int, t_max: float, rss_max: int):
                     note=note + ("" if match else "; OUTPUT MISMATCH"), info=info),
                 row(f"{key}_rss", f"{label}: peak RSS (VmHWM, fresh process)", rss, rss_max,
                     "B")]
-        # Information: another layer of that size in the same process (numba and its kernels
-        # already loaded, as in a notebook or a sweep worker).
-        del wl, res
-        t0 = time.perf_counter()
-        wl = single_layer(LayerSpec("llm", n_in, n_out, 0.1, 1.0, seed=1))
-        t1 = time.perf_counter()
-        res = simulate(EIEConfig(num_pes=64, sram_capacity="unbounded"), wl, engine="fast")
-        t2 = time.perf_counter()
-        again_match = all(layer.outputs_match_reference is True for layer in res.layers)
-        rows.append(row(f"{key}_again", f"{label}: a second layer (kernels loaded)", t2 - t0,
-                        None, "s", note=f"build {t1 - t0:.2f} + sim {t2 - t1:.2f} s"
-                        + ("" if again_match else "; OUTPUT MISMATCH")))
         return rows
     return child
 
@@ -337,7 +324,7 @@ def _stc_child(case: str, key: str, target: str, t_max: float):
         import bench_stc_gemm
 
         run = bench_stc_gemm._case(case)  # inputs built here, not timed
-        run()  # warm-up: numba compiles or loads its cache
+        run()  # warm-up
         times, _ = timed_runs(run, min(repeats, 3))
         rows = [row(key + "_time", target, min(times), t_max, "s", info={"all_s": times})]
         return rows

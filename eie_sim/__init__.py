@@ -6,7 +6,7 @@ Public names::
     result = simulate(EIEConfig(num_pes=64), "alexnet", engine="fast")
 
 Every architecture (``eie_sim.registry.ACCELERATORS``) runs through :func:`simulate`.
-Importing the package loads no engine, SimPy, matplotlib, numba or Dask.
+Importing the package loads no engine, SimPy, matplotlib or Dask.
 """
 
 from eie_sim.config import ArchConfig, DenseConfig, DenseTCConfig, EIEConfig, STCConfig

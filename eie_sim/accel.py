@@ -1,4 +1,5 @@
-"""Optional numba versions of the fast path's hot loops (``pip install "eie-sim[numba]"``).
+"""The fast path's compiled loops (:mod:`eie_sim._loops`, built from C when the package is
+installed) and the rule that splits them between threads.
 
 The same model as the numpy code, written the direct way:
 
@@ -13,64 +14,55 @@ The same model as the numpy code, written the direct way:
   saturating add; :mod:`eie_sim.reference`), written without the product table;
 * :func:`slice_summaries` walks a CSC matrix once and returns, per PE, pass and column slice of
   EIE's interleaved CSC, the real and padding entries and the first and last local row (the
-  numpy code is a stable radix sort in :mod:`eie_sim.formats.interleaved_csc`).
+  numpy code is a stable radix sort in :mod:`eie_sim.formats.interleaved_csc`);
+* the tensor core's GEMM (:mod:`eie_sim.engines.stc.kernels`), a layer's entry checks and
+  fixed-point rounding (:mod:`eie_sim.layer`) and k-means' histogram and look-up
+  (:mod:`eie_sim.compress.weight_sharing`) use the same module through :func:`in_parts` and
+  :func:`by_columns`.
 
-Given enough work (:data:`PARALLEL_ENTRIES` per thread) the kernels run on up to one thread per
-core: the slice summaries by column ranges, the output and reference accumulation by output-row
-ranges (rows are independent, each row still adds its terms in broadcast order), the recurrence
-by passes (each pass starts from empty queues).
+Given enough work (:data:`PARALLEL_ENTRIES` per thread) the loops run on up to one thread per
+core (they release the interpreter lock): the slice summaries by column ranges, the output and
+reference accumulation by output-row ranges (rows are independent, each row still adds its
+terms in broadcast order), the recurrence by passes (each pass starts from empty queues), the
+GEMM by tasks (blocks of output rows and columns).
 
 Which code runs is chosen per call by :func:`kernels` from ``EIE_SIM_ACCELERATOR``:
 
-* ``numpy``: always the numpy code;
-* ``numba``: always the kernels (a ConfigError if numba is not installed);
-* ``auto`` (default): the kernels once they pay for themselves. Importing numba and loading the
-  cached kernels costs about half a second, which the kernels win back only over tens of
-  millions of entries, so ``auto`` keeps to numpy until this process has handed the numpy code
-  :data:`BREAK_EVEN_ENTRIES` entries (counting the call at hand), or numba is already imported,
-  or :func:`expect` announced that much work at once (``simulate`` announces the workload's
-  non-zeros); from then on it keeps the kernels.
-  A one-off command-line run on an ordinary layer never loads numba; a large layer, a sweep
-  worker or a notebook that simulates again and again switches to the kernels.
+* ``auto`` (default): the compiled loops when they were built (installing the package compiles
+  them with the machine's C compiler; without one it installs with the numpy code only);
+* ``compiled``: the compiled loops; a ConfigError when they were not built;
+* ``numpy``: always the numpy code.
 
-``tests/test_eie_accel.py`` proves both paths give identical results. Nothing is imported or
-compiled until first use; compiled code is cached on disk by numba (``cache=True``).
+The compiled module loads in about a millisecond, so even a one-off run of a small layer uses
+it. ``tests/test_eie_accel.py`` and ``tests/test_stc_kernels.py`` prove both paths give
+identical results; ``eie-sim --version`` says which code runs.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from types import SimpleNamespace
+from types import ModuleType
 
 import numpy as np
 
 from eie_sim.errors import ConfigError
 from eie_sim.formats.fixed_point import INT16_MAX, INT16_MIN
 
-#: Environment variable choosing the fast path's loops: "auto", "numba" or "numpy".
+#: Environment variable choosing the fast path's loops: "auto", "compiled" or "numpy".
 ACCELERATOR_ENV = "EIE_SIM_ACCELERATOR"
-ACCELERATORS = ("auto", "numba", "numpy")
-
-#: Entries (non-zero weights walked by the loops above) the numpy code handles in one process
-#: before ``auto`` loads numba: numba's import and kernel loading (~0.5 s on the 2-core
-#: reference machine) over the ~60-100 ns per entry the kernels save in the encoding and the
-#: output accumulation (benchmarks/bench_fast_path.py measures both paths).
-BREAK_EVEN_ENTRIES = 5_000_000
-
-_numpy_entries = 0  # entries handed to the numpy code so far in this process (``auto`` only)
+ACCELERATORS = ("auto", "compiled", "numpy")
 
 
-def wants_numba(work: int = 0) -> bool:
-    """Whether compiled code should run for ``work`` more entries (the policy above; counts the
-    work toward ``auto``'s break-even when it stays in numpy).
+def kernels() -> ModuleType | None:
+    """The compiled loops (:mod:`eie_sim._loops`) when ``EIE_SIM_ACCELERATOR`` lets them run and
+    they were built, else None (the numpy code runs).
 
-    Raises ConfigError for an unknown ``EIE_SIM_ACCELERATOR`` value, or ``numba`` without numba.
+    Raises ConfigError for an unknown ``EIE_SIM_ACCELERATOR`` value, or ``compiled`` when the
+    loops were not built.
     """
-    global _numpy_entries
     choice = os.environ.get(ACCELERATOR_ENV, "auto")
     if choice not in ACCELERATORS:
         raise ConfigError(
@@ -78,31 +70,22 @@ def wants_numba(work: int = 0) -> bool:
             f"use one of: {', '.join(ACCELERATORS)}"
         )
     if choice == "numpy":
-        return False
-    if choice == "numba":
-        if _compiled() is None:
-            raise ConfigError(f"{ACCELERATOR_ENV}=numba but numba is not installed; "
-                              'allowed: pip install "eie-sim[numba]", or auto / numpy')
-        return True
-    if ("numba" in sys.modules or _compiled.cache_info().currsize
-            or _numpy_entries + work >= BREAK_EVEN_ENTRIES) and _compiled() is not None:
-        return True
-    _numpy_entries += work
-    return False
+        return None
+    loops = _compiled()
+    if loops is None and choice == "compiled":
+        raise ConfigError(f"{ACCELERATOR_ENV}=compiled but the compiled loops were not built "
+                          "(install the package where a C compiler is available); "
+                          "allowed: auto or numpy")
+    return loops
 
 
-def kernels(work: int = 0) -> SimpleNamespace | None:
-    """The compiled kernels when :func:`wants_numba` says so for ``work`` entries, else None
-    (the numpy code runs)."""
-    return _compiled() if wants_numba(work) else None
-
-
-def expect(work: int) -> None:
-    """Announce ``work`` entries about to be processed (e.g. a whole workload's non-zeros):
-    ``auto`` loads the kernels now if that alone reaches the break-even, so a large run does not
-    start in numpy."""
-    if os.environ.get(ACCELERATOR_ENV, "auto") == "auto" and work >= BREAK_EVEN_ENTRIES:
-        _compiled()
+def description() -> str:
+    """Which code runs the fast path's loops, in words (``--version``, benchmarks)."""
+    if kernels() is not None:
+        return "compiled loops"
+    if _compiled() is None:
+        return "numpy code, the compiled loops were not built"
+    return f"numpy code, {ACCELERATOR_ENV}=numpy"
 
 
 @contextmanager
@@ -120,135 +103,12 @@ def using(choice: str) -> Iterator[None]:
 
 
 @cache
-def _compiled() -> SimpleNamespace | None:
+def _compiled() -> ModuleType | None:
     try:
-        import numba
+        from eie_sim import _loops
     except ImportError:
         return None
-    jit = numba.njit(cache=True, nogil=True)
-    return SimpleNamespace(
-        recurrence=jit(_recurrence_loop), saturating_outputs=jit(_saturating_outputs_loop),
-        slice_summaries=jit(_slice_summaries_loop),
-        reference_columns=jit(_reference_columns_loop),
-    )
-
-
-def _recurrence_loop(work, adv, capacity, push_to_issue, ready, has_ready, push, first, last,
-                     p_lo, p_hi):
-    # Passes [p_lo, p_hi) (passes are independent: threads take disjoint ranges).
-    _, n, b_total = work.shape
-    start_max = np.empty(b_total, dtype=np.int64)  # max_k S_k(b): the gate of b + C
-    free = np.empty(n, dtype=np.int64)  # F_k(b - 1) + 1
-    for p in range(p_lo, p_hi):
-        free[:] = 0
-        prev_push = 0
-        for b in range(b_total):
-            t = prev_push + 1 + adv[b]
-            if b >= capacity and start_max[b - capacity] > t:
-                t = start_max[b - capacity]
-            push[p, b] = t
-            earliest = t + push_to_issue
-            if has_ready and ready[p, b] > earliest:
-                earliest = ready[p, b]
-            most = earliest
-            for k in range(n):
-                s = free[k] if free[k] > earliest else earliest
-                first[p, k, b] = s
-                free[k] = s + work[p, k, b]
-                last[p, k, b] = free[k] - 1
-                if s > most:
-                    most = s
-            start_max[b] = most
-            prev_push = t
-
-
-def _saturating_outputs_loop(col_ptr, row_idx, weight_idx, columns, table, acc, r_lo, r_hi):
-    # Rows [r_lo, r_hi) of acc (threads take disjoint row ranges: rows are independent).
-    for i in range(columns.size):
-        c = columns[i]
-        lo, hi = col_ptr[c], col_ptr[c + 1]
-        if r_lo > 0:  # rows ascend within a column: the range's entries are a run of it
-            lo += np.searchsorted(row_idx[lo:hi], r_lo)
-        if r_hi < acc.size:
-            hi = lo + np.searchsorted(row_idx[lo:hi], r_hi)
-        for e in range(lo, hi):
-            r = row_idx[e]
-            v = acc[r] + table[i, weight_idx[e]]
-            acc[r] = INT16_MIN if v < INT16_MIN else INT16_MAX if v > INT16_MAX else v
-
-
-def _reference_columns_loop(col_ptr, row_idx, weight_idx, codebook, columns, x, frac_bits, acc,
-                            r_lo, r_hi):
-    # The golden model's rule entry by entry, in broadcast order: product, round half up,
-    # saturating add (no product table, unlike _saturating_outputs_loop); rows [r_lo, r_hi).
-    half = (1 << frac_bits) >> 1
-    for i in range(columns.size):
-        c = columns[i]
-        a = x[c]
-        lo, hi = col_ptr[c], col_ptr[c + 1]
-        if r_lo > 0:
-            lo += np.searchsorted(row_idx[lo:hi], r_lo)
-        if r_hi < acc.size:
-            hi = lo + np.searchsorted(row_idx[lo:hi], r_hi)
-        for e in range(lo, hi):
-            r = row_idx[e]
-            v = acc[r] + ((codebook[weight_idx[e]] * a + half) >> frac_bits)
-            acc[r] = INT16_MIN if v < INT16_MIN else INT16_MAX if v > INT16_MAX else v
-
-
-def _slice_summaries_loop(col_ptr, row_idx, n, passes, rows_per_pass, bits, n_shift, entries,
-                          padding, first, last, c_lo, c_hi, c_base):
-    # Columns [c_lo, c_hi), stored as columns c_base + c of the (N x passes, columns) outputs.
-    # Rows ascend within a column, so each pass's entries are a contiguous run of it; a run's
-    # slices are summed in per-PE buffers (in L1) and written out once. A row splits into PE and
-    # local row by shift and mask when N is a power of two (``n_shift >= 0``), else by division
-    # (~3x slower).
-    mask = (1 << n_shift) - 1 if n_shift >= 0 else 0  # known >= 0: no index wraparound
-    count = np.zeros(n, np.int32)
-    pad_count = np.zeros(n, np.int32)
-    first_row = np.full(n, -1, np.int32)
-    last_row = np.full(n, -1, np.int32)
-    for c in range(c_lo, c_hi):
-        lo, hi = col_ptr[c], col_ptr[c + 1]
-        col = c + c_base
-        for p in range(passes):
-            end = hi if p == passes - 1 else lo + np.searchsorted(
-                row_idx[lo:hi], (p + 1) * rows_per_pass * n)
-            base = p * rows_per_pass
-            if n_shift >= 0:
-                for e in range(lo, end):
-                    row = row_idx[e]
-                    k = row & mask
-                    lrow = (row >> n_shift) - base
-                    prev = last_row[k]  # the slice's previous entry (-1: none yet)
-                    pad = (lrow - prev - 1) >> bits
-                    pad_count[k] += pad
-                    count[k] += 1 + pad
-                    first_row[k] = lrow if prev < 0 else first_row[k]
-                    last_row[k] = lrow
-            else:
-                for e in range(lo, end):
-                    row = row_idx[e]
-                    local = row // n
-                    k = row - local * n
-                    lrow = local - base
-                    prev = last_row[k]
-                    pad = (lrow - prev - 1) >> bits
-                    pad_count[k] += pad
-                    count[k] += 1 + pad
-                    first_row[k] = lrow if prev < 0 else first_row[k]
-                    last_row[k] = lrow
-            lo = end
-            for k in range(n):
-                g = k * passes + p
-                entries[g, col] = count[k]
-                padding[g, col] = pad_count[k]
-                first[g, col] = first_row[k]
-                last[g, col] = last_row[k]
-                count[k] = 0
-                pad_count[k] = 0
-                first_row[k] = -1
-                last_row[k] = -1
+    return _loops
 
 
 #: Entries of work per thread at least: below twice this one thread does all (starting a thread
@@ -261,8 +121,9 @@ def _workers(work: int) -> int:
     return min(_cores(), max(1, work // PARALLEL_ENTRIES))
 
 
-def _column_parts(col_ptr: np.ndarray, total: int) -> list[tuple[int, int]]:
+def _column_parts(col_ptr: np.ndarray) -> list[tuple[int, int]]:
     """Column ranges with about equal entries, one per available core (one range when small)."""
+    total = int(col_ptr[-1])
     workers = _workers(total)
     if workers == 1:
         return [(0, col_ptr.size - 1)]
@@ -306,16 +167,21 @@ def slice_summaries(col_ptr, row_idx, n: int, passes: int, rows_per_pass: int, b
     common = (n, passes, rows_per_pass, bits, n_shift, entries, padding, first, last)
     col_ptr = np.ascontiguousarray(col_ptr, dtype=np.int64)
     rows = np.ascontiguousarray(row_idx, dtype=np.int32)
-    # Columns are independent and the kernel releases the GIL: split them between threads.
-    parts = _column_parts(col_ptr, rows.size)
-    if len(parts) == 1:
-        kernel(col_ptr, rows, *common, 0, n_main, 0)
-    else:
-        list(_threads().map(lambda part: kernel(col_ptr, rows, *common, *part, 0), parts))
+    by_columns(lambda c_lo, c_hi: kernel(col_ptr, rows, *common, c_lo, c_hi, 0), col_ptr)
     if extra_rows is not None:
         extra = np.ascontiguousarray(extra_rows, dtype=np.int32)
         kernel(np.array([0, extra.size], dtype=np.int64), extra, *common, 0, 1, n_main)
     return entries, padding, first, last
+
+
+def by_columns(kernel, col_ptr: np.ndarray) -> list:
+    """``[kernel(c_lo, c_hi), ...]`` over column ranges of a CSC matrix with about equal
+    entries, one per available core when its entries are worth the threads (columns are
+    independent; the loops release the interpreter lock)."""
+    parts = _column_parts(col_ptr)
+    if len(parts) == 1:
+        return [kernel(*parts[0])]
+    return list(_threads().map(lambda part: kernel(*part), parts))
 
 
 def recurrence(work, adv, capacity: int, push_to_issue: int, ready):
@@ -331,13 +197,14 @@ def recurrence(work, adv, capacity: int, push_to_issue: int, ready):
     args = (np.ascontiguousarray(work, dtype=np.int64), np.ascontiguousarray(adv, dtype=np.int64),
             capacity, push_to_issue, np.ascontiguousarray(ready, dtype=np.int64), has_ready,
             push, first, last)
-    _in_parts(lambda p_lo, p_hi: kernel(*args, p_lo, p_hi), passes, work.size)
+    in_parts(lambda p_lo, p_hi: kernel(*args, p_lo, p_hi), passes, work.size)
     return push, first, last
 
 
-def _in_parts(kernel, size: int, work: int) -> None:
-    """``kernel(lo, hi)`` over ranges of ``[0, size)`` (independent rows or passes), one per
-    available core when ``work`` entries are worth the threads (the kernels release the GIL)."""
+def in_parts(kernel, size: int, work: int) -> None:
+    """``kernel(lo, hi)`` over ranges of ``[0, size)`` (independent rows, passes or tasks), one
+    per available core when ``work`` entries are worth the threads (the loops release the
+    interpreter lock)."""
     workers = min(_workers(work), max(1, size))
     cuts = [size * w // workers for w in range(workers + 1)]
     parts = list(zip(cuts[:-1], cuts[1:], strict=True))
@@ -352,9 +219,9 @@ def reference_columns(layer, columns, x, acc, terms: int) -> None:
     (int64) into the saturating accumulators ``acc`` (int64), entry by entry in order (the
     golden model's rule, :mod:`eie_sim.reference`)."""
     kernel = _compiled().reference_columns
-    args = (layer.col_ptr, layer.row_idx, layer.weight_idx, layer.codebook.astype(np.int64),
+    args = (*_csc(layer), layer.codebook.astype(np.int64),
             np.ascontiguousarray(columns, dtype=np.int64), x, layer.weight_frac_bits, acc)
-    _in_parts(lambda r_lo, r_hi: kernel(*args, r_lo, r_hi), acc.size, terms)
+    in_parts(lambda r_lo, r_hi: kernel(*args, r_lo, r_hi), acc.size, terms)
 
 
 def saturating_outputs(layer, weight_cols, table, bias_rows, bias, terms: int) -> np.ndarray:
@@ -363,8 +230,16 @@ def saturating_outputs(layer, weight_cols, table, bias_rows, bias, terms: int) -
     ``bias_rows``."""
     kernel = _compiled().saturating_outputs
     acc = np.zeros(layer.n_out, dtype=np.int64)
-    args = (layer.col_ptr, layer.row_idx, layer.weight_idx, weight_cols,
+    args = (*_csc(layer), np.ascontiguousarray(weight_cols, dtype=np.int64),
             np.ascontiguousarray(table, dtype=np.int64), acc)
-    _in_parts(lambda r_lo, r_hi: kernel(*args, r_lo, r_hi), acc.size, terms)
+    in_parts(lambda r_lo, r_hi: kernel(*args, r_lo, r_hi), acc.size, terms)
     acc[bias_rows] = np.clip(acc[bias_rows] + bias, INT16_MIN, INT16_MAX)  # rows are distinct
     return acc.astype(np.int16)
+
+
+def _csc(layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(col_ptr, row_idx, weight_idx)`` of a layer in the loops' types (int64, int32, uint8;
+    no copy when they already are)."""
+    return (np.ascontiguousarray(layer.col_ptr, dtype=np.int64),
+            np.ascontiguousarray(layer.row_idx, dtype=np.int32),
+            np.ascontiguousarray(layer.weight_idx, dtype=np.uint8))

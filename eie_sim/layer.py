@@ -26,6 +26,44 @@ from eie_sim.formats.fixed_point import ACT_FRAC_BITS, frac_bits_for, quantize, 
 
 CODEBOOK_SIZE = 16
 MAX_WEIGHT_FRAC_BITS = 14
+#: The entry rules :func:`entry_problems` reports, as bits.
+ROW_OUT_OF_RANGE, WEIGHT_INDEX_OUT_OF_RANGE, ROWS_NOT_INCREASING = 1, 2, 4
+
+
+def entry_problems(col_ptr: np.ndarray, row_idx: np.ndarray, weight_idx: np.ndarray,
+                   n_out: int) -> int:
+    """Which entry rules a CSC layer breaks, as the bits above: a row outside ``[0, n_out)``,
+    a weight index outside 1..15, rows not strictly increasing within a column. ``col_ptr`` must
+    already be valid (starts at 0, non-decreasing, ends at the entries). One pass of the compiled
+    loops (:mod:`eie_sim.accel`) for the usual dtypes, else numpy; the same bits either way."""
+    from eie_sim import accel
+
+    loops = accel.kernels()
+    if (loops is not None and row_idx.dtype == np.int32 and weight_idx.dtype == np.uint8
+            and col_ptr.dtype == np.int64):
+        arrays = (np.ascontiguousarray(a) for a in (col_ptr, row_idx, weight_idx))
+        args = (*arrays, n_out)
+        problems = 0
+        for part in accel.by_columns(lambda c_lo, c_hi: loops.csc_problems(*args, c_lo, c_hi),
+                                     args[0]):
+            problems |= part
+        return problems
+    problems = 0
+    if row_idx.size and (row_idx.min() < 0 or row_idx.max() >= n_out):
+        problems |= ROW_OUT_OF_RANGE
+    if weight_idx.size and (weight_idx.min() < 1 or weight_idx.max() > 15):
+        problems |= WEIGHT_INDEX_OUT_OF_RANGE
+    if row_idx.size > 1:
+        # Every step between consecutive entries must rise, except into a column's first entry
+        # (int64 differences: no overflow whatever the rows).
+        steps = np.diff(row_idx.astype(np.int64, copy=False))
+        firsts = col_ptr[1:-1]
+        steps[firsts[(firsts > 0) & (firsts < row_idx.size)] - 1] = 1
+        if steps.min() <= 0:
+            problems |= ROWS_NOT_INCREASING
+    return problems
+
+
 #: How a float bias is quantized (see :meth:`QuantizedLayer.from_sparse`).
 BIAS_CODEBOOKS = ("separate", "weights")
 
@@ -51,10 +89,18 @@ _QUANTIZE_BLOCK = 1 << 16
 
 
 def _quantize_blocks(values: np.ndarray, frac_bits: int) -> np.ndarray:
-    """``quantize(values, frac_bits)`` of a 1-D float64 array, a block at a time (the float
-    temporaries stay cache-sized; the result is the same)."""
-    values = values.ravel()
+    """``quantize(values, frac_bits)`` of a 1-D array of finite float64 values: the compiled loop
+    on up to one thread per core (:mod:`eie_sim.accel`), else numpy a block at a time (the float
+    temporaries stay cache-sized); the same result."""
+    from eie_sim import accel
+
+    values = np.ascontiguousarray(values.ravel(), dtype=np.float64)
     out = np.empty(values.size, dtype=np.int16)
+    loops = accel.kernels()
+    if loops is not None:
+        accel.in_parts(lambda lo, hi: loops.quantize16(values, frac_bits, out, lo, hi),
+                       values.size, values.size)
+        return out
     for s in range(0, values.size, _QUANTIZE_BLOCK):
         out[s : s + _QUANTIZE_BLOCK] = quantize(values[s : s + _QUANTIZE_BLOCK], frac_bits)
     return out
@@ -114,9 +160,10 @@ class QuantizedLayer:
             raise bad("col_ptr must be non-decreasing and end at the number of non-zeros")
         if self.weight_idx.shape != self.row_idx.shape:
             raise bad("row_idx and weight_idx must have the same length")
-        if self.row_idx.size and (self.row_idx.min() < 0 or self.row_idx.max() >= self.n_out):
+        problems = entry_problems(self.col_ptr, self.row_idx, self.weight_idx, self.n_out)
+        if problems & ROW_OUT_OF_RANGE:
             raise bad(f"row indices must be in [0, {self.n_out})")
-        if self.weight_idx.size and (self.weight_idx.min() < 1 or self.weight_idx.max() > 15):
+        if problems & WEIGHT_INDEX_OUT_OF_RANGE:
             raise bad("weight indices must be in 1..15 (0 is the zero/padding code)")
         if self.codebook.shape != (CODEBOOK_SIZE,) or self.codebook[0] != 0:
             raise bad("codebook must have 16 int16 entries with codebook[0] == 0")
@@ -131,16 +178,8 @@ class QuantizedLayer:
                 raise bad(f"bias_idx must have n_out = {self.n_out} entries")
             if self.bias_codebook.shape != (CODEBOOK_SIZE,) or self.bias_codebook[0] != 0:
                 raise bad("bias_codebook must have 16 int16 entries with entry 0 == 0")
-        # Rows strictly increasing within each column.
-        if self.row_idx.size > 1:
-            # Every step between consecutive entries must rise, except into a column's first
-            # entry (rows are in [0, n_out), so the int32 differences do not overflow).
-            rows = self.row_idx.astype(np.int32 if self.n_out < 1 << 31 else np.int64, copy=False)
-            steps = np.diff(rows)
-            firsts = self.col_ptr[1:-1]
-            steps[firsts[(firsts > 0) & (firsts < rows.size)] - 1] = 1
-            if steps.min() <= 0:
-                raise bad("row indices must be strictly increasing within each column")
+        if problems & ROWS_NOT_INCREASING:
+            raise bad("row indices must be strictly increasing within each column")
 
     # ------------------------------------------------------------------ properties
     @property

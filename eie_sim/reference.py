@@ -58,9 +58,9 @@ def reference_forward(
 
 def _add_compiled(acc: np.ndarray, layer: QuantizedLayer, x: np.ndarray, cols: np.ndarray,
                   terms: int) -> bool:
-    """Add the columns entry by entry with the compiled loop when :mod:`eie_sim.accel` already
-    runs compiled code (the check follows the engines' choice and never loads numba itself;
-    ``tests/test_reference.py`` proves both paths equal); False: the numpy code must run."""
+    """Add the columns entry by entry with the compiled loop when :mod:`eie_sim.accel` runs
+    compiled code (``tests/test_reference.py`` proves both paths equal); False: the numpy code
+    must run."""
     if accel.kernels() is None:
         return False
     accel.reference_columns(layer, cols, x, acc, terms)

@@ -8,7 +8,7 @@ Adding an accelerator is one folder under ``eie_sim/engines/`` implementing the 
 
 Records are plain data: the implementation module and the counter catalogue are named by
 dotted path and imported on first use, so reading the registry (``eie-sim archs``, ``--help``)
-imports no engine, no SimPy and no numba.
+imports no engine and no SimPy.
 """
 
 from __future__ import annotations

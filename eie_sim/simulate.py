@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from eie_sim import accel, registry
+from eie_sim import registry
 from eie_sim.accelerator import RunOptions, same_bits
 from eie_sim.config import ArchConfig
 from eie_sim.energy import EnergyTable, load_table, price
@@ -178,7 +178,6 @@ def _run_layers(config, acc: registry.Accelerator, engine: str, wl, table, progr
     model = acc.implementation()
     run_engine = model.ENGINES[engine]
     total = sum(model.progress_total(layer, config) for layer in wl.layers)
-    accel.expect(sum(getattr(layer, "nnz", 0) for layer in wl.layers))
     update, bar = _progress_bar(progress, total)
     geometry = model.geometry(config)
     traffic_map = model.traffic_map(config)

@@ -105,13 +105,7 @@ def run_point(point: Point) -> dict[str, Any]:
 
 def run_points(points: Sequence[Point]) -> list[dict[str, Any]]:
     """:func:`run_point` on each of ``points`` in order (one task of a worker; its points share
-    a workload). The task's work is announced first (:func:`eie_sim.accel.expect`), so a task
-    that will walk millions of entries loads the compiled kernels before its first point."""
-    from eie_sim import accel
-
-    if points:
-        wl = _build_workload(json.dumps(points[0].workload, sort_keys=True), points[0].seed)
-        accel.expect(len(points) * sum(getattr(la, "nnz", 0) for la in wl.layers))
+    a workload)."""
     return [run_point(p) for p in points]
 
 

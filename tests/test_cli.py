@@ -380,7 +380,8 @@ def test_python_dash_m_help_and_version(capsys):
 
     proc = subprocess.run([sys.executable, "-m", "eie_sim", "--version"], capture_output=True,
                           text=True)
-    assert proc.returncode == 0 and proc.stdout.strip() == f"eie-sim {__version__}"
+    assert proc.returncode == 0 and proc.stdout.strip() == (
+        f"eie-sim {__version__} (compiled loops)")
     proc = subprocess.run([sys.executable, "-m", "eie_sim", "--help"], capture_output=True,
                           text=True)
     assert proc.returncode == 0 and proc.stderr == ""
@@ -446,13 +447,13 @@ def test_commands_import_only_what_they_use():
 
 def test_a_run_in_a_fresh_process_imports_only_what_it_uses(tmp_path):
     """``eie-sim run --workload alexnet-fc8 --json`` on the fast engine, whole process: no
-    SimPy, matplotlib, Dask, tqdm (--no-progress), numba (a small layer: numpy pays, per
-    eie_sim.accel's default policy) and, once the cache holds its energy table, no PyYAML."""
+    SimPy, matplotlib, Dask, tqdm (--no-progress) and, once the cache holds its energy table,
+    no PyYAML."""
     import os
     import subprocess
     import sys
 
-    unused = ("simpy", "matplotlib", "dask", "tqdm", "numba", "yaml")
+    unused = ("simpy", "matplotlib", "dask", "tqdm", "yaml")
     argv = ["run", "--workload", "alexnet-fc8", "--json", str(tmp_path / "o.json"),
             "--no-progress"]
     code = (f"import sys\nfrom eie_sim.cli import main\nrc = main({argv!r})\n"

@@ -1,4 +1,4 @@
-"""The optional numba kernels (eie_sim.accel) against the numpy code.
+"""The compiled loops (eie_sim.accel, eie_sim._loops) against the numpy code.
 
 Both must give identical results; the whole-engine comparison on generated layers and on the
 Table III layers is in tests/test_eie_equivalence.py (every fast run there is repeated with
@@ -18,8 +18,6 @@ from eie_sim.cli import main
 from eie_sim.engines.pe_array.recurrence import broadcast_recurrence_numpy
 from eie_sim.engines.pe_array.timing import PUSH_TO_ISSUE
 from eie_sim.errors import ConfigError
-
-pytest.importorskip("numba")
 
 
 @st.composite
@@ -43,7 +41,7 @@ def recurrences(draw):
 
 @settings(max_examples=400, deadline=None, derandomize=True, database=None)
 @given(recurrences())
-def test_numba_recurrence_equals_numpy(case):
+def test_compiled_recurrence_equals_numpy(case):
     """On one thread and with the passes split between threads (forced with a tiny
     threshold)."""
     work, adv, capacity, ready = case
@@ -60,29 +58,52 @@ def test_numba_recurrence_equals_numpy(case):
         np.testing.assert_array_equal(t, w)
 
 
+def test_the_compiled_loops_were_built():
+    """The install compiled the loops (a broken build would silently leave only numpy code)."""
+    from eie_sim import _loops
+
+    assert accel.kernels() is _loops
+    assert accel.description() == "compiled loops"
+
+
 def test_dispatch_follows_the_environment(monkeypatch):
     monkeypatch.setenv(accel.ACCELERATOR_ENV, "numpy")
-    assert accel.kernels(work=10**12) is None
-    monkeypatch.setenv(accel.ACCELERATOR_ENV, "numba")
+    assert accel.kernels() is None
+    assert accel.description() == "numpy code, EIE_SIM_ACCELERATOR=numpy"
+    monkeypatch.setenv(accel.ACCELERATOR_ENV, "compiled")
     assert accel.kernels() is not None
     with accel.using("numpy"):
         assert accel.kernels() is None
     assert accel.kernels() is not None
-
-
-def test_auto_loads_numba_once_it_pays(monkeypatch):
-    """auto: numpy while this process's numpy work is below the break-even and numba is not
-    imported; the kernels from the call that crosses it (or once numba is imported)."""
     monkeypatch.setenv(accel.ACCELERATOR_ENV, "auto")
-    monkeypatch.setattr(accel, "_numpy_entries", 0)
-    monkeypatch.delitem(__import__("sys").modules, "numba", raising=False)
-    accel._compiled.cache_clear()
-    half = accel.BREAK_EVEN_ENTRIES // 2
-    assert accel.kernels(work=half) is None
-    assert accel._numpy_entries == half
-    assert accel.kernels(work=half - 1) is None
-    assert accel.kernels(work=1) is not None  # the call that reaches the break-even
-    assert accel.kernels(work=0) is not None  # numba is imported now
+    assert accel.kernels() is not None
+
+
+def test_without_the_compiled_loops_auto_runs_numpy(monkeypatch):
+    """An install without a C compiler: auto runs the numpy code, compiled is a ConfigError."""
+    monkeypatch.setattr(accel, "_compiled", lambda: None)
+    monkeypatch.setenv(accel.ACCELERATOR_ENV, "auto")
+    assert accel.kernels() is None
+    assert accel.description() == "numpy code, the compiled loops were not built"
+    monkeypatch.setenv(accel.ACCELERATOR_ENV, "compiled")
+    with pytest.raises(ConfigError, match="EIE_SIM_ACCELERATOR=compiled but the compiled loops "
+                                          "were not built .*; allowed: auto or numpy"):
+        accel.kernels()
+
+
+def test_loops_refuse_arrays_of_the_wrong_type():
+    """The typed loops check dtype and layout on entry instead of reading foreign memory."""
+    from eie_sim import _loops
+
+    col_ptr = np.array([0, 2], dtype=np.int64)
+    rows = np.array([0, 1], dtype=np.int64)  # int32 expected
+    out = [np.empty((2, 1), np.int32) for _ in range(4)]
+    with pytest.raises(ValueError, match="dtype mismatch"):
+        _loops.slice_summaries(col_ptr, rows, 2, 1, 1, 4, 1, *out, 0, 1, 0)
+    strided = np.empty((2, 2), np.int32)[:, :1]
+    with pytest.raises(ValueError, match="contiguous"):
+        _loops.slice_summaries(col_ptr, rows.astype(np.int32), 2, 1, 1, 4, 1, strided, *out[1:],
+                               0, 1, 0)
 
 
 def test_unknown_accelerator_is_a_config_error(monkeypatch):
@@ -98,19 +119,8 @@ def test_cli_reports_unknown_accelerator_in_one_line(monkeypatch, capsys, tmp_pa
                  "--no-progress", "--json", str(out)])
     err = capsys.readouterr().err.strip()
     assert code == 2
-    assert err.count("\n") == 0 and "EIE_SIM_ACCELERATOR" in err and "auto, numba, numpy" in err
+    assert err.count("\n") == 0 and "EIE_SIM_ACCELERATOR" in err and "auto, compiled, numpy" in err
     assert not out.exists()
-
-
-def test_expect_loads_the_kernels_for_a_large_run(monkeypatch):
-    monkeypatch.setenv(accel.ACCELERATOR_ENV, "auto")
-    monkeypatch.setattr(accel, "_numpy_entries", 0)
-    monkeypatch.delitem(__import__("sys").modules, "numba", raising=False)
-    accel._compiled.cache_clear()
-    accel.expect(accel.BREAK_EVEN_ENTRIES - 1)
-    assert accel.kernels() is None
-    accel.expect(accel.BREAK_EVEN_ENTRIES)
-    assert accel.kernels() is not None
 
 
 @settings(max_examples=40, deadline=None, derandomize=True, database=None)
@@ -135,7 +145,7 @@ def test_threaded_row_ranges_equal_one_thread(n_out, n_in, density, mag, bias, s
     old = accel.PARALLEL_ENTRIES
     accel.PARALLEL_ENTRIES = 1
     try:
-        with accel.using("numba"):
+        with accel.using("compiled"):
             got = (_outputs(layer, x, cols), reference_forward(layer, x))
     finally:
         accel.PARALLEL_ENTRIES = old
@@ -161,3 +171,56 @@ def test_kernel_threads_work_in_a_forked_child():
         accel.PARALLEL_ENTRIES = old
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.integers(1, 40), st.lists(st.lists(st.integers(-3, 45), max_size=8), min_size=1,
+                                   max_size=12),
+       st.lists(st.integers(0, 255), min_size=0, max_size=120))
+def test_entry_checks_compiled_equal_numpy(n_out, columns, weights):
+    """The layer's entry checks (row range, weight index range, rows rising within a column)
+    give the same bits in compiled code (one thread or several) and in numpy, on sorted,
+    unsorted and out-of-range columns."""
+    from eie_sim.layer import entry_problems
+
+    rows = np.array([r for col in columns for r in col], dtype=np.int32)
+    col_ptr = np.concatenate([[0], np.cumsum([len(c) for c in columns])]).astype(np.int64)
+    w = np.resize(np.array(weights or [1], dtype=np.uint8), rows.size)
+    with accel.using("numpy"):
+        want = entry_problems(col_ptr, rows, w, n_out)
+    with accel.using("compiled"):
+        assert entry_problems(col_ptr, rows, w, n_out) == want
+        old = accel.PARALLEL_ENTRIES
+        accel.PARALLEL_ENTRIES = 1  # columns split between threads
+        try:
+            assert entry_problems(col_ptr, rows, w, n_out) == want
+        finally:
+            accel.PARALLEL_ENTRIES = old
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), max_size=300), st.integers(0, 14),
+       st.booleans())
+def test_quantize_and_weight_sharing_compiled_equal_numpy(values, frac_bits, threads):
+    """Fixed-point rounding (half up, saturating: halves, negatives, the int16 edges) and k-means
+    weight sharing's histogram and look-up give the same bits in compiled code (on one thread
+    or split between threads) and in numpy."""
+    from eie_sim.compress.weight_sharing import kmeans_codebook
+    from eie_sim.layer import _quantize_blocks
+
+    edges = [0.5, -0.5, 1.5, -1.5, -2.5, 32766.5, 32767.0, -32768.5, -32767.5, 1e9, -1e9]
+    v = np.array(values + [e / (1 << frac_bits) for e in edges], dtype=np.float64)
+    with accel.using("numpy"):
+        want = _quantize_blocks(v, frac_bits)
+        want_cb, want_idx = kmeans_codebook(want[want != 0])
+    old = accel.PARALLEL_ENTRIES
+    accel.PARALLEL_ENTRIES = 1 if threads else old
+    try:
+        with accel.using("compiled"):
+            got = _quantize_blocks(v, frac_bits)
+            cb, idx = kmeans_codebook(got[got != 0])
+    finally:
+        accel.PARALLEL_ENTRIES = old
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(cb, want_cb)
+    np.testing.assert_array_equal(idx, want_idx)

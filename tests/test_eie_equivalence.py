@@ -10,7 +10,6 @@ is reproducible) and from the paper's Table III.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from collections import Counter
 from dataclasses import dataclass
 
@@ -36,8 +35,6 @@ from eie_sim.workloads.paper import TABLE_III
 ONE = 256  # 1.0 in Q7.8
 MAX_ELEMENTS = 20000  # rows x columns of a generated layer (keeps the DES fast)
 MAX_PASSES = 6
-#: The fast engine's compiled kernels when numba is installed (else auto = numpy).
-KERNELS = "numba" if importlib.util.find_spec("numba") else "auto"
 
 
 def fresh(wl):
@@ -55,13 +52,13 @@ class Case:
 # --------------------------------------------------------------------------- helpers
 def run_both(layer: QuantizedLayer, x: np.ndarray, config: EIEConfig
              ) -> tuple[LayerRun, LayerRun, np.ndarray]:
-    """DES and fast runs; the fast engine's numpy code must equal its numba kernels (when
-    numba is installed) exactly, so the returned fast run stands for both."""
+    """DES and fast runs; the fast engine's numpy code must equal its compiled loops exactly,
+    so the returned fast run stands for both."""
     with accel.using("numpy"):
         enc = prepare(layer, config)
         f_numpy = eie_fast.run_layer(layer, x, config, enc)
     d = eie_des.run_layer(layer, x, config, enc)
-    with accel.using(KERNELS):
+    with accel.using("compiled"):
         f = eie_fast.run_layer(layer, x, config, common.encode_uncached(layer, config))
     assert_same_run(f, f_numpy)
     return d, f, reference_forward(layer, x, input_relu=config.input_relu)
@@ -313,10 +310,10 @@ def test_every_column_broadcast_agrees(bias, num_pes, passes_rows, bits, width, 
 
 # --------------------------------------------------------------------------- paper layers
 def simulate_all_engines(config: EIEConfig, wl):
-    """The DES result, after checking that the fast engine (numba kernels if installed, and
-    its numpy code) gives the same result."""
+    """The DES result, after checking that the fast engine (compiled loops and its numpy
+    code) gives the same result."""
     des_run = simulate(config, wl, engine="des")
-    with accel.using(KERNELS):
+    with accel.using("compiled"):
         compare_results(des_run, simulate(config, fresh(wl), engine="fast"))
     with accel.using("numpy"):
         compare_results(des_run, simulate(config, wl, engine="fast"))

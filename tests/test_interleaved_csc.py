@@ -353,14 +353,12 @@ def slice_summaries_from_entries(ref, passes, n_in):
     return pad, first, last
 
 
-@pytest.mark.parametrize("accelerator", ["numpy", "numba"])
+@pytest.mark.parametrize("accelerator", ["numpy", "compiled"])
 @PROPS
 @given(c=case)
 def test_slice_summaries_match_the_entries(accelerator, c):
     """The per-slice padding and first/last rows the fast engine reads agree with the entries,
     from the numpy sort and from the compiled walk alike."""
-    if accelerator == "numba":
-        pytest.importorskip("numba")
     from eie_sim import accel
 
     with accel.using(accelerator):
@@ -378,7 +376,6 @@ def test_slice_summaries_match_the_entries(accelerator, c):
 def test_threaded_summaries_equal_the_numpy_ones(c):
     """The compiled walk split over threads by column ranges (forced with a tiny threshold)
     gives the numpy code's summaries."""
-    pytest.importorskip("numba")
     from eie_sim import accel
 
     dense, (col_ptr, rows, idx), _ = build(c)
@@ -389,7 +386,7 @@ def test_threaded_summaries_equal_the_numpy_ones(c):
     old = accel.PARALLEL_ENTRIES
     accel.PARALLEL_ENTRIES = 1
     try:
-        with accel.using("numba"):
+        with accel.using("compiled"):
             got = encode(col_ptr, rows, idx, c["n_out"], **kw)
     finally:
         accel.PARALLEL_ENTRIES = old
@@ -397,14 +394,12 @@ def test_threaded_summaries_equal_the_numpy_ones(c):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
 
 
-@pytest.mark.parametrize("accelerator", ["numpy", "numba"])
+@pytest.mark.parametrize("accelerator", ["numpy", "compiled"])
 @PROPS
 @given(c=case)
 def test_extra_column_encodes_like_the_appended_column(accelerator, c):
     """The bias passed as ``extra_column`` encodes exactly like the matrix with that column
     appended (summaries, pointers and entries)."""
-    if accelerator == "numba":
-        pytest.importorskip("numba")
     from eie_sim import accel
 
     dense, (col_ptr, rows, idx), _ = build(c)

@@ -2,7 +2,7 @@
 
 Configs and data at the bottom, engines above, the facade above, apps (CLI, sweeps, plots) on
 top. The module-level import graph of ``eie_sim`` must be acyclic; ``import eie_sim`` and
-``import eie_sim.config`` must load no engine, SimPy, matplotlib, numba or Dask.
+``import eie_sim.config`` must load no engine, SimPy, matplotlib or Dask.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "eie_sim"
-HEAVY = ("simpy", "matplotlib", "numba", "dask")
+HEAVY = ("simpy", "matplotlib", "dask")
 
 
 def _module_name(path: Path) -> str:

@@ -1,6 +1,5 @@
 """Tests of eie_sim/reference.py: the functional golden model of one EIE layer."""
 
-import importlib.util
 from fractions import Fraction
 from math import floor
 
@@ -89,8 +88,7 @@ def layers_and_inputs(draw):
     return layer, x.astype(np.int16)
 
 
-ACCELERATORS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
-    importlib.util.find_spec("numba") is None, reason="numba is not installed"))]
+ACCELERATORS = ["numpy", "compiled"]
 
 
 @pytest.mark.parametrize("accelerator", ACCELERATORS)

@@ -29,7 +29,7 @@ from eie_sim.errors import ResourceError
 from eie_sim.formats.nm_sparse import compress
 from eie_sim.layer import QuantizedLayer
 
-PATHS = ("numba", "numpy")  # compiled and the numpy fallback
+PATHS = ("compiled", "numpy")  # compiled and the numpy fallback
 
 
 def scalar_rule(w: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -80,6 +80,24 @@ def test_sequential_gemm_is_the_rule(case) -> None:
             dense_rows = np.arange(w.shape[0] + 1, dtype=np.int64) * w.shape[1]
             assert bits_equal(kernels.sequential_gemm(dense_rows, None, w.ravel(), x), want)
     assert bits_equal(reference_gemm_numpy(w, x), want)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(gemm_case())
+def test_gemm_tasks_split_between_threads_keep_the_rule(case) -> None:
+    """The compiled loop's tasks (row blocks of column blocks) on several threads (forced with
+    a tiny threshold and tiny blocks) give the rule's bits."""
+    from eie_sim import accel
+
+    w, x = case
+    old = accel.PARALLEL_ENTRIES, kernels.ROW_BLOCK, kernels.COL_BLOCK
+    accel.PARALLEL_ENTRIES, kernels.ROW_BLOCK, kernels.COL_BLOCK = 1, 2, 8
+    try:
+        with using("compiled"):
+            got = kernels.sequential_gemm(*kernels.csr_of_dense(w), x)
+    finally:
+        accel.PARALLEL_ENTRIES, kernels.ROW_BLOCK, kernels.COL_BLOCK = old
+    assert bits_equal(got, scalar_rule(w, x))
 
 
 @settings(max_examples=30, deadline=None, derandomize=True)

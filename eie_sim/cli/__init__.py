@@ -9,6 +9,7 @@ they run (building the parser imports no engine, SimPy or matplotlib).
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 from collections.abc import Sequence
@@ -31,21 +32,32 @@ def build_parser(command: str | None = None) -> Parser:
     """The parser of every command, or of ``command`` alone: what parsing a command line that
     names it needs (the other commands' parsers are not built; its help and errors are the
     same)."""
-    from eie_sim import __version__
-
     parser = Parser(prog=PROG, description="Cycle-level simulator of EIE and sparse "
                     "accelerators: cycles, energy and memory traffic.",
                     epilog=examples("eie-sim run --workload alexnet --engine des",
                                     "eie-sim archs",
                                     "eie-sim compare --workload alexnet --mode iso",
                                     "eie-sim <command> --help"))
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print the version and which code runs the fast path's loops, "
+                             "then exit")
     sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
     for name in COMMANDS if command is None else (command,):
         _module(name).add_parser(sub)
         if name in SIMULATING:
             add_resource_arguments(sub.choices[name])
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: the version and which code runs the fast path's loops (compiled or
+    numpy; :mod:`eie_sim.accel`), looked up only when asked."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from eie_sim import __version__, accel
+
+        print(f"{PROG} {__version__} ({accel.description()})")
+        parser.exit()
 
 
 def _one_line(err: BaseException) -> str:

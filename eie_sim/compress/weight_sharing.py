@@ -43,13 +43,9 @@ def kmeans_codebook(
     codebook = np.zeros(n_clusters + 1, dtype=np.int16)
     if bits.size == 0:
         return codebook, np.zeros(0, dtype=np.uint8)
-    # Histogram over the 2**16 bit patterns, a block at a time (no 8-byte-per-value index
-    # arrays), then rotated to value order: index value + 2**15.
+    # Histogram over the 2**16 bit patterns, then rotated to value order: value + 2**15.
     offset = 1 << 15
-    hist = np.zeros(1 << 16, dtype=np.int64)
-    for s in range(0, bits.size, _BLOCK):
-        hist += np.bincount(bits[s : s + _BLOCK], minlength=1 << 16)
-    hist = np.roll(hist, offset)
+    hist = np.roll(_histogram(bits), offset)
     points = np.flatnonzero(hist)
     weights = hist[points]
     x = points - offset  # sorted, distinct
@@ -65,14 +61,50 @@ def kmeans_codebook(
     lut = np.roll(lut, -offset)  # back to bit-pattern order
     codebook[1 : 1 + cq.size] = cq
     codebook[1 + cq.size :] = cq[-1]
-    indices = np.empty(bits.size, dtype=np.uint8)
-    for s in range(0, bits.size, _BLOCK):
-        np.take(lut, bits[s : s + _BLOCK], out=indices[s : s + _BLOCK])
-    return codebook, indices
+    return codebook, _lookup(lut, bits)
 
 
-#: Values histogrammed and looked up at once by :func:`kmeans_codebook`.
+#: Values histogrammed and looked up at once by the numpy code of :func:`kmeans_codebook`.
 _BLOCK = 1 << 18
+
+
+def _histogram(bits: np.ndarray) -> np.ndarray:
+    """Count of each of the 2**16 bit patterns in ``bits`` (uint16): the compiled loop on up
+    to one thread per core (:mod:`eie_sim.accel`, a histogram per thread, then summed), else
+    numpy a block at a time (no 8-byte-per-value index arrays)."""
+    from eie_sim import accel
+
+    loops = accel.kernels()
+    if loops is None:
+        hist = np.zeros(1 << 16, dtype=np.int64)
+        for s in range(0, bits.size, _BLOCK):
+            hist += np.bincount(bits[s : s + _BLOCK], minlength=1 << 16)
+        return hist
+    parts: list[np.ndarray] = []
+
+    def count(lo: int, hi: int) -> None:
+        part = np.zeros(1 << 16, dtype=np.int64)
+        loops.histogram16(bits, part, lo, hi)
+        parts.append(part)
+
+    accel.in_parts(count, bits.size, bits.size)
+    return np.sum(parts, axis=0)
+
+
+def _lookup(lut: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """``lut[bits]`` (uint8 of 2**16 entries, indexed by uint16): compiled (threaded) or numpy
+    a block at a time."""
+    from eie_sim import accel
+
+    indices = np.empty(bits.size, dtype=np.uint8)
+    loops = accel.kernels()
+    if loops is None:
+        for s in range(0, bits.size, _BLOCK):
+            np.take(lut, bits[s : s + _BLOCK], out=indices[s : s + _BLOCK])
+    else:
+        accel.in_parts(lambda lo, hi: loops.lookup16(lut, bits, indices, lo, hi), bits.size,
+                       bits.size)
+    return indices
 
 
 def _int16_bits(values: np.ndarray) -> np.ndarray:

@@ -203,7 +203,7 @@ def encode(
     passes = num_passes(n_out, n, rows_per_pass)
     span = 1 << relative_index_bits
     source = (col_ptr, row_idx, idx, extra_column)
-    if accel.kernels(work=row_idx.size) is not None:
+    if accel.kernels() is not None:
         entries, padding, first_row, last_row = accel.slice_summaries(
             col_ptr, row_idx, n, passes, rows_per_pass, relative_index_bits,
             None if extra_column is None else extra_column[0])

@@ -72,7 +72,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eie_sim import accel
 from eie_sim.errors import WorkloadError
 from eie_sim.formats.fixed_point import ACT_FRAC_BITS, INT16_MAX, INT16_MIN, quantize
 from eie_sim.layer import QuantizedLayer
@@ -434,12 +433,7 @@ def calibrate_bias(
     The pre-bias outputs come from the reference datapath; with ``k = round(density * n_out)``
     the bias is minus the (k+1)-th largest of them, so exactly the k largest end up positive
     (fewer only if values tie at the threshold or saturate).
-
-    The reference walks every non-zero once: announced to :func:`eie_sim.accel.expect`, so a
-    layer large enough for the compiled kernels loads them here (they then also serve its
-    simulation) instead of running the numpy code first.
     """
-    accel.expect(layer.nnz)
     y0 = np.sort(
         reference_forward(layer, x, input_relu=input_relu, include_bias=False).astype(np.int64)
     )[::-1]

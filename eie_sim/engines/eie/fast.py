@@ -61,7 +61,7 @@ def _outputs(layer: QuantizedLayer, x: np.ndarray, columns: np.ndarray) -> np.nd
 
     A column's products take at most 16 values (one per codebook entry), so they are computed
     once per broadcast as a ``(B, 16)`` table and each entry looks its product up by its 4-bit
-    index. The numba kernel then accumulates entry by entry; the numpy code gathers the entries
+    index. The compiled loop then accumulates entry by entry; the numpy code gathers the entries
     column by column (broadcast order), sums each row's positive and negative terms with one
     ``bincount`` and replays term by term only the rows that may saturate.
     """
@@ -75,7 +75,7 @@ def _outputs(layer: QuantizedLayer, x: np.ndarray, columns: np.ndarray) -> np.nd
     starts = layer.col_ptr[weight_cols]
     lengths = layer.col_ptr[weight_cols + 1] - starts
     n_terms = int(lengths.sum())
-    if accel.kernels(work=n_terms) is not None:
+    if accel.kernels() is not None:
         return accel.saturating_outputs(layer, weight_cols, table, bias_rows, bias, n_terms)
     take = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(n_terms)
     slot = np.repeat(np.arange(0, table.size, CODEBOOK_SIZE, dtype=np.int32), lengths)

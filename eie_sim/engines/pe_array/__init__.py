@@ -14,7 +14,7 @@ read unit).
 * :mod:`~eie_sim.engines.pe_array.stream`: the DRAM weight stream's byte and cycle arithmetic;
 * :mod:`~eie_sim.engines.pe_array.traffic`: the memory traffic both machines share;
 * :mod:`~eie_sim.engines.pe_array.recurrence`: the max-plus broadcast recurrence the fast engines
-  solve, with the optional numba kernels of :mod:`~eie_sim.accel`;
+  solve, with the compiled loop of :mod:`~eie_sim.accel`;
 * :mod:`~eie_sim.engines.pe_array.des`: the SimPy blocks (CCU, activation queue, DRAM stream,
   PE shell, arithmetic unit, activation read/write) and the pass loop.
 

@@ -52,10 +52,10 @@ def broadcast_recurrence(
         First cycle each broadcast's weights can issue (DRAM stream):
         ``S = max(F + 1, P + 2, ready)``.
 
-    Stepped one broadcast at a time by the numba kernel when it is available
+    Stepped one broadcast at a time by the compiled loop when it runs
     (:mod:`eie_sim.accel`), else solved by :func:`broadcast_recurrence_numpy`.
     """
-    if accel.kernels(work=work.size) is not None:
+    if accel.kernels() is not None:
         return accel.recurrence(work, adv, capacity, PUSH_TO_ISSUE, ready)
     return broadcast_recurrence_numpy(work, adv, capacity, ready)
 

@@ -8,12 +8,13 @@ never ``-0``), so the kernels take the weights as compressed rows: ``data[p]`` m
 activation row ``indices[p]`` (ascending within a row; ``indices`` None: dense rows, entry ``p``
 of row ``i`` is column ``p - indptr[i]``).
 
-:func:`sequential_gemm` runs the rule with numba when it pays (the policy and the switch of the EIE
-loops, ``EIE_SIM_ACCELERATOR``, :mod:`eie_sim.accel`), else one slot at a time in numpy (K
-passes over the output). The compiled loop is a blocked GEMM that keeps the rule: the output is
-cut into column blocks and K into blocks, and for every output element the K blocks run in
+:func:`sequential_gemm` runs the rule with the compiled loop (:mod:`eie_sim._loops`; the switch of
+the EIE loops, ``EIE_SIM_ACCELERATOR``, :mod:`eie_sim.accel`), else one slot at a time in numpy
+(K passes over the output). The compiled loop is a blocked GEMM that keeps the rule: the output
+is cut into column blocks and K into blocks, and for every output element the K blocks run in
 ascending order and, inside a block, its entries in ascending K order, one ``acc = acc + w * x``
 (float32) each; only the order *across different outputs* changes, which no output can see.
+Tasks (a block of rows of one column block) are split between threads like the EIE loops.
 A float32 fused multiply-add gives the same bits as the multiply and the add, since the
 product is exact. ``tests/test_stc_kernels.py`` compares both paths with a scalar
 implementation of the rule.
@@ -21,36 +22,21 @@ implementation of the rule.
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
 
 from eie_sim import accel
 from eie_sim.formats.nm_sparse import nonzero_mask
-
-try:  # the compiled loop's parallel range (plain range without numba: the loop is not used)
-    from numba import prange
-except ImportError:  # pragma: no cover
-    prange = range
 
 #: Output columns per block of the compiled loop (a row's block stays in L1).
 COL_BLOCK = 256
 #: K per block of the compiled loop (a block of activations, K_BLOCK x COL_BLOCK float32,
 #: stays in L2).
 K_BLOCK = 256
-#: Rows per parallel task.
+#: Rows per task (tasks are split between threads).
 ROW_BLOCK = 64
-
-
-#: Products of the GEMM per entry of :mod:`eie_sim.accel`'s break-even: the numpy loop costs
-#: about 1 ns more per product than the compiled one, an EIE entry ~60-100 ns more.
+#: Products of the GEMM per entry of work in :mod:`eie_sim.accel`'s thread rule (an EIE entry
+#: costs about as much as 64 vectorized multiply-adds).
 PRODUCTS_PER_ENTRY = 64
-
-
-def use_compiled(products: int = 0) -> bool:
-    """True when the numba loop runs for a GEMM of ``products`` multiply-adds: numba
-    importable and :func:`eie_sim.accel.wants_numba` agreeing (``EIE_SIM_ACCELERATOR``)."""
-    return accel.wants_numba(products // PRODUCTS_PER_ENTRY) and _compiled() is not None
 
 
 def csr_of_dense(w: np.ndarray, columns: np.ndarray | None = None
@@ -92,8 +78,8 @@ def sequential_gemm(indptr: np.ndarray, indices: np.ndarray | None, data: np.nda
     data = np.ascontiguousarray(data, dtype=np.float32)
     if rows == 0 or n == 0:
         return np.zeros((rows, n), dtype=np.float32)
-    kern = _compiled() if use_compiled(data.size * n) else None
-    if kern is None:
+    loops = accel.kernels()
+    if loops is None:
         return _numpy_gemm(indptr, indices, data, x.astype(np.float32))
     jb = min(COL_BLOCK, -(-n // 8) * 8)
     nb = -(-n // jb)
@@ -104,8 +90,11 @@ def sequential_gemm(indptr: np.ndarray, indices: np.ndarray | None, data: np.nda
     outb = np.zeros((nb, rows, jb), dtype=np.float32)
     dense = indices is None
     idx = np.zeros(1, dtype=np.int32) if dense else np.ascontiguousarray(indices, np.int32)
-    kern(np.ascontiguousarray(indptr, np.int64), idx, dense, data, xb, outb, K_BLOCK,
-         ROW_BLOCK)
+    args = (np.ascontiguousarray(indptr, np.int64), idx, dense, data, xb, outb, K_BLOCK,
+            ROW_BLOCK)
+    tasks = nb * -(-rows // ROW_BLOCK)
+    accel.in_parts(lambda t_lo, t_hi: loops.blocked_gemm(*args, t_lo, t_hi), tasks,
+                   data.size * n // PRODUCTS_PER_ENTRY)
     return np.ascontiguousarray(outb.transpose(1, 0, 2).reshape(rows, nb * jb)[:, :n])
 
 
@@ -129,71 +118,3 @@ def _numpy_gemm(indptr, indices, data, x) -> np.ndarray:
         acc += vals[:, s, None] * x[cols[:, s]]
     return acc
 
-
-@cache
-def _compiled():
-    try:
-        import numba
-    except ImportError:  # pragma: no cover - numba is a test dependency
-        return None
-    return numba.njit(cache=True, nogil=True, parallel=True)(_blocked_loop)
-
-
-def _blocked_loop(indptr, indices, dense, data, xb, outb, kblock, rblock):  # pragma: no cover
-    # Compiled by numba (the coverage tool does not see it run).
-    nb, k, jb = xb.shape
-    rows = indptr.size - 1
-    nrb = (rows + rblock - 1) // rblock
-    for t in prange(nb * nrb):
-        b = t // nrb
-        r0 = (t % nrb) * rblock
-        r1 = min(r0 + rblock, rows)
-        xblk = xb[b]
-        ob = outb[b]
-        cursor = indptr[r0:r1].copy()
-        for k0 in range(0, k, kblock):
-            k1 = k0 + kblock
-            for i in range(r0, r1):
-                p = cursor[i - r0]
-                end = indptr[i + 1]
-                q = p
-                base = indptr[i]
-                if dense:
-                    q = min(end, base + k1)
-                else:
-                    while q < end and indices[q] < k1:
-                        q += 1
-                acc = ob[i]
-                while p + 4 <= q:
-                    if dense:
-                        c0 = p - base
-                        c1 = c0 + 1
-                        c2 = c0 + 2
-                        c3 = c0 + 3
-                    else:
-                        c0 = indices[p]
-                        c1 = indices[p + 1]
-                        c2 = indices[p + 2]
-                        c3 = indices[p + 3]
-                    w0 = data[p]
-                    w1 = data[p + 1]
-                    w2 = data[p + 2]
-                    w3 = data[p + 3]
-                    x0 = xblk[c0]
-                    x1 = xblk[c1]
-                    x2 = xblk[c2]
-                    x3 = xblk[c3]
-                    for j in range(jb):
-                        a = acc[j] + w0 * x0[j]
-                        a = a + w1 * x1[j]
-                        a = a + w2 * x2[j]
-                        acc[j] = a + w3 * x3[j]
-                    p += 4
-                while p < q:
-                    c0 = p - base if dense else indices[p]
-                    w0 = data[p]
-                    x0 = xblk[c0]
-                    for j in range(jb):
-                        acc[j] = acc[j] + w0 * x0[j]
-                    p += 1
-                cursor[i - r0] = q
