@@ -31,6 +31,19 @@ cdef inline Py_ssize_t _first_at_least(const int32_t[::1] a, Py_ssize_t lo, Py_s
     return lo
 
 
+cdef inline void _row_run(const int64_t[::1] col_ptr, const int32_t[::1] row_idx,
+                          Py_ssize_t c, Py_ssize_t r_lo, Py_ssize_t r_hi, Py_ssize_t n_rows,
+                          Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    # [lo, hi): the entries of column c with rows in [r_lo, r_hi) (rows ascend within a
+    # column, so they are a run of it).
+    lo[0] = col_ptr[c]
+    hi[0] = col_ptr[c + 1]
+    if r_lo > 0:
+        lo[0] = _first_at_least(row_idx, lo[0], hi[0], r_lo)
+    if r_hi < n_rows:
+        hi[0] = _first_at_least(row_idx, lo[0], hi[0], r_hi)
+
+
 cdef inline int64_t _saturate(int64_t v) noexcept nogil:
     return INT16_LO if v < INT16_LO else (INT16_HI if v > INT16_HI else v)
 
@@ -86,12 +99,7 @@ def saturating_outputs(const int64_t[::1] col_ptr, const int32_t[::1] row_idx,
     with nogil:
         for i in range(columns.shape[0]):
             c = columns[i]
-            lo = col_ptr[c]
-            hi = col_ptr[c + 1]
-            if r_lo > 0:  # rows ascend within a column: the range's entries are a run of it
-                lo = _first_at_least(row_idx, lo, hi, r_lo)
-            if r_hi < acc.shape[0]:
-                hi = _first_at_least(row_idx, lo, hi, r_hi)
+            _row_run(col_ptr, row_idx, c, r_lo, r_hi, acc.shape[0], &lo, &hi)
             for e in range(lo, hi):
                 r = row_idx[e]
                 acc[r] = _saturate(acc[r] + table[i, weight_idx[e]])
@@ -110,12 +118,7 @@ def reference_columns(const int64_t[::1] col_ptr, const int32_t[::1] row_idx,
         for i in range(columns.shape[0]):
             c = columns[i]
             a = x[c]
-            lo = col_ptr[c]
-            hi = col_ptr[c + 1]
-            if r_lo > 0:
-                lo = _first_at_least(row_idx, lo, hi, r_lo)
-            if r_hi < acc.shape[0]:
-                hi = _first_at_least(row_idx, lo, hi, r_hi)
+            _row_run(col_ptr, row_idx, c, r_lo, r_hi, acc.shape[0], &lo, &hi)
             for e in range(lo, hi):
                 r = row_idx[e]
                 acc[r] = _saturate(acc[r] + ((codebook[weight_idx[e]] * a + half) >> frac_bits))
