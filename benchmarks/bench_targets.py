@@ -34,8 +34,9 @@ Groups (``--only`` takes a comma-separated list of these):
 Output: the table (target, measured, limit, PASS/FAIL, ratio to the previous commit's
 figure), ``os.cpu_count()``, the load average at start and end and the git commit;
 ``benchmarks/results/bench_targets.json``; and ``benchmarks/results/bench_targets_history.json``
-(figures keyed by commit), where the ratio column finds the nearest ancestor commit with
-figures. A measurement that crashes records its error in its row.
+(figures keyed by commit, only from a tree without uncommitted changes), where the ratio column
+finds the nearest ancestor commit with figures. A measurement that crashes records its error
+in its row.
 
     python benchmarks/bench_targets.py [--quick] [--only alex6,cli] [--repeats 5] [--suite]
 """
@@ -445,7 +446,10 @@ def previous_figures(history: dict, head: str | None) -> dict[str, tuple[str, fl
         return {}
     found: dict[str, tuple[str, float]] = {}
     for c in (_git("rev-list", "--max-count=1000", head) or "").split()[1:]:
-        for key, value in commits.get(c, {}).get("figures", {}).items():
+        entry = commits.get(c, {})
+        if entry.get("library_has_uncommitted_changes"):  # older files recorded such runs
+            continue
+        for key, value in entry.get("figures", {}).items():
             found.setdefault(key, (c, value))
     return found
 
@@ -458,6 +462,8 @@ def seed_history_from_last_json(history: dict) -> None:
     except (OSError, ValueError):
         return
     commit = last.get("commit_at_start")
+    if last.get("library_has_uncommitted_changes") is not False:
+        return  # a changed tree's figures (or an older file that did not say) are not the commit's
     if commit and commit not in history["commits"]:
         figs = {r["key"]: r["value"] for r in last.get("rows", []) if r.get("value") is not None}
         history["commits"][commit] = {"timestamp_utc": last.get("timestamp_utc_at_start"),
@@ -563,17 +569,20 @@ def main() -> None:
                                "timestamp_utc_at_start": info["timestamp_utc"],
                                "groups": sorted(groups), "quick": args.quick,
                                "repeats": args.repeats, "load_average_start": load_start,
+                               "library_has_uncommitted_changes":
+                                   info["library_has_uncommitted_changes"],
                                "load_average_end": load_end,
                                "rows": rows})
-    if head:
+    if head and info["library_has_uncommitted_changes"] is False:
         entry = history["commits"].setdefault(head, {"figures": {}})
         entry["timestamp_utc"] = info["timestamp_utc"]
-        entry["library_has_uncommitted_changes"] = info["library_has_uncommitted_changes"]
         entry["figures"].update({r["key"]: r["value"] for r in rows if r["value"] is not None})
         tmp = HISTORY.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(history, indent=1) + "\n")
         os.replace(tmp, HISTORY)
-    print(f"wrote {path} and {HISTORY.name}")
+        print(f"wrote {path} and {HISTORY.name}")
+    else:  # the figures of a changed tree are not the commit's: kept out of the history
+        print(f"wrote {path}; not added to {HISTORY.name} (uncommitted changes or no commit)")
 
 
 if __name__ == "__main__":
