@@ -13,6 +13,12 @@ threads; the arrays' dtypes and contiguity are checked on entry by the typed mem
 
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+cdef enum:
+    # Columns of slice summaries :func:`slice_summaries` stages before copying them out (16
+    # int32: one 64-byte cache line per row).
+    STAGED_COLUMNS = 16
 
 cdef int64_t INT16_LO = -32768
 cdef int64_t INT16_HI = 32767
@@ -131,30 +137,53 @@ def slice_summaries(const int64_t[::1] col_ptr, const int32_t[::1] row_idx, int 
     """Per (PE x pass, column) slice of EIE's interleaved CSC: entries (real + padding),
     padding, first and last local row, for columns [c_lo, c_hi) stored as columns
     ``c_base + c``. Rows ascend within a column, so each pass's entries are a run of it; a
-    run's slices are summed in per-PE buffers and written out once. A row splits into PE and
-    local row by shift and mask when N is a power of two (``n_shift >= 0``), else by
-    division."""
+    run's slices are summed in per-PE buffers and staged; every :data:`STAGED_COLUMNS`
+    columns the stage is copied out a row at a time (whole cache lines instead of four
+    scattered stores per slice). A row splits into PE and local row by shift and mask when N is
+    a power of two (``n_shift >= 0``), else by division."""
+    cdef Py_ssize_t groups = <Py_ssize_t> n * passes, width = STAGED_COLUMNS
     cdef int32_t* buf = <int32_t*> malloc(4 * max(n, 1) * sizeof(int32_t))
-    if buf == NULL:
+    # stage[a][g][j]: array a (entries, padding, first, last), group g, staged column j
+    cdef int32_t* stage = <int32_t*> malloc(4 * max(groups, 1) * width * sizeof(int32_t))
+    if buf == NULL or stage == NULL:
+        free(buf)
+        free(stage)
         raise MemoryError()
     cdef int32_t* count = buf
     cdef int32_t* pad_count = buf + n
     cdef int32_t* first_row = buf + 2 * n
     cdef int32_t* last_row = buf + 3 * n
+    cdef int32_t* outs[4]
+    cdef Py_ssize_t strides[4]
     cdef int64_t mask = ((<int64_t> 1 << n_shift) - 1) if n_shift >= 0 else 0
     cdef int64_t row, local, lrow, prev, pad, base
-    cdef Py_ssize_t c, p, e, lo, hi, end, col, g
+    cdef Py_ssize_t c, p, e, lo, hi, end, col, g, j, col0, a, slot
+    cdef Py_ssize_t plane = groups * width
     cdef int k
+    if c_hi <= c_lo:
+        free(buf)
+        free(stage)
+        return
+    outs[0] = &entries[0, 0]
+    outs[1] = &padding[0, 0]
+    outs[2] = &first[0, 0]
+    outs[3] = &last[0, 0]
+    strides[0] = entries.shape[1]
+    strides[1] = padding.shape[1]
+    strides[2] = first.shape[1]
+    strides[3] = last.shape[1]
     with nogil:
         for k in range(n):
             count[k] = 0
             pad_count[k] = 0
             first_row[k] = -1
             last_row[k] = -1
+        col0 = c_lo + c_base  # the first staged column
         for c in range(c_lo, c_hi):
             lo = col_ptr[c]
             hi = col_ptr[c + 1]
             col = c + c_base
+            j = col - col0
             for p in range(passes):
                 if p == passes - 1:
                     end = hi
@@ -174,21 +203,28 @@ def slice_summaries(const int64_t[::1] col_ptr, const int32_t[::1] row_idx, int 
                     pad = (lrow - prev - 1) >> bits
                     pad_count[k] += <int32_t> pad
                     count[k] += <int32_t> (1 + pad)
-                    if prev < 0:
-                        first_row[k] = <int32_t> lrow
+                    # branch-free (a slice's first entry comes at no regular interval)
+                    first_row[k] = <int32_t> lrow if prev < 0 else first_row[k]
                     last_row[k] = <int32_t> lrow
                 lo = end
                 for k in range(n):
-                    g = <Py_ssize_t> k * passes + p
-                    entries[g, col] = count[k]
-                    padding[g, col] = pad_count[k]
-                    first[g, col] = first_row[k]
-                    last[g, col] = last_row[k]
+                    slot = (<Py_ssize_t> k * passes + p) * width + j
+                    stage[slot] = count[k]
+                    stage[plane + slot] = pad_count[k]
+                    stage[2 * plane + slot] = first_row[k]
+                    stage[3 * plane + slot] = last_row[k]
                     count[k] = 0
                     pad_count[k] = 0
                     first_row[k] = -1
                     last_row[k] = -1
+            if j == width - 1 or c == c_hi - 1:  # copy the staged columns out
+                for a in range(4):
+                    for g in range(groups):
+                        memcpy(outs[a] + g * strides[a] + col0, stage + a * plane + g * width,
+                               (j + 1) * sizeof(int32_t))
+                col0 = col + 1
     free(buf)
+    free(stage)
 
 
 def blocked_gemm(const int64_t[::1] indptr, const int32_t[::1] indices, bint dense,
