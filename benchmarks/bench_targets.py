@@ -8,6 +8,9 @@ synthetic workloads are not timed unless the row says so.
 
 Groups (``--only`` takes a comma-separated list of these):
 
+* ``machine``: fixed reference work no commit changes (a pure-Python loop of 10^7 additions, a
+  numpy add of 2^24 float64), information only: on a shared or throttled machine everything
+  runs slower, and the footer says by how much against the previous figures;
 * ``alex6``: ``simulate()`` on ``alexnet-fc6`` (paper ``EIEConfig()``, fast engine, reference
   check and energy included) on a fresh copy of the layer each run (the per-layer encoding
   cache is then empty: encoding included) <= 40 ms; the same layer object again (encoding
@@ -71,7 +74,7 @@ SCRIPT = "bench_targets"
 HISTORY = RESULTS_DIR / f"{SCRIPT}_history.json"
 GB = 10**9
 GIB = 1 << 30
-GROUPS = ("alex6", "table3", "cli", "llm", "llm-big", "sweep", "stc", "des", "suite")
+GROUPS = ("machine", "alex6", "table3", "cli", "llm", "llm-big", "sweep", "stc", "des", "suite")
 DEFAULT_GROUPS = tuple(g for g in GROUPS if g != "suite")
 CHILD_TIMEOUT_S = 1800
 
@@ -128,6 +131,20 @@ def timed_runs(fn, repeats):
 
 # --------------------------------------------------------------------------- children
 # Each returns a list of rows; it runs in a fresh process (``--child``).
+
+def child_machine(repeats: int):
+    """The machine's own speed on fixed work that no commit changes (information): a shared or
+    throttled machine can run everything slower, and these rows show by how much."""
+    import numpy as np
+
+    py, _ = timed_runs(lambda: sum(range(10_000_000)), repeats)
+    a = np.ones(1 << 24)
+    b = np.empty_like(a)
+    np.add(a, a, out=b)  # pages touched before timing
+    vec, _ = timed_runs(lambda: np.add(a, a, out=b), repeats)
+    return [row("machine_python", "machine: pure Python, 10^7 additions", min(py), None, "s"),
+            row("machine_numpy", "machine: numpy add of 2^24 float64", min(vec), None, "s")]
+
 
 def child_alex6(repeats: int):
     from eie_sim import simulate
@@ -373,6 +390,7 @@ def child_suite(repeats: int):
 
 # name -> (group, function, description used if the child crashes, limit, unit)
 CHILDREN = {
+    "machine": ("machine", child_machine, "machine: reference work", None, "s"),
     "alex6": ("alex6", child_alex6, "simulate Alex-6, fresh layer (encoding included)",
               0.040, "s"),
     "table3": ("table3", child_table3,
@@ -558,6 +576,10 @@ def main() -> None:
     if max(load_start[0], load_end[0]) > 0.5 * (cores or 1):
         print(f"NOTE: the machine was loaded (1-min load average up to "
               f"{max(load_start[0], load_end[0]):.1f} on {cores} cores): figures are pessimistic")
+    speed = [r["ratio"] for r in rows if r["key"].startswith("machine_") and r.get("ratio")]
+    if speed and max(speed) > 1.15:
+        print(f"NOTE: the machine ran the fixed reference work {max(speed):.2f}x slower than "
+              "for the previous figures: read the vs-prev ratios in that light")
     used = sorted({r["previous_commit"][:10] for r in rows if r["previous_commit"]})
     print("vs prev: this run / the same figure at the nearest earlier commit in the history ("
           + (", ".join(used) if used else "none yet") + ")")
