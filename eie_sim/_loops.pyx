@@ -6,9 +6,10 @@ Each loop is one documented rule written the direct way; the Python faces that c
 check them hold the numpy code that computes the same values: :mod:`eie_sim.accel` (EIE's
 encoding, outputs and reference, the PE arrays' recurrence), :mod:`eie_sim.engines.stc.kernels`
 (the tensor core's GEMM), :mod:`eie_sim.layer` (a layer's entry checks, fixed-point rounding)
-and :mod:`eie_sim.compress.weight_sharing` (k-means' histogram and look-up). Every loop releases the interpreter lock and works on a caller-given
-range (passes, output rows, columns or GEMM tasks), so the callers split the work between
-threads; the arrays' dtypes and contiguity are checked on entry by the typed memoryviews.
+and :mod:`eie_sim.compress.weight_sharing` (k-means' histogram and look-up). Every loop
+releases the interpreter lock and works on a caller-given range (passes, output rows, columns,
+entries or GEMM tasks), so the callers split the work between threads; the arrays' dtypes and
+contiguity are checked on entry by the typed memoryviews.
 """
 
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t
