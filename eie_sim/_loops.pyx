@@ -16,6 +16,12 @@ from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
+
+cdef extern from "_gemm_rows.h" nogil:
+    void eie_sim_add_four(float* acc, const float* x0, const float* x1, const float* x2,
+                          const float* x3, float w0, float w1, float w2, float w3, Py_ssize_t n)
+    void eie_sim_add_one(float* acc, const float* x0, float w0, Py_ssize_t n)
+
 cdef enum:
     # Columns of slice summaries :func:`slice_summaries` stages before copying them out (16
     # int32: one 64-byte cache line per row).
@@ -239,15 +245,11 @@ def blocked_gemm(const int64_t[::1] indptr, const int32_t[::1] indices, bint den
     cdef Py_ssize_t nb = xb.shape[0], k = xb.shape[1], jb = xb.shape[2]
     cdef Py_ssize_t rows = indptr.shape[0] - 1
     cdef Py_ssize_t nrb = (rows + rblock - 1) // rblock
-    cdef Py_ssize_t t, b, r0, r1, i, k0, k1, j, p, q, end, base
+    cdef Py_ssize_t t, b, r0, r1, i, k0, k1, p, q, end, base
     cdef Py_ssize_t c0, c1, c2, c3
-    cdef float w0, w1, w2, w3, a
+    cdef float w0, w1, w2, w3
     cdef float* acc
     cdef const float* xblk
-    cdef const float* x0
-    cdef const float* x1
-    cdef const float* x2
-    cdef const float* x3
     cdef int64_t* cursor = <int64_t*> malloc(max(rblock, 1) * sizeof(int64_t))
     if cursor == NULL:
         raise MemoryError()
@@ -288,22 +290,12 @@ def blocked_gemm(const int64_t[::1] indptr, const int32_t[::1] indices, bint den
                         w1 = data[p + 1]
                         w2 = data[p + 2]
                         w3 = data[p + 3]
-                        x0 = xblk + c0 * jb
-                        x1 = xblk + c1 * jb
-                        x2 = xblk + c2 * jb
-                        x3 = xblk + c3 * jb
-                        for j in range(jb):
-                            a = acc[j] + w0 * x0[j]
-                            a = a + w1 * x1[j]
-                            a = a + w2 * x2[j]
-                            acc[j] = a + w3 * x3[j]
+                        eie_sim_add_four(acc, xblk + c0 * jb, xblk + c1 * jb, xblk + c2 * jb,
+                                         xblk + c3 * jb, w0, w1, w2, w3, jb)
                         p += 4
                     while p < q:
                         c0 = (p - base) if dense else indices[p]
-                        w0 = data[p]
-                        x0 = xblk + c0 * jb
-                        for j in range(jb):
-                            acc[j] = acc[j] + w0 * x0[j]
+                        eie_sim_add_one(acc, xblk + c0 * jb, data[p], jb)
                         p += 1
                     cursor[i - r0] = q
                 k0 = k1
