@@ -875,7 +875,7 @@ def _pt(size: str, delta: float = 0.0) -> float:
     return FONT_PT[size] + delta
 
 
-def _draw_lines(fig, data: dict, size: str) -> list[Callable[[], None]]:
+def _draw_lines(fig, data: dict, size: str) -> list[list[Callable[[], None]]]:
     panels = data["panels"]
     axes = _axes(fig, len(panels), size)
     many_workloads = len({s.get("workload") for s in panels[0]["series"]}) > 1
@@ -1006,11 +1006,12 @@ def _bar_positions(bars: list[dict]) -> list[float]:
     return out
 
 
-def _draw_breakdown(fig, data: dict, size: str) -> list[Callable[[], None]]:
+def _draw_breakdown(fig, data: dict, size: str) -> list[list[Callable[[], None]]]:
     panels = data["panels"]
     axes = _axes(fig, 2, size)
     handles: dict[str, Any] = {}
-    later: list[Callable[[], None]] = []
+    ticks: list[Callable[[], None]] = []
+    labels: list[Callable[[], None]] = []
     for ax, panel in zip(axes, panels, strict=True):
         bars = panel["bars"]
         xs = _bar_positions(bars)
@@ -1024,8 +1025,8 @@ def _draw_breakdown(fig, data: dict, size: str) -> list[Callable[[], None]]:
                            color=[machine_colour(bars[k]["arch"]) for k in keep],
                            edgecolor="white", linewidth=0.4)
             _log_y(ax, 10)
-            later.append(lambda ax=ax, drawn=drawn, v=[totals[k] for k in keep]:
-                         _bar_value_labels(ax, drawn, v, size))
+            labels.append(lambda ax=ax, drawn=drawn, v=[totals[k] for k in keep]:
+                          _bar_value_labels(ax, drawn, v, size))
         else:
             bottom = [0.0] * n
             for s in panel["series"]:
@@ -1037,21 +1038,21 @@ def _draw_breakdown(fig, data: dict, size: str) -> list[Callable[[], None]]:
                 ax.margins(y=0.1)
                 top = ax.bar(xs, [0.0] * n, bottom=panel["totals"], width=0.75,
                              label="_totals")  # invisible: carries the totals' labels
-                later.append(lambda ax=ax, top=top, v=panel["totals"]:
-                             _bar_value_labels(ax, top, v, size))
+                labels.append(lambda ax=ax, top=top, v=panel["totals"]:
+                              _bar_value_labels(ax, top, v, size))
         ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
         _finish_axis(ax, panel, grid_axis="y")
         ax.set_xlabel("")
-        later.insert(0, lambda ax=ax, bars=bars, xs=xs: _group_axis(ax, bars, xs, size))
+        ticks.append(lambda ax=ax, bars=bars, xs=xs: _group_axis(ax, bars, xs, size))
     _legend(fig, handles, "unit", size)
-    return later
+    return [ticks, labels]
 
 
-def _draw_grouped(fig, data: dict, size: str) -> list[Callable[[], None]]:
+def _draw_grouped(fig, data: dict, size: str) -> list[list[Callable[[], None]]]:
     panels = data["panels"]
     axes = _axes(fig, len(panels), size)
     handles = {}
-    later: list[Callable[[], None]] = []
+    labels: list[Callable[[], None]] = []
     for ax, panel in zip(axes, panels, strict=True):
         cats = panel["categories"]
         series = panel["series"]
@@ -1070,8 +1071,8 @@ def _draw_grouped(fig, data: dict, size: str) -> list[Callable[[], None]]:
             bars = ax.bar(xs, ys, width=width, color=st["color"], label=s["label"],
                           hatch=hatch or None, edgecolor="white", linewidth=0.4)
             if not panel.get("note"):
-                later.append(lambda ax=ax, bars=bars, ys=ys: _bar_value_labels(ax, bars, ys,
-                                                                               size))
+                labels.append(lambda ax=ax, bars=bars, ys=ys: _bar_value_labels(ax, bars, ys,
+                                                                                size))
             handles.setdefault(s["label"], bars)
         ax.margins(y=0.15)
         ax.set_xticks(range(len(cats)))
@@ -1079,10 +1080,10 @@ def _draw_grouped(fig, data: dict, size: str) -> list[Callable[[], None]]:
         ax.set_xticklabels(cats, rotation=30 if rotate else 0, ha="right" if rotate else "center")
         _finish_axis(ax, panel, grid_axis="y")
     _legend(fig, handles, "machine", size)
-    return later
+    return [labels]
 
 
-def _draw_roofline(fig, data: dict, size: str) -> list[Callable[[], None]]:
+def _draw_roofline(fig, data: dict, size: str) -> list[list[Callable[[], None]]]:
     import numpy as np
 
     (panel,) = data["panels"]
@@ -1115,6 +1116,8 @@ def _draw_roofline(fig, data: dict, size: str) -> list[Callable[[], None]]:
     return []
 
 
+#: ``kind -> draw(fig, data, size)``: draws the panels and returns the stages of jobs that need
+#: the laid-out geometry (see :func:`figure`).
 _DRAW = {"pe-sweep": _draw_lines, "queue-depth": _draw_lines, "energy-vs-sparsity": _draw_lines,
          "energy-breakdown": _draw_breakdown, "compare": _draw_grouped,
          "roofline": _draw_roofline, "ese-throughput": _draw_lines}
@@ -1164,18 +1167,25 @@ def figure(kind: str, table, size: str = "page"):
             main, below = fig.subfigures(2, 1, height_ratios=[height - notes_in, notes_in])
             below.text(0.01, 1.0, notes, ha="left", va="top", fontsize=_pt(size, -2),
                        color="0.3", linespacing=1.15)
-        later = _DRAW[kind](main, data, size)
+        stages = _DRAW[kind](main, data, size)
         axes = main.get_axes()
         if size == "column" and len(data["panels"]) > 1:  # stacked: one x label, at the bottom
             for ax in axes[:-1]:
                 if ax.get_xlabel() == axes[-1].get_xlabel():
                     ax.set_xlabel("")
         main.suptitle(_wrap(data["title"], size, _pt(size, 1)), fontsize=_pt(size, 1))
-        # What depends on the final geometry (tick labels under tick labels, then value labels
-        # that must fit their bars and the axes) is placed after a layout pass, one at a time.
-        for job in later:
+        # What depends on the final geometry is placed in stages, each after a layout pass:
+        # tick labels under tick labels first, then the value labels that must fit their bars
+        # and the axes (one pass for a whole stage: each job reads the geometry of its own axes;
+        # the last pass moves the labels with their axes).
+        for stage in stages:
             fig.get_layout_engine().execute(fig)
-            job()
+            for job in stage:
+                job()
+        # One last pass, then the layout is fixed: the PNG, SVG and PDF share it instead of
+        # each format's save laying the figure out again (the slowest part of writing it).
+        fig.get_layout_engine().execute(fig)
+        fig.set_layout_engine("none")
     return fig, data
 
 
