@@ -41,6 +41,7 @@ identical results; ``eie-sim --version`` says which code runs.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -140,17 +141,31 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _threads():
-    """This process's kernel threads (a child forked by a sweep's pool gets its own: the parent's
-    threads do not exist there, and their pool would wait for them forever)."""
-    return _thread_pool(os.getpid())
+def _run_parts(kernel, parts: list[tuple[int, int]]) -> list:
+    """``[kernel(*part) for part in parts]``, the first part on this thread and each other one on
+    a thread of its own (started here, so a process forked by a sweep's pool has no threads to
+    wait for); the first exception is raised once all parts have finished."""
+    if len(parts) == 1:
+        return [kernel(*parts[0])]
+    results: list = [None] * len(parts)
+    errors: list[BaseException] = []
 
+    def run(i: int) -> None:
+        try:
+            results[i] = kernel(*parts[i])
+        except BaseException as err:  # re-raised on the calling thread
+            errors.append(err)
 
-@cache
-def _thread_pool(pid: int):
-    from concurrent.futures import ThreadPoolExecutor
-
-    return ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="eie-sim-kernel")
+    threads = [threading.Thread(target=run, args=(i,), name="eie-sim-kernel")
+               for i in range(1, len(parts))]
+    for thread in threads:
+        thread.start()
+    run(0)
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def slice_summaries(col_ptr, row_idx, n: int, passes: int, rows_per_pass: int, bits: int,
@@ -178,10 +193,7 @@ def by_columns(kernel, col_ptr: np.ndarray) -> list:
     """``[kernel(c_lo, c_hi), ...]`` over column ranges of a CSC matrix with about equal
     entries, one per available core when its entries are worth the threads (columns are
     independent; the loops release the interpreter lock)."""
-    parts = _column_parts(col_ptr)
-    if len(parts) == 1:
-        return [kernel(*parts[0])]
-    return list(_threads().map(lambda part: kernel(*part), parts))
+    return _run_parts(kernel, _column_parts(col_ptr))
 
 
 def recurrence(work, adv, capacity: int, push_to_issue: int, ready):
@@ -207,11 +219,7 @@ def in_parts(kernel, size: int, work: int) -> None:
     interpreter lock)."""
     workers = min(_workers(work), max(1, size))
     cuts = [size * w // workers for w in range(workers + 1)]
-    parts = list(zip(cuts[:-1], cuts[1:], strict=True))
-    if len(parts) == 1:
-        kernel(*parts[0])
-    else:
-        list(_threads().map(lambda part: kernel(*part), parts))
+    _run_parts(kernel, list(zip(cuts[:-1], cuts[1:], strict=True)))
 
 
 def reference_columns(layer, columns, x, acc, terms: int) -> None:

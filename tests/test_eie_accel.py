@@ -154,6 +154,24 @@ def test_threaded_row_ranges_equal_one_thread(n_out, n_in, density, mag, bias, s
     np.testing.assert_array_equal(got[0], got[1])
 
 
+def test_split_work_keeps_the_order_and_raises_a_threads_error():
+    """Parts run on this thread and on threads of their own: results come back in the parts'
+    order, and an error on any thread is raised on the caller once every part has finished."""
+    finished = []
+
+    def kernel(lo, hi):
+        if lo == 2:
+            raise ValueError("part 2 failed")
+        finished.append(lo)
+        return lo * 10 + hi
+
+    assert accel._run_parts(kernel, [(0, 1), (1, 2), (3, 4)]) == [1, 12, 34]
+    finished.clear()
+    with pytest.raises(ValueError, match="part 2 failed"):
+        accel._run_parts(kernel, [(0, 1), (2, 3), (3, 4)])
+    assert sorted(finished) == [0, 3]
+
+
 def test_kernel_threads_work_in_a_forked_child():
     """A process forked after the kernels used threads (a sweep's pool worker) gets threads of
     its own instead of waiting forever on the parent's."""
