@@ -119,7 +119,7 @@ PARALLEL_ENTRIES = 1 << 18
 
 def _workers(work: int) -> int:
     """Threads for ``work`` entries: one per :data:`PARALLEL_ENTRIES`, at most one per core."""
-    return min(_cores(), max(1, work // PARALLEL_ENTRIES))
+    return min(available_cores(), max(1, work // PARALLEL_ENTRIES))
 
 
 def _column_parts(col_ptr: np.ndarray) -> list[tuple[int, int]]:
@@ -133,8 +133,8 @@ def _column_parts(col_ptr: np.ndarray) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
 
-@cache
-def _cores() -> int:
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity), for threads and worker processes."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux

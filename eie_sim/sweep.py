@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from eie_sim import registry
+from eie_sim.accel import available_cores
 from eie_sim.config import ArchConfig
 from eie_sim.errors import CapacityError, ConfigError, EieSimError, WorkloadError
 from eie_sim.limits import max_memory, read_text_file
@@ -356,14 +357,6 @@ def _read_cached(path: Path, point: Point, key: str) -> dict[str, Any] | None:
                           "another point or edited); delete it (or the cache directory) to "
                           "recompute that point")
     return row
-
-
-def available_cores() -> int:
-    """Cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def worker_count(jobs: int | None, points: int) -> int:

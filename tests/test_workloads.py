@@ -7,6 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from eie_sim import accel
 from eie_sim.errors import WorkloadError
 from eie_sim.reference import reference_forward
 from eie_sim.workloads import (
@@ -334,7 +335,7 @@ def test_uniform_panels_are_independent_streams_on_any_thread_count(
     assert width == int(300 / (150 * density)) < 203
     built = {}
     for cores in (1, 2, 3):
-        monkeypatch.setattr(synthetic, "_cores", lambda c=cores: c)
+        monkeypatch.setattr(accel, "available_cores", lambda c=cores: c)
         rng = np.random.default_rng([3, 203, 150])
         built[cores] = (*synthetic.uniform_weights(spec, rng), rng.random())
         assert same_layer(*build_layer(spec), *build_layer(spec))

@@ -65,13 +65,13 @@ positions and values, 2 propensities and assignment, 3 input samples).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
+from eie_sim import accel
 from eie_sim.errors import WorkloadError
 from eie_sim.formats.fixed_point import ACT_FRAC_BITS, INT16_MAX, INT16_MIN, quantize
 from eie_sim.layer import QuantizedLayer
@@ -370,7 +370,7 @@ def uniform_weights(
 def _panel_pool(tasks: int) -> Iterator[Callable]:
     """A ``run(function, items) -> list`` over up to one thread per available core (inline for
     one); numpy's random fills and array loops release the GIL."""
-    threads = min(tasks, _cores())
+    threads = min(tasks, accel.available_cores())
     if threads <= 1:
         yield lambda fn, items: [fn(i) for i in items]
         return
@@ -378,14 +378,6 @@ def _panel_pool(tasks: int) -> Iterator[Callable]:
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="eie-sim-build") as pool:
         yield lambda fn, items: list(pool.map(fn, items))
-
-
-def _cores() -> int:
-    """Cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
 
 
 def mean_square(values: np.ndarray) -> float:
