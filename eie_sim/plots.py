@@ -73,6 +73,7 @@ import tempfile
 import textwrap
 import zlib
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -915,9 +916,13 @@ def _finish_axis(ax, panel: dict, *, grid_axis: str) -> None:
     ax.set_xlabel(panel["xlabel"])
     ax.set_ylabel(panel["ylabel"])
     ax.grid(True, axis=grid_axis, which="major", alpha=0.3)
-    if panel.get("note"):
-        ax.text(0.5, 0.5, panel["note"], transform=ax.transAxes, ha="center", va="center",
-                color="0.3", wrap=True)
+    if panel.get("note"):  # wrapped to the panel (the layout narrows it a little)
+        import matplotlib
+
+        width_pt = ax.bbox.width * 72.0 / ax.figure.figure.dpi * 0.8
+        chars = max(12, int(width_pt / (0.55 * matplotlib.rcParams["font.size"])))
+        ax.text(0.5, 0.5, textwrap.fill(panel["note"], chars), transform=ax.transAxes,
+                ha="center", va="center", color="0.3")
         ax.set_yticks([0.0])
 
 
@@ -973,8 +978,9 @@ def _group_axis(ax, bars: list[dict], positions: list[float], size: str) -> None
     groups = list(dict.fromkeys(b["group"] for b in bars))
     if len(machines) == 1 or len(groups) == 1:  # one name per bar is enough
         names = [b["group"] if len(machines) == 1 else b["label"] for b in bars]
-        rotate = 90 if size == "column" or len(bars) > 6 else 0
-        ax.set_xticks(positions, labels=names, rotation=rotate)
+        ax.set_xticks(positions, labels=names)
+        if not _tick_labels_fit(ax, positions):  # side by side they would run into each other
+            ax.tick_params(axis="x", labelrotation=90)
         return
     ax.set_xticks(positions, labels=[b["label"] for b in bars], rotation=90)
     centres = [sum(p for p, b in zip(positions, bars, strict=True) if b["group"] == g)
@@ -992,6 +998,19 @@ def _group_axis(ax, bars: list[dict], positions: list[float], size: str) -> None
     sec.set_xticks(centres, labels=groups)
     sec.tick_params(length=0, pad=pad)
     sec.spines["bottom"].set_visible(False)
+
+
+def _tick_labels_fit(ax, positions: Sequence[float]) -> bool:
+    """Whether the x tick labels at ``positions`` (laid out, unrotated) fit side by side, each
+    within the distance to its neighbours less a small gap."""
+    if len(positions) < 2:
+        return True
+    root = ax.figure.figure
+    renderer = root.canvas.get_renderer()
+    xs = ax.transData.transform([(p, 0.0) for p in positions])[:, 0]
+    spacing = min(abs(b - a) for a, b in zip(xs[:-1], xs[1:], strict=True))
+    widest = max(t.get_window_extent(renderer).width for t in ax.get_xticklabels())
+    return widest + 4.0 * root.dpi / 72.0 <= spacing
 
 
 def _bar_positions(bars: list[dict]) -> list[float]:
@@ -1052,6 +1071,7 @@ def _draw_grouped(fig, data: dict, size: str) -> list[list[Callable[[], None]]]:
     panels = data["panels"]
     axes = _axes(fig, len(panels), size)
     handles = {}
+    ticks: list[Callable[[], None]] = []
     labels: list[Callable[[], None]] = []
     for ax, panel in zip(axes, panels, strict=True):
         cats = panel["categories"]
@@ -1075,12 +1095,20 @@ def _draw_grouped(fig, data: dict, size: str) -> list[list[Callable[[], None]]]:
                                                                                 size))
             handles.setdefault(s["label"], bars)
         ax.margins(y=0.15)
-        ax.set_xticks(range(len(cats)))
-        rotate = len(cats) > (3 if size == "column" or len(panels) > 1 else 6)
-        ax.set_xticklabels(cats, rotation=30 if rotate else 0, ha="right" if rotate else "center")
+        ax.set_xticks(range(len(cats)), labels=cats)
+        ticks.append(partial(_tilt_unless_fit, ax, range(len(cats))))
         _finish_axis(ax, panel, grid_axis="y")
     _legend(fig, handles, "machine", size)
-    return [labels]
+    return [ticks, labels]
+
+
+def _tilt_unless_fit(ax, positions: Sequence[float]) -> None:
+    """Turn the x tick labels 30 degrees (anchored at their right end) unless they fit side by
+    side."""
+    if not _tick_labels_fit(ax, positions):
+        ax.tick_params(axis="x", labelrotation=30)
+        for t in ax.get_xticklabels():
+            t.set_horizontalalignment("right")
 
 
 def _draw_roofline(fig, data: dict, size: str) -> list[list[Callable[[], None]]]:
