@@ -226,7 +226,7 @@ def encode(
         relative_index_bits=relative_index_bits,
         pe_offset=pe_offset,
         ptr=ptr,
-        slice_padding=padding.astype(np.int32).reshape(shape),
+        slice_padding=padding.astype(np.int32, copy=False).reshape(shape),
         slice_first_row=first_row.reshape(shape),
         slice_last_row=last_row.reshape(shape),
         source=source,
