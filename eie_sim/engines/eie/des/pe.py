@@ -117,12 +117,12 @@ class SparseColumnSource:
         """Issue this PE's slice of ``column`` into ``arith``, one entry per cycle from
         ``first_issue``; returns ``max(1, entries)``."""
         start, end = self.ptr_unit.read(pass_index, column)
+        read, decode, accumulate = self.spmat_unit.read, self.decoder.decode, arith.issue
         row = -1
         cycle = first_issue
         for address in range(start, end):
-            v, z = self.spmat_unit.read(address)
+            v, z = read(address)
             row += z + 1  # relative row index: z zeros since the previous entry
-            weight = self.decoder.decode(v, column)
-            arith.issue(cycle, row, weight, activation, v == 0)
+            accumulate(cycle, row, decode(v, column), activation, v == 0)
             cycle += 1
         return max(1, end - start)
