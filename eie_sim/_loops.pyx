@@ -22,6 +22,14 @@ cdef extern from "_gemm_rows.h" nogil:
                           const float* x3, float w0, float w1, float w2, float w3, Py_ssize_t n)
     void eie_sim_add_one(float* acc, const float* x0, float w0, Py_ssize_t n)
 
+ctypedef struct SliceState:
+    # One PE's open slice in :func:`slice_summaries`: entries (real + padding), padding, first
+    # and last local row (-1: none yet); together, so an entry touches one cache line.
+    int32_t count
+    int32_t pad
+    int32_t first
+    int32_t last
+
 cdef enum:
     # Columns of slice summaries :func:`slice_summaries` stages before copying them out (16
     # int32: one 64-byte cache line per row).
@@ -144,22 +152,19 @@ def slice_summaries(const int64_t[::1] col_ptr, const int32_t[::1] row_idx, int 
     """Per (PE x pass, column) slice of EIE's interleaved CSC: entries (real + padding),
     padding, first and last local row, for columns [c_lo, c_hi) stored as columns
     ``c_base + c``. Rows ascend within a column, so each pass's entries are a run of it; a
-    run's slices are summed in per-PE buffers and staged; every :data:`STAGED_COLUMNS`
+    run's slices are summed in per-PE state and staged; every :data:`STAGED_COLUMNS`
     columns the stage is copied out a row at a time (whole cache lines instead of four
     scattered stores per slice). A row splits into PE and local row by shift and mask when N is
     a power of two (``n_shift >= 0``), else by division."""
     cdef Py_ssize_t groups = <Py_ssize_t> n * passes, width = STAGED_COLUMNS
-    cdef int32_t* buf = <int32_t*> malloc(4 * max(n, 1) * sizeof(int32_t))
+    cdef SliceState* st = <SliceState*> malloc(max(n, 1) * sizeof(SliceState))
     # stage[a][g][j]: array a (entries, padding, first, last), group g, staged column j
     cdef int32_t* stage = <int32_t*> malloc(4 * max(groups, 1) * width * sizeof(int32_t))
-    if buf == NULL or stage == NULL:
-        free(buf)
+    if st == NULL or stage == NULL:
+        free(st)
         free(stage)
         raise MemoryError()
-    cdef int32_t* count = buf
-    cdef int32_t* pad_count = buf + n
-    cdef int32_t* first_row = buf + 2 * n
-    cdef int32_t* last_row = buf + 3 * n
+    cdef SliceState* sk
     cdef int32_t* outs[4]
     cdef Py_ssize_t strides[4]
     cdef int64_t mask = ((<int64_t> 1 << n_shift) - 1) if n_shift >= 0 else 0
@@ -168,7 +173,7 @@ def slice_summaries(const int64_t[::1] col_ptr, const int32_t[::1] row_idx, int 
     cdef Py_ssize_t plane = groups * width
     cdef int k
     if c_hi <= c_lo:
-        free(buf)
+        free(st)
         free(stage)
         return
     outs[0] = &entries[0, 0]
@@ -181,10 +186,10 @@ def slice_summaries(const int64_t[::1] col_ptr, const int32_t[::1] row_idx, int 
     strides[3] = last.shape[1]
     with nogil:
         for k in range(n):
-            count[k] = 0
-            pad_count[k] = 0
-            first_row[k] = -1
-            last_row[k] = -1
+            st[k].count = 0
+            st[k].pad = 0
+            st[k].first = -1
+            st[k].last = -1
         col0 = c_lo + c_base  # the first staged column
         for c in range(c_lo, c_hi):
             lo = col_ptr[c]
@@ -206,31 +211,32 @@ def slice_summaries(const int64_t[::1] col_ptr, const int32_t[::1] row_idx, int 
                         local = row // n
                         k = <int> (row - local * n)
                         lrow = local - base
-                    prev = last_row[k]  # the slice's previous entry (-1: none yet)
+                    sk = st + k
+                    prev = sk.last  # the slice's previous entry (-1: none yet)
                     pad = (lrow - prev - 1) >> bits
-                    pad_count[k] += <int32_t> pad
-                    count[k] += <int32_t> (1 + pad)
+                    sk.pad += <int32_t> pad
+                    sk.count += <int32_t> (1 + pad)
                     # branch-free (a slice's first entry comes at no regular interval)
-                    first_row[k] = <int32_t> lrow if prev < 0 else first_row[k]
-                    last_row[k] = <int32_t> lrow
+                    sk.first = <int32_t> lrow if prev < 0 else sk.first
+                    sk.last = <int32_t> lrow
                 lo = end
                 for k in range(n):
                     slot = (<Py_ssize_t> k * passes + p) * width + j
-                    stage[slot] = count[k]
-                    stage[plane + slot] = pad_count[k]
-                    stage[2 * plane + slot] = first_row[k]
-                    stage[3 * plane + slot] = last_row[k]
-                    count[k] = 0
-                    pad_count[k] = 0
-                    first_row[k] = -1
-                    last_row[k] = -1
+                    stage[slot] = st[k].count
+                    stage[plane + slot] = st[k].pad
+                    stage[2 * plane + slot] = st[k].first
+                    stage[3 * plane + slot] = st[k].last
+                    st[k].count = 0
+                    st[k].pad = 0
+                    st[k].first = -1
+                    st[k].last = -1
             if j == width - 1 or c == c_hi - 1:  # copy the staged columns out
                 for a in range(4):
                     for g in range(groups):
                         memcpy(outs[a] + g * strides[a] + col0, stage + a * plane + g * width,
                                (j + 1) * sizeof(int32_t))
                 col0 = col + 1
-    free(buf)
+    free(st)
     free(stage)
 
 
