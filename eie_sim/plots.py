@@ -972,7 +972,7 @@ def _headroom(ax, top_value: float, points: float) -> None:
             ax.set_ylim(low, high + 0.05 * (high - low))
 
 
-def _group_axis(ax, bars: list[dict], positions: list[float], size: str) -> None:
+def _group_axis(ax, bars: list[dict], positions: list[float]) -> None:
     """Tick labels: the machine of each bar, and under them each workload group's name."""
     machines = list(dict.fromkeys(b["label"] for b in bars))
     groups = list(dict.fromkeys(b["group"] for b in bars))
@@ -1062,7 +1062,7 @@ def _draw_breakdown(fig, data: dict, size: str) -> list[list[Callable[[], None]]
         ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
         _finish_axis(ax, panel, grid_axis="y")
         ax.set_xlabel("")
-        ticks.append(lambda ax=ax, bars=bars, xs=xs: _group_axis(ax, bars, xs, size))
+        ticks.append(partial(_group_axis, ax, bars, xs))
     _legend(fig, handles, "unit", size)
     return [ticks, labels]
 
