@@ -28,7 +28,8 @@ The style (see docs/OUTPUTS.md)
   values are all zero says so instead of drawing a meaningless axis.
 * **Labels that do not overlap**: a bar's value is written horizontally where it fits, turned
   90 degrees where it fits that way, and left out where the bars are too narrow (the numbers are
-  in ``sweep.csv``).
+  in ``sweep.csv``); tick labels are turned only when, measured, they would not fit side by side;
+  a panel's note is wrapped to the panel.
 * **Titles** say what the figure shows; the settings shared by every point (and each machine's
   full label) are a small note under the figure; a note names an energy table only on a figure
   that shows energy.
