@@ -187,6 +187,28 @@ def test_kmeans_exact_for_at_most_15_distinct_values(distinct, seed, size):
     assert set(cb[1:].tolist()) == set(np.unique(v).tolist())
 
 
+@PROPS
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3000),
+       st.sampled_from(["uniform", "pruned", "grid"]), st.sampled_from([1, 2, 15]))
+def test_kmeans_sorting_and_histogram_give_the_same_bits(seed, size, kind, n_clusters):
+    """Few values are sorted to find the distinct ones, many are histogrammed over the 2**16
+    int16 values: both ways give the same codebook and indices."""
+    from eie_sim.compress import weight_sharing
+
+    v = int16_values(seed, size, kind)
+    cb, idx = kmeans_codebook(v, n_clusters)
+    old = weight_sharing._SORT_BELOW
+    weight_sharing._SORT_BELOW = 0
+    try:
+        hist_cb, hist_idx = kmeans_codebook(v, n_clusters)
+    finally:
+        weight_sharing._SORT_BELOW = old
+    assert v.size < old  # the first call sorted
+    np.testing.assert_array_equal(cb, hist_cb)
+    np.testing.assert_array_equal(idx, hist_idx)
+    assert idx.dtype == hist_idx.dtype and cb.dtype == hist_cb.dtype
+
+
 def test_kmeans_deterministic_and_order_independent():
     """Same input, same codebook; a permuted input gives the same codebook, permuted indices."""
     v = int16_values(7, 5000, "pruned")
