@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache, lru_cache
 
 import numpy as np
 from hypothesis import strategies as st
@@ -35,6 +36,29 @@ MAX_PASSES = 6
 #: Inputs (K) of a tensor-core layer: long enough for several operand-buffer stages per wave
 #: (an fp16 2:4 k-step covers 32 inputs, a 1:4 int8 one 128).
 MAX_TC_K = 160
+
+
+# Strategies are built once: Hypothesis validates and labels a strategy built inside a draw
+# every time it is drawn, which doubles the cost of generating an example.
+@lru_cache(maxsize=None, typed=True)  # typed: choice(1, 2) is not choice(1.0, 2.0)
+def choice(*options) -> st.SearchStrategy:
+    """``st.sampled_from(options)``, built once per tuple of options."""
+    return st.sampled_from(options)
+
+
+@cache
+def ints(lo: int, hi: int) -> st.SearchStrategy[int]:
+    """``st.integers(lo, hi)``, built once per range."""
+    return st.integers(lo, hi)
+
+
+@cache
+def either(*strategies: st.SearchStrategy) -> st.SearchStrategy:
+    """``st.one_of(*strategies)``, built once per tuple of (cached) strategies."""
+    return st.one_of(*strategies)
+
+
+BOOLEANS = st.booleans()
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,25 +117,30 @@ def pe_array_data(n_out: int, n_in: int, seed: int, w_density: float, empty_cols
     return layer, _activations(rng, n_in, a_density, a_negative, a_max)
 
 
-def densities() -> st.SearchStrategy[float]:
-    """Mostly in (0, 1), with the end points 0 and 1 one draw in ten each."""
-    return st.integers(0, 9).flatmap(
-        lambda k: st.just(0.0) if k == 0 else st.just(1.0) if k == 1 else st.floats(0.02, 1.0))
+@st.composite
+def _densities(draw) -> float:
+    k = draw(ints(0, 9))
+    return 0.0 if k == 0 else 1.0 if k == 1 else draw(OPEN_DENSITY)
+
+
+OPEN_DENSITY = st.floats(0.02, 1.0)
+#: Mostly in (0, 1), with the end points 0 and 1 one draw in ten each.
+DENSITIES = _densities()
 
 
 @st.composite
 def _pe_array_data(draw):
-    n_in = draw(st.integers(1, MAX_SIDE))
-    n_out = draw(st.integers(1, MAX_SIDE))
+    n_in = draw(ints(1, MAX_SIDE))
+    n_out = draw(ints(1, MAX_SIDE))
     kwargs = dict(
-        n_out=n_out, n_in=n_in, seed=draw(st.integers(0, 2**32 - 1)),
-        w_density=draw(densities()),
-        empty_cols=draw(st.sampled_from([0.0, 0.0, 0.3, 0.9])),
-        w_scale=draw(st.sampled_from([0.05, 1.0, 1.0, 80.0])),
-        bias_scale=draw(st.sampled_from([None, 0.5, 200.0])),
-        a_density=draw(densities()),
-        a_negative=draw(st.sampled_from([0.0, 0.3, 0.7])),
-        a_max=draw(st.sampled_from([ONE, 8 * ONE, INT16_MAX])),
+        n_out=n_out, n_in=n_in, seed=draw(ints(0, 2**32 - 1)),
+        w_density=draw(DENSITIES),
+        empty_cols=draw(choice(0.0, 0.0, 0.3, 0.9)),
+        w_scale=draw(choice(0.05, 1.0, 1.0, 80.0)),
+        bias_scale=draw(choice(None, 0.5, 200.0)),
+        a_density=draw(DENSITIES),
+        a_negative=draw(choice(0.0, 0.3, 0.7)),
+        a_max=draw(choice(ONE, 8 * ONE, INT16_MAX)),
     )
     return pe_array_data(**kwargs), _call("pe_array_data", **kwargs)
 
@@ -120,30 +149,30 @@ def _pe_array_data(draw):
 def _pe_array_fields(draw, n_out: int) -> dict:
     """Fields EIE and the dense baseline share: PEs that do not divide the rows, queue
     depths and both queue models, several output passes, batch swaps, the input ReLU."""
-    num_pes = draw(st.sampled_from([1, 1, 2, 3, 4, 5, 7, 8, 13, 16]))
-    depth = draw(st.integers(1, 16))
-    model = "counter" if depth == 1 else draw(st.sampled_from(["circular", "counter"]))
+    num_pes = draw(choice(1, 1, 2, 3, 4, 5, 7, 8, 13, 16))
+    depth = draw(ints(1, 16))
+    model = "counter" if depth == 1 else draw(choice("circular", "counter"))
     rows_pe0 = -(-n_out // num_pes)
     lo = max(1, -(-rows_pe0 // MAX_PASSES))
     # Half the examples run several output passes (a register file smaller than PE 0's rows).
-    regfile = draw(st.one_of(st.integers(lo, max(lo, rows_pe0)), st.integers(lo, 64)))
+    regfile = draw(either(ints(lo, max(lo, rows_pe0)), ints(lo, 64)))
     return dict(
         num_pes=num_pes, act_queue_depth=depth, act_queue_model=model,
-        act_regfile_entries=regfile, input_relu=draw(st.booleans()),
-        batch_swap_cycles=draw(st.sampled_from([0, 0, 1, 3])),
-        dram_bandwidth_gbps=draw(st.sampled_from([0.4, 3.2, 25.6])),
+        act_regfile_entries=regfile, input_relu=draw(BOOLEANS),
+        batch_swap_cycles=draw(choice(0, 0, 1, 3)),
+        dram_bandwidth_gbps=draw(choice(0.4, 3.2, 25.6)),
     )
 
 
 @st.composite
 def eie_cases(draw) -> Case:
     (layer, x), recipe = draw(_pe_array_data())
-    z_bits = draw(st.integers(1, 4))
+    z_bits = draw(ints(1, 4))
     config = EIEConfig(
         **draw(_pe_array_fields(layer.n_out)),
         relative_index_bits=z_bits,
-        spmat_sram_width_bits=(4 + z_bits) * draw(st.integers(2, 16)),
-        weights_from=draw(st.sampled_from(["sram", "sram", "dram"])),
+        spmat_sram_width_bits=(4 + z_bits) * draw(ints(2, 16)),
+        weights_from=draw(choice("sram", "sram", "dram")),
     )
     return Case(layer, x, config, recipe)
 
@@ -151,13 +180,13 @@ def eie_cases(draw) -> Case:
 @st.composite
 def dense_cases(draw) -> Case:
     (layer, x), recipe = draw(_pe_array_data())
-    weights_from = draw(st.sampled_from(["auto", "auto", "sram", "dram"]))
+    weights_from = draw(choice("auto", "auto", "sram", "dram"))
     # 'auto' with a small weight SRAM streams the weights from DRAM.
-    sram = 160 * 1024 if weights_from == "sram" else draw(st.sampled_from([64, 160 * 1024]))
+    sram = 160 * 1024 if weights_from == "sram" else draw(choice(64, 160 * 1024))
     config = DenseConfig(
         **draw(_pe_array_fields(layer.n_out)),
         weights_from=weights_from, weight_sram_bytes=sram,
-        weight_sram_width_bits=16 * draw(st.sampled_from([1, 4, 8])),
+        weight_sram_width_bits=16 * draw(choice(1, 4, 8)),
     )
     return Case(layer, x, config, recipe)
 
@@ -211,42 +240,42 @@ def tensor_core_data(n_out: int, n_in: int, batch: int | None, seed: int, w_dens
 
 @st.composite
 def _tensor_core_cases(draw, twin: bool) -> Case:
-    n, m = draw(st.sampled_from([(2, 4), (1, 4), (2, 8), (4, 8)]))
-    tcs = draw(st.integers(1, 4))
-    batch = draw(st.one_of(st.integers(1, 40), st.sampled_from([1, 8, 9, 17])))
+    n, m = draw(choice((2, 4), (1, 4), (2, 8), (4, 8)))
+    tcs = draw(ints(1, 4))
+    batch = draw(either(ints(1, 40), choice(1, 8, 9, 17)))
     config = STCConfig(
-        sms=draw(st.integers(1, 4)),
+        sms=draw(ints(1, 4)),
         tensor_cores_per_sm=tcs,
-        dense_fma_per_clk_per_sm=tcs * draw(st.sampled_from([16, 100, 256, 512, 4096])),
-        clock_mhz=draw(st.sampled_from([800.0, 1410.0])),
-        mem_bandwidth_gbps=draw(st.sampled_from([0.7, 25.6, 1555.0])),
+        dense_fma_per_clk_per_sm=tcs * draw(choice(16, 100, 256, 512, 4096)),
+        clock_mhz=draw(choice(800.0, 1410.0)),
+        mem_bandwidth_gbps=draw(choice(0.7, 25.6, 1555.0)),
         pattern=f"{n}:{m}",
-        dtype=draw(st.sampled_from(["fp16", "int8"])),
+        dtype=draw(choice("fp16", "int8")),
         batch=batch,
-        block_m=draw(st.sampled_from([16, 32, 48])),
-        block_n=draw(st.sampled_from([8, 8, 16, 24])),
-        k_steps_per_stage=draw(st.integers(1, 4)),
-        buffer_stages=draw(st.integers(1, 4)),
-        mma_latency_cycles=draw(st.one_of(st.sampled_from([0, 32]), st.integers(0, 64))),
+        block_m=draw(choice(16, 32, 48)),
+        block_n=draw(choice(8, 8, 16, 24)),
+        k_steps_per_stage=draw(ints(1, 4)),
+        buffer_stages=draw(ints(1, 4)),
+        mma_latency_cycles=draw(either(choice(0, 32), ints(0, 64))),
         smem_bytes_per_sm=1 << 24,
-        weights_from=draw(st.sampled_from(["dram", "dram", "sram"])),
+        weights_from=draw(choice("dram", "dram", "sram")),
         weight_sram_bytes=1 << 24,
-        weight_sram_bytes_per_clk=draw(st.sampled_from([7, 512])),
-        smem_bytes_per_clk=draw(st.sampled_from([1, 8, 128, 1 << 20])),
-        warp_tile_m=draw(st.sampled_from([16, 32, 64])),
-        warp_tile_n=draw(st.sampled_from([8, 16, 64])),
-        raster_swizzle=draw(st.sampled_from([1, 2, 8])),
+        weight_sram_bytes_per_clk=draw(choice(7, 512)),
+        smem_bytes_per_clk=draw(choice(1, 8, 128, 1 << 20)),
+        warp_tile_m=draw(choice(16, 32, 64)),
+        warp_tile_n=draw(choice(8, 16, 64)),
+        raster_swizzle=draw(choice(1, 2, 8)),
     )
     if twin:
         config = config.dense_twin()
     kwargs = dict(
-        n_out=draw(st.integers(1, MAX_SIDE)),
-        n_in=draw(st.one_of(st.integers(1, MAX_SIDE), st.integers(1, MAX_TC_K))),
-        batch=draw(st.sampled_from([None, batch])), seed=draw(st.integers(0, 2**32 - 1)),
-        w_density=draw(densities()), octaves=draw(st.sampled_from([0, 3, 6])),
-        bias_scale=draw(st.sampled_from([None, 0.5, 20.0])), a_density=draw(densities()),
-        a_negative=draw(st.sampled_from([0.0, 0.3])),
-        a_max=draw(st.sampled_from([ONE, 8 * ONE, INT16_MAX])),
+        n_out=draw(ints(1, MAX_SIDE)),
+        n_in=draw(either(ints(1, MAX_SIDE), ints(1, MAX_TC_K))),
+        batch=draw(choice(None, batch)), seed=draw(ints(0, 2**32 - 1)),
+        w_density=draw(DENSITIES), octaves=draw(choice(0, 3, 6)),
+        bias_scale=draw(choice(None, 0.5, 20.0)), a_density=draw(DENSITIES),
+        a_negative=draw(choice(0.0, 0.3)),
+        a_max=draw(choice(ONE, 8 * ONE, INT16_MAX)),
     )
     layer, x = tensor_core_data(**kwargs)
     return Case(layer, x, config, _call("tensor_core_data", **kwargs))
@@ -313,21 +342,21 @@ def ese_data(**fields):
 def ese_cases(draw) -> Case:
     # Tiny shapes: the SimPy engine's cost grows with rounds x steps x phases x columns; every
     # feature of ESE_REQUIRED (rounds, idle channels, padding, stalls, both bounds) still shows.
-    hidden = draw(st.integers(1, 6))
+    hidden = draw(ints(1, 6))
     fields = dict(
-        input_size=draw(st.integers(1, 4)), hidden=hidden,
-        projection=draw(st.sampled_from([0, 1, 3])), peepholes=draw(st.booleans()),
-        density=draw(st.sampled_from([0.15, 0.4, 0.8, 1.0])),
-        steps=draw(st.sampled_from([1, 1, 2, 3])), utterances=draw(st.integers(1, 3)),
-        prune=draw(st.sampled_from(["magnitude", "load-balance"])),
-        prune_pes=draw(st.integers(1, 4)), weight_scale=draw(st.sampled_from([0.5, 2.0, 8.0])),
-        seed=draw(st.integers(0, 1000)))
+        input_size=draw(ints(1, 4)), hidden=hidden,
+        projection=draw(choice(0, 1, 3)), peepholes=draw(BOOLEANS),
+        density=draw(choice(0.15, 0.4, 0.8, 1.0)),
+        steps=draw(choice(1, 1, 2, 3)), utterances=draw(ints(1, 3)),
+        prune=draw(choice("magnitude", "load-balance")),
+        prune_pes=draw(ints(1, 4)), weight_scale=draw(choice(0.5, 2.0, 8.0)),
+        seed=draw(ints(0, 1000)))
     layer, x = ese_data(**fields)
     config = ESEConfig(
-        channels=draw(st.integers(1, 2)), num_pes=draw(st.integers(1, 4)),
-        act_queue_depth=draw(st.integers(2, 4)), relative_index_bits=draw(st.integers(1, 4)),
-        ewu_lanes=draw(st.integers(1, 4)), ewu_latency_cycles=draw(st.integers(0, 3)),
-        dram_bandwidth_gbps=draw(st.sampled_from([0.05, 1.0, 100.0])))
+        channels=draw(ints(1, 2)), num_pes=draw(ints(1, 4)),
+        act_queue_depth=draw(ints(2, 4)), relative_index_bits=draw(ints(1, 4)),
+        ewu_lanes=draw(ints(1, 4)), ewu_latency_cycles=draw(ints(0, 3)),
+        dram_bandwidth_gbps=draw(choice(0.05, 1.0, 100.0)))
     return Case(layer, x, config, _call("ese_data", **fields))
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import BOOLEANS, DENSITIES, choice, ints
 
 from eie_sim import accel
 from eie_sim.config import EIEConfig
@@ -104,48 +105,42 @@ def unsaturated_forward(layer: QuantizedLayer, x: np.ndarray, input_relu: bool) 
 
 
 # --------------------------------------------------------------------------- strategy
-def densities() -> st.SearchStrategy[float]:
-    """Mostly in (0, 1), with the end points 0 and 1 one draw in ten each."""
-    return st.integers(0, 9).flatmap(
-        lambda k: st.just(0.0) if k == 0 else st.just(1.0) if k == 1 else st.floats(0.02, 1.0))
-
-
 @st.composite
 def cases(draw) -> Case:
-    n_in = draw(st.integers(1, 200))
-    n_out = draw(st.integers(1, min(200, MAX_ELEMENTS // n_in)))
-    num_pes = draw(st.sampled_from([1, 2, 3, 4, 5, 7, 8, 13, 16, 64]))
-    depth = draw(st.integers(1, 16))
-    model = "counter" if depth == 1 else draw(st.sampled_from(["circular", "counter"]))
+    n_in = draw(ints(1, 200))
+    n_out = draw(ints(1, min(200, MAX_ELEMENTS // n_in)))
+    num_pes = draw(choice(1, 2, 3, 4, 5, 7, 8, 13, 16, 64))
+    depth = draw(ints(1, 16))
+    model = "counter" if depth == 1 else draw(choice("circular", "counter"))
     rows_pe0 = -(-n_out // num_pes)
-    regfile = draw(st.integers(max(1, -(-rows_pe0 // MAX_PASSES)), 64))
-    z_bits = draw(st.integers(1, 4))
-    entries_per_row = draw(st.integers(2, 16))
+    regfile = draw(ints(max(1, -(-rows_pe0 // MAX_PASSES)), 64))
+    z_bits = draw(ints(1, 4))
+    entries_per_row = draw(ints(2, 16))
     config = EIEConfig(
         num_pes=num_pes, act_queue_depth=depth, act_queue_model=model,
         act_regfile_entries=regfile, relative_index_bits=z_bits,
         spmat_sram_width_bits=(4 + z_bits) * entries_per_row,
-        input_relu=draw(st.booleans()), batch_swap_cycles=draw(st.integers(0, 3)),
+        input_relu=draw(BOOLEANS), batch_swap_cycles=draw(ints(0, 3)),
         sram_capacity="unbounded",
         # One example in four streams the weights from DRAM (0.5 to 32 bytes per cycle).
-        weights_from=draw(st.sampled_from(["sram", "sram", "sram", "dram"])),
-        dram_bandwidth_gbps=draw(st.sampled_from([0.4, 3.2, 25.6])),
+        weights_from=draw(choice("sram", "sram", "sram", "dram")),
+        dram_bandwidth_gbps=draw(choice(0.4, 3.2, 25.6)),
     )
-    w_density = draw(densities())
-    empty_cols = draw(st.sampled_from([0.0, 0.0, 0.3, 0.9]))
-    w_scale = draw(st.sampled_from([0.05, 1.0, 1.0, 80.0]))
-    a_density = draw(densities())
-    a_negative = draw(st.sampled_from([0.0, 0.3, 0.7]))
-    a_max = draw(st.sampled_from([ONE, 8 * ONE, INT16_MAX]))
-    with_bias = draw(st.booleans())
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    w_density = draw(DENSITIES)
+    empty_cols = draw(choice(0.0, 0.0, 0.3, 0.9))
+    w_scale = draw(choice(0.05, 1.0, 1.0, 80.0))
+    a_density = draw(DENSITIES)
+    a_negative = draw(choice(0.0, 0.3, 0.7))
+    a_max = draw(choice(ONE, 8 * ONE, INT16_MAX))
+    with_bias = draw(BOOLEANS)
+    rng = np.random.default_rng(draw(ints(0, 2**32 - 1)))
 
     w = rng.laplace(scale=w_scale, size=(n_out, n_in))
     w[rng.random((n_out, n_in)) >= w_density] = 0.0
     w[:, rng.random(n_in) < empty_cols] = 0.0
     bias = None
     if with_bias:
-        bias = rng.normal(scale=draw(st.sampled_from([0.5, 200.0])), size=n_out)
+        bias = rng.normal(scale=draw(choice(0.5, 200.0)), size=n_out)
         bias[rng.random(n_out) < 0.3] = 0.0
     layer = QuantizedLayer.from_dense("hyp", w, bias)
 
