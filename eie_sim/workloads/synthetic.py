@@ -505,7 +505,9 @@ def _bernoulli_runs(
         seg_ids = seg_ids[unfinished]
     seg = np.concatenate(segs) if segs else np.zeros(0, dtype=np.int64)
     off = np.concatenate(offs) if offs else np.zeros(0, dtype=np.int64)
-    order = np.lexsort((off, seg))
+    # A segment's offsets come in rising order (a round continues where the last one ended), so
+    # a stable sort by segment alone orders by (segment, offset): a merge of a few sorted runs.
+    order = np.argsort(seg, kind="stable")
     return seg[order], off[order]
 
 
