@@ -8,12 +8,12 @@ PE array's (:mod:`eie_sim.engines.pe_array`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from weakref import WeakKeyDictionary
 
 import numpy as np
 
 from eie_sim.config import EIEConfig
 from eie_sim.engines.eie.counters import COUNTERS, zero_counts  # noqa: F401 (re-export)
+from eie_sim.engines.layer_cache import LayerCache
 from eie_sim.engines.pe_array.traffic import activation_traffic
 from eie_sim.errors import CapacityError
 from eie_sim.formats.interleaved_csc import InterleavedCSC, encode
@@ -47,10 +47,10 @@ class MemoryUse:
         return out
 
 
-#: Encodings kept per layer (most recent first): a sweep over queue depth, clock, DRAM or energy
-#: reuses one; a PE-count sweep needs one per count. Each is O(N x columns) summaries.
+#: Encodings kept per layer: a sweep over queue depth, clock, DRAM or energy reuses one; a
+#: PE-count sweep needs one per count. Each is O(N x columns) summaries.
 ENCODINGS_PER_LAYER = 4
-_encodings: WeakKeyDictionary = WeakKeyDictionary()  # layer -> {(N, R, bits): InterleavedCSC}
+_encodings: LayerCache[InterleavedCSC] = LayerCache(ENCODINGS_PER_LAYER)  # key: (N, R, bits)
 
 
 def encode_uncached(layer: QuantizedLayer, config: EIEConfig) -> InterleavedCSC:
@@ -71,14 +71,7 @@ def prepare(layer: QuantizedLayer, config: EIEConfig) -> InterleavedCSC:
     accumulators per PE, relative-index width), so the last few are kept with the layer.
     """
     key = (config.num_pes, config.act_regfile_entries, config.relative_index_bits)
-    kept = _encodings.setdefault(layer, {})
-    enc = kept.pop(key, None)
-    if enc is None:
-        enc = encode_uncached(layer, config)
-    kept[key] = enc  # most recent last
-    while len(kept) > ENCODINGS_PER_LAYER:
-        del kept[next(iter(kept))]
-    return enc
+    return _encodings.get(layer, key, lambda: encode_uncached(layer, config))
 
 
 def memory_use(layer: QuantizedLayer, config: EIEConfig, enc: InterleavedCSC) -> MemoryUse:

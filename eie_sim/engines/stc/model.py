@@ -21,6 +21,7 @@ import numpy as np
 
 from eie_sim.accelerator import Prepared, Progress, RunOptions
 from eie_sim.config import STCConfig
+from eie_sim.engines.layer_cache import LayerCache
 from eie_sim.engines.record import LayerRun
 from eie_sim.engines.stc import common
 from eie_sim.engines.stc.adapter import (
@@ -50,6 +51,11 @@ class TensorCoreState:
     operands: common.Operands | None
 
 
+#: N:M-compressed layers kept per layer: a pattern and its dense twin (a sweep over SMs, clock,
+#: bandwidth, batch or energy, and both engines, reuse them).
+_adapted: LayerCache[STCLayer] = LayerCache(2)  # key: (N, M, dtype, prune)
+
+
 def prepare(layer: QuantizedLayer, x: np.ndarray, config: STCConfig,
             options: RunOptions) -> Prepared:
     """Compress, quantize, batch and plan ``layer`` for ``config``.
@@ -62,7 +68,9 @@ def prepare(layer: QuantizedLayer, x: np.ndarray, config: STCConfig,
     """
     if not options.values:
         return _prepare_timing_only(layer, x, config)
-    stc_layer = from_layer(layer, config.n, config.m, config.dtype, prune=options.nm_prune)
+    stc_layer = _adapted.get(
+        layer, (config.n, config.m, config.dtype, options.nm_prune),
+        lambda: from_layer(layer, config.n, config.m, config.dtype, prune=options.nm_prune))
     a = np.asarray(x)
     if a.ndim == 2 and a.shape[1] != config.batch:
         raise WorkloadError(
