@@ -348,9 +348,9 @@ def _stc_child(case: str, key: str, target: str, t_max: float):
     def child(repeats: int):
         import bench_stc_gemm
 
-        run = bench_stc_gemm._case(case)  # inputs built here, not timed
-        run()  # warm-up
-        times, _ = timed_runs(run, min(repeats, 3))
+        setup, run = bench_stc_gemm._case(case)  # inputs built here, not timed
+        run(setup())  # warm-up
+        times, _ = timed_runs(run, min(repeats, 3), setup=setup)
         rows = [row(key + "_time", target, min(times), t_max, "s", info={"all_s": times})]
         return rows
     return child
