@@ -15,6 +15,7 @@ uses for that column. This is why weights have at most 14 fraction bits: 2**14 s
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -83,6 +84,10 @@ def _bias_from_weight_codebook(bias: np.ndarray, codebook: np.ndarray, weight_fr
     cb[0] = 0
     return cb, idx
 
+
+#: True while a layer is made from another one's entry arrays (col_ptr, row_idx, weight_idx,
+#: n_out unchanged): they were checked when that layer was made, so they are not read again.
+_entries_checked: ContextVar[bool] = ContextVar("entries_checked", default=False)
 
 #: Values quantized at once by :meth:`QuantizedLayer.from_sparse` (cache-sized blocks).
 _QUANTIZE_BLOCK = 1 << 16
@@ -160,7 +165,8 @@ class QuantizedLayer:
             raise bad("col_ptr must be non-decreasing and end at the number of non-zeros")
         if self.weight_idx.shape != self.row_idx.shape:
             raise bad("row_idx and weight_idx must have the same length")
-        problems = entry_problems(self.col_ptr, self.row_idx, self.weight_idx, self.n_out)
+        problems = 0 if _entries_checked.get() else entry_problems(
+            self.col_ptr, self.row_idx, self.weight_idx, self.n_out)
         if problems & ROW_OUT_OF_RANGE:
             raise bad(f"row indices must be in [0, {self.n_out})")
         if problems & WEIGHT_INDEX_OUT_OF_RANGE:
@@ -361,16 +367,20 @@ class QuantizedLayer:
         codebook = np.zeros(CODEBOOK_SIZE, dtype=np.int16)
         codebook[1:] = bias_raw
         idx = np.full(self.n_out, 1 if bias_raw != 0 else 0, dtype=np.uint8)
-        return QuantizedLayer(
-            name=self.name,
-            n_in=self.n_in,
-            n_out=self.n_out,
-            col_ptr=self.col_ptr,
-            row_idx=self.row_idx,
-            weight_idx=self.weight_idx,
-            codebook=self.codebook,
-            weight_frac_bits=self.weight_frac_bits,
-            bias_idx=idx,
-            bias_codebook=codebook,
-            act_frac_bits=self.act_frac_bits,
-        )
+        token = _entries_checked.set(True)  # this layer's entries, checked when it was made
+        try:
+            return QuantizedLayer(
+                name=self.name,
+                n_in=self.n_in,
+                n_out=self.n_out,
+                col_ptr=self.col_ptr,
+                row_idx=self.row_idx,
+                weight_idx=self.weight_idx,
+                codebook=self.codebook,
+                weight_frac_bits=self.weight_frac_bits,
+                bias_idx=idx,
+                bias_codebook=codebook,
+                act_frac_bits=self.act_frac_bits,
+            )
+        finally:
+            _entries_checked.reset(token)

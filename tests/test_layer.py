@@ -299,6 +299,25 @@ def test_with_bias_value_zero_stores_no_bias_entries():
     assert col_ptr[-1] == col_ptr[-2] == 4
 
 
+def test_with_bias_value_reads_the_entries_once_and_checks_only_new_fields(monkeypatch):
+    """The copy shares the layer's entry arrays, checked when the layer was made: they are not
+    read again (a 94 M-entry layer pays its check once); a layer made directly, and one made
+    afterwards, still are."""
+    import eie_sim.layer as layer_mod
+
+    layer = QuantizedLayer(**valid_kwargs())
+    calls = []
+    real = layer_mod.entry_problems
+    monkeypatch.setattr(layer_mod, "entry_problems", lambda *a: calls.append(1) or real(*a))
+    lb = layer.with_bias_value(7)
+    assert calls == [] and lb.row_idx is layer.row_idx
+    with pytest.raises(WorkloadError, match="row indices must be in"):
+        QuantizedLayer(**valid_kwargs(row_idx=np.array([1, 3, 0, 9], dtype=np.int32)))
+    assert calls == [1]
+    QuantizedLayer(**valid_kwargs())
+    assert calls == [1, 1]
+
+
 def test_bias_from_the_weight_codebook_takes_the_nearest_shared_weight():
     from eie_sim import EIEConfig, simulate
     from eie_sim.formats.fixed_point import to_float
