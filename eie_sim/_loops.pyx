@@ -72,10 +72,11 @@ cdef inline int64_t _saturate(int64_t v) noexcept nogil:
 def recurrence(const int64_t[:, :, ::1] work, const int64_t[::1] adv, int64_t capacity,
                int64_t push_to_issue, const int64_t[:, ::1] ready, bint has_ready,
                int64_t[:, ::1] push, int64_t[:, :, ::1] first, int64_t[:, :, ::1] last,
-               Py_ssize_t p_lo, Py_ssize_t p_hi):
-    """The PE array's broadcast recurrence (docs/MODEL.md) for passes [p_lo, p_hi)."""
+               int64_t[:, ::1] held, Py_ssize_t p_lo, Py_ssize_t p_hi):
+    """The PE array's broadcast recurrence (docs/MODEL.md) for passes [p_lo, p_hi), and each
+    PE's cycles per pass waiting for broadcasts a full queue held back (``held``)."""
     cdef Py_ssize_t n = work.shape[1], b_total = work.shape[2], p, b, k
-    cdef int64_t t, earliest, most, s, prev_push
+    cdef int64_t t, earliest, most, s, prev_push, f, pushed, tried
     cdef int64_t* start_max = <int64_t*> malloc(max(b_total, 1) * sizeof(int64_t))
     cdef int64_t* free_at = <int64_t*> malloc(max(n, 1) * sizeof(int64_t))
     if start_max == NULL or free_at == NULL:
@@ -86,18 +87,25 @@ def recurrence(const int64_t[:, :, ::1] work, const int64_t[::1] adv, int64_t ca
         for p in range(p_lo, p_hi):
             for k in range(n):
                 free_at[k] = 0
+                held[p, k] = 0
             prev_push = 0
             for b in range(b_total):
-                t = prev_push + 1 + adv[b]
+                t = prev_push + 1 + adv[b]  # the first attempt
+                tried = t + push_to_issue
                 if b >= capacity and start_max[b - capacity] > t:
                     t = start_max[b - capacity]
                 push[p, b] = t
-                earliest = t + push_to_issue
+                pushed = t + push_to_issue
+                earliest = pushed
                 if has_ready and ready[p, b] > earliest:
                     earliest = ready[p, b]
                 most = earliest
                 for k in range(n):
-                    s = free_at[k] if free_at[k] > earliest else earliest
+                    f = free_at[k]
+                    # held: max(F + 1, push + P) - max(F + 1, attempt + P)
+                    if pushed > f:
+                        held[p, k] += pushed - (tried if tried > f else f)
+                    s = f if f > earliest else earliest
                     first[p, k, b] = s
                     free_at[k] = s + work[p, k, b]
                     last[p, k, b] = free_at[k] - 1

@@ -197,7 +197,7 @@ def by_columns(kernel, col_ptr: np.ndarray) -> list:
 
 
 def recurrence(work, adv, capacity: int, push_to_issue: int, ready):
-    """``(push, first, last)`` of
+    """``(push, first, last, held)`` of
     :func:`eie_sim.engines.pe_array.recurrence.broadcast_recurrence`."""
     kernel = _compiled().recurrence
     has_ready = ready is not None
@@ -206,11 +206,12 @@ def recurrence(work, adv, capacity: int, push_to_issue: int, ready):
     push = np.empty((passes, b_total), dtype=np.int64)
     first = np.empty((passes, n, b_total), dtype=np.int64)
     last = np.empty((passes, n, b_total), dtype=np.int64)
+    held = np.empty((passes, n), dtype=np.int64)
     args = (np.ascontiguousarray(work, dtype=np.int64), np.ascontiguousarray(adv, dtype=np.int64),
             capacity, push_to_issue, np.ascontiguousarray(ready, dtype=np.int64), has_ready,
-            push, first, last)
+            push, first, last, held)
     in_parts(lambda p_lo, p_hi: kernel(*args, p_lo, p_hi), passes, work.size)
-    return push, first, last
+    return push, first, last, held
 
 
 def in_parts(kernel, size: int, work: int) -> None:

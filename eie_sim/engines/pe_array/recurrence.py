@@ -37,8 +37,11 @@ _MAX_WINDOW_ELEMENTS = 1 << 16
 
 def broadcast_recurrence(
     work: np.ndarray, adv: np.ndarray, capacity: int, ready: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Push cycles ``P`` (passes, B) and first/last issue cycles ``S``, ``F`` (passes, N, B).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Push cycles ``P`` (passes, B), first/last issue cycles ``S``, ``F`` (passes, N, B) and
+    the cycles each PE waited, per pass, for broadcasts a full queue held back (passes, N):
+    the sum over broadcasts of ``max(F_prev + 1, P + 2) - max(F_prev + 1, attempt + 2)``, the
+    first push attempt being ``P_prev + 1 + adv`` (``P_-1 = 0``, ``F_-1 = -1``).
 
     Parameters
     ----------
@@ -62,7 +65,7 @@ def broadcast_recurrence(
 
 def broadcast_recurrence_numpy(
     work: np.ndarray, adv: np.ndarray, capacity: int, ready: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`broadcast_recurrence` in numpy (the window solver).
 
     With global prefix sums ``A = cumsum(1 + adv)`` and ``U = cumsum(W)`` the recurrences become
@@ -125,7 +128,26 @@ def broadcast_recurrence_numpy(
     first = h_all + uw_all
     first += 1
     h_all += u_all
-    return push, first, h_all
+    return push, first, h_all, _held(push, h_all, adv)
+
+
+def first_attempts(push: np.ndarray, adv: np.ndarray) -> np.ndarray:
+    """Cycle of each broadcast's first push attempt: ``P_prev + 1 + adv`` (``P_-1 = 0``)."""
+    attempt = np.concatenate([np.zeros((push.shape[0], 1), np.int64), push[:, :-1]], axis=1)
+    attempt += 1 + adv[None, :]
+    return attempt
+
+
+def _held(push: np.ndarray, last: np.ndarray, adv: np.ndarray) -> np.ndarray:
+    """Per (pass, PE): cycles spent waiting for broadcasts a full queue held back,
+    ``max(F_prev + 1, P + 2) - max(F_prev + 1, attempt + 2)`` summed over broadcasts."""
+    free = np.empty_like(last)  # F_prev + 1, F_-1 = -1
+    free[:, :, 0] = 0
+    np.add(last[:, :, :-1], 1, out=free[:, :, 1:])
+    held = np.maximum(free, (push + PUSH_TO_ISSUE)[:, None, :])
+    np.maximum(free, (first_attempts(push, adv) + PUSH_TO_ISSUE)[:, None, :], out=free)
+    held -= free
+    return held.sum(axis=2)
 
 
 @dataclass
@@ -167,10 +189,8 @@ def schedule(
     drain, and its one cycle, if it falls after the end, is not part of the pass. A PE's wait
     for a broadcast is stall for the part a full queue caused (push later than first attempt).
     """
-    passes, n, _ = work.shape
-    push, first, last = broadcast_recurrence(work, adv, capacity, ready)
-    attempt = np.concatenate([np.zeros((passes, 1), np.int64), push[:, :-1]], axis=1)
-    attempt = attempt + 1 + adv[None, :]
+    push, first, last, held = broadcast_recurrence(work, adv, capacity, ready)
+    attempt = first_attempts(push, adv)
     no_write = -ISSUE_TO_WRITE - 1
     last_write = (last.max(axis=(1, 2)) if writes is None else
                   last.max(axis=(1, 2), where=writes, initial=no_write))
@@ -180,18 +200,11 @@ def schedule(
         first[:, :, -1].max(axis=1) - POP_TO_ISSUE,
     ])
     overshoot = np.maximum(last[:, :, -1] - done[:, None], 0).sum(axis=0)
-    # Stall: max(F(b-1) + 1, push + P) - max(F(b-1) + 1, attempt + P), F(-1) = -1.
-    free = np.empty_like(last)
-    free[:, :, 0] = 0
-    np.add(last[:, :, :-1], 1, out=free[:, :, 1:])
-    held = np.maximum(free, (push + PUSH_TO_ISSUE)[:, None, :])
-    np.maximum(free, (attempt + PUSH_TO_ISSUE)[:, None, :], out=free)  # unblocked
-    held -= free
     return Schedule(
         first=first,
         last=last,
         done=done,
         busy=work.sum(axis=(0, 2)) - overshoot,
-        stall=held.sum(axis=(0, 2)),
+        stall=held.sum(axis=0),
         ccu_stall=int((push - attempt).sum()),
     )
