@@ -117,6 +117,50 @@ def recurrence(const int64_t[:, :, ::1] work, const int64_t[::1] adv, int64_t ca
     free(free_at)
 
 
+def slice_counts(const int64_t[:, ::1] ptr, const int64_t[::1] columns, int passes,
+                 Py_ssize_t n_cols, const int32_t[:, :, ::1] padding,
+                 const int32_t[:, :, ::1] first_row, const int32_t[:, :, ::1] last_row,
+                 int64_t max_run, int64_t entries_per_row, const int64_t[:, :, ::1] first,
+                 const int64_t[:, :, ::1] last, int64_t[:, ::1] out, Py_ssize_t k_lo,
+                 Py_ssize_t k_hi):
+    """EIE's per-PE counts over the broadcast column slices, PE ``k`` in [k_lo, k_hi) in its
+    processing order (pass by pass, broadcast by broadcast): ``out[k] = (entries looked up,
+    padding entries, sparse-matrix SRAM rows read, bypassed accumulations)``. A row is read
+    once for consecutive entries in it (the last-read row carries over slices and passes); a
+    bypass is a slice's first real entry on the row of the previous slice's last entry, issued
+    the cycle after it (``first``/``last``: issue cycles, (passes, N, B))."""
+    cdef Py_ssize_t b_total = columns.shape[0], k, p, b, c, base
+    cdef int64_t s, e, r0, r1, last_read, lookups, pad, reads, bypass
+    cdef int32_t fr, prev_lr
+    with nogil:
+        for k in range(k_lo, k_hi):
+            lookups = pad = reads = bypass = 0
+            last_read = -1
+            for p in range(passes):
+                base = p * n_cols
+                prev_lr = -1
+                for b in range(b_total):
+                    c = columns[b]
+                    s = ptr[k, base + c]
+                    e = ptr[k, base + c + 1] - s
+                    lookups += e
+                    pad += padding[k, p, c]
+                    if e > 0:
+                        r0 = s // entries_per_row
+                        r1 = (s + e - 1) // entries_per_row
+                        reads += r1 - r0 + (0 if r0 == last_read else 1)
+                        last_read = r1
+                    fr = first_row[k, p, c]
+                    if (b > 0 and fr == prev_lr and 0 <= fr <= max_run
+                            and first[p, k, b] == last[p, k, b - 1] + 1):
+                        bypass += 1
+                    prev_lr = last_row[k, p, c]
+            out[k, 0] = lookups
+            out[k, 1] = pad
+            out[k, 2] = reads
+            out[k, 3] = bypass
+
+
 def saturating_outputs(const int64_t[::1] col_ptr, const int32_t[::1] row_idx,
                        const uint8_t[::1] weight_idx, const int64_t[::1] columns,
                        const int64_t[:, ::1] table, int64_t[::1] acc, Py_ssize_t r_lo,

@@ -214,6 +214,20 @@ def recurrence(work, adv, capacity: int, push_to_issue: int, ready):
     return push, first, last, held
 
 
+def slice_counts(enc, columns, entries_per_row: int, first, last) -> tuple[int, int, int, int]:
+    """``(entries looked up, padding entries, sparse-matrix SRAM rows read, bypasses)`` of
+    :func:`eie_sim.engines.eie.fast._slice_counts`, PEs split between threads."""
+    kernel = _compiled().slice_counts
+    n = enc.num_pes
+    out = np.zeros((n, 4), dtype=np.int64)
+    args = (enc.ptr, np.ascontiguousarray(columns, dtype=np.int64), enc.passes, enc.n_cols,
+            enc.slice_padding, enc.slice_first_row, enc.slice_last_row, enc.max_run,
+            entries_per_row, first, last, out)
+    in_parts(lambda k_lo, k_hi: kernel(*args, k_lo, k_hi), n, first.size)
+    lookups, padding, reads, bypass = (int(v) for v in out.sum(axis=0))
+    return lookups, padding, reads, bypass
+
+
 def in_parts(kernel, size: int, work: int) -> None:
     """``kernel(lo, hi)`` over ranges of ``[0, size)`` (independent rows, passes or tasks), one
     per available core when ``work`` entries are worth the threads (the loops release the

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from eie_sim import accel
 from eie_sim.cli import main
+from eie_sim.config import EIEConfig
 from eie_sim.engines.pe_array.recurrence import broadcast_recurrence_numpy
 from eie_sim.engines.pe_array.timing import PUSH_TO_ISSUE
 from eie_sim.errors import ConfigError
@@ -152,6 +153,48 @@ def test_threaded_row_ranges_equal_one_thread(n_out, n_in, density, mag, bias, s
     for g, w_ in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w_)
     np.testing.assert_array_equal(got[0], got[1])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(st.integers(1, 120), st.integers(1, 80), st.sampled_from([0.02, 0.3, 1.0]),
+       st.integers(1, 9), st.integers(1, 8), st.integers(1, 4), st.sampled_from([2, 3, 8]),
+       st.integers(0, 2**32 - 1))
+def test_slice_counts_compiled_and_threaded_equal_numpy(n_out, n_in, density, num_pes, regfile,
+                                                        bits, entries_per_row, seed):
+    """Entries looked up, padding, SRAM rows read and bypasses over the broadcast slices: the
+    compiled loop, on one thread and split by PEs between threads (forced with a tiny
+    threshold), gives the numpy code's numbers (several passes, padding, rows shared across
+    slices and passes, SRAM rows of a width that is not a power of two)."""
+    from eie_sim.engines.eie.common import encode_uncached
+    from eie_sim.engines.eie.fast import _slice_counts
+    from eie_sim.layer import QuantizedLayer
+
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(n_out, n_in)) * (rng.random((n_out, n_in)) < density)
+    w[0, 0] = 1.0  # not all zero
+    layer = QuantizedLayer.from_dense("t", w)
+    config = EIEConfig(num_pes=num_pes, act_regfile_entries=regfile, relative_index_bits=bits,
+                       spmat_sram_width_bits=(4 + bits) * entries_per_row)
+    enc = encode_uncached(layer, config)
+    columns = np.flatnonzero(rng.random(enc.n_cols) < 0.7)
+    if columns.size == 0:
+        columns = np.array([0])
+    b = columns.size
+    ptr_of = (np.arange(enc.passes)[:, None] * enc.n_cols + columns).ravel()
+    start = np.take(enc.ptr, ptr_of, axis=1).reshape(num_pes, enc.passes, b)
+    e_k = np.take(enc.ptr, ptr_of + 1, axis=1).reshape(num_pes, enc.passes, b) - start
+    # issue cycles with some back-to-back slices, some gaps
+    gaps = rng.integers(0, 2, size=(enc.passes, num_pes, b))
+    last = np.cumsum(np.maximum(e_k.transpose(1, 0, 2), 1) + gaps, axis=2)
+    first = last - np.maximum(e_k.transpose(1, 0, 2), 1) + 1
+    want = _slice_counts(enc, columns, entries_per_row, start, e_k, first, last)
+    assert accel.slice_counts(enc, columns, entries_per_row, first, last) == want
+    old = accel.PARALLEL_ENTRIES
+    accel.PARALLEL_ENTRIES = 1
+    try:
+        assert accel.slice_counts(enc, columns, entries_per_row, first, last) == want
+    finally:
+        accel.PARALLEL_ENTRIES = old
 
 
 def test_split_work_keeps_the_order_and_raises_a_threads_error():

@@ -107,6 +107,43 @@ def _sram_row(addresses: np.ndarray, entries_per_row: int) -> None:
         np.floor_divide(addresses, entries_per_row, out=addresses)
 
 
+def _slice_counts(enc: InterleavedCSC, columns: np.ndarray, epr: int, start_addr: np.ndarray,
+                  e_k: np.ndarray, first: np.ndarray, last: np.ndarray
+                  ) -> tuple[int, int, int, int]:
+    """``(entries looked up, padding entries, sparse-matrix SRAM rows read, bypasses)`` over the
+    broadcast slices (``start_addr``, ``e_k``: their first address and entries, (N, passes,
+    B); ``first``/``last``: issue cycles, (passes, N, B)); numpy for
+    :func:`eie_sim.accel.slice_counts`."""
+    lookups = int(e_k.sum())
+    padding = int(_broadcast(enc.slice_padding, columns).sum())
+    # Sparse-matrix SRAM rows: per PE, distinct rows over its slices in processing order
+    # (addresses grow in that order, so only consecutive non-empty slices can share one).
+    nonempty = e_k > 0
+    r0 = start_addr[nonempty]  # first address, PE-major, processing order
+    r1 = e_k[nonempty]
+    r1 += r0
+    r1 -= 1  # last address
+    _sram_row(r0, epr)
+    _sram_row(r1, epr)
+    shared = r0[1:] == r1[:-1]
+    last_of_pe = np.cumsum(nonempty.sum(axis=(1, 2)))[:-1] - 1  # not across two PEs
+    shared[last_of_pe[(last_of_pe >= 0) & (last_of_pe < shared.size)]] = False
+    r1 -= r0
+    spmat_reads = int(r1.sum()) + r0.size - int(shared.sum())
+    # Bypass: last entry of b-1 and first entry of b hit the same row on adjacent cycles
+    # (a slice's last entry is always real; its first is real unless it is padding).
+    bypass = 0
+    if columns.size > 1:
+        fr = _broadcast(enc.slice_first_row, columns)[:, :, 1:]
+        lr = _broadcast(enc.slice_last_row, columns)[:, :, :-1]
+        # fr == lr >= 0: both slices non-empty; fr <= max_run: b's first entry is real.
+        chain = fr == lr
+        chain &= fr.view(np.uint32) <= enc.max_run
+        k, p, b = np.nonzero(chain)  # few: the timing is looked up only there
+        bypass = int(np.count_nonzero(first[p, k, b + 1] == last[p, k, b] + 1))
+    return lookups, padding, spmat_reads, bypass
+
+
 def run_layer(
     layer: QuantizedLayer, x: np.ndarray, config: EIEConfig, enc: InterleavedCSC, progress=None
 ) -> LayerRun:
@@ -162,8 +199,14 @@ def run_layer(
     counts["pe.src_regfile.write"] = counts["pe.act_sram.read"] = passes * layer.n_in * spill_in
     counts["pe.act_queue.push"] = counts["pe.act_queue.pop"] = passes * b_total * n
     counts["pe.ptr_sram.read"] = 2 * passes * b_total * n
-    lookups = int(e_b.sum())
-    padding = int(_broadcast(enc.slice_padding, columns).sum())
+    lookups = padding = spmat_reads = bypass = 0
+    if b_total:
+        if accel.kernels() is not None:
+            lookups, padding, spmat_reads, bypass = accel.slice_counts(
+                enc, columns, config.entries_per_sram_row, first, last)
+        else:
+            lookups, padding, spmat_reads, bypass = _slice_counts(
+                enc, columns, config.entries_per_sram_row, start_addr, e_k, first, last)
     macs = lookups - padding
     counts["pe.weight_decoder.lookup"] = lookups
     counts["pe.arith.padding"] = padding
@@ -171,35 +214,6 @@ def run_layer(
     counts["pe.dest_regfile.write"] = macs
     stored = layer.n_out if passes > 1 else 0
     counts["pe.act_sram.write"] = stored
-
-    bypass = 0
-    spmat_reads = 0
-    if b_total:
-        # Sparse-matrix SRAM rows: per PE, distinct rows over its slices in processing order
-        # (addresses grow in that order, so only consecutive non-empty slices can share one).
-        epr = config.entries_per_sram_row
-        nonempty = e_k > 0
-        r0 = start_addr[nonempty]  # first address, PE-major, processing order
-        r1 = e_k[nonempty]
-        r1 += r0
-        r1 -= 1  # last address
-        _sram_row(r0, epr)
-        _sram_row(r1, epr)
-        shared = r0[1:] == r1[:-1]
-        last_of_pe = np.cumsum(nonempty.sum(axis=(1, 2)))[:-1] - 1  # not across two PEs
-        shared[last_of_pe[(last_of_pe >= 0) & (last_of_pe < shared.size)]] = False
-        r1 -= r0
-        spmat_reads = int(r1.sum()) + r0.size - int(shared.sum())
-        # Bypass: last entry of b-1 and first entry of b hit the same row on adjacent cycles
-        # (a slice's last entry is always real; its first is real unless it is padding).
-        if b_total > 1:
-            fr = _broadcast(enc.slice_first_row, columns)[:, :, 1:]
-            lr = _broadcast(enc.slice_last_row, columns)[:, :, :-1]
-            # fr == lr >= 0: both slices non-empty; fr <= max_run: b's first entry is real.
-            chain = fr == lr
-            chain &= fr.view(np.uint32) <= enc.max_run
-            k, p, b = np.nonzero(chain)  # few: the timing is looked up only there
-            bypass = int(np.count_nonzero(first[p, k, b + 1] == last[p, k, b] + 1))
     counts["pe.spmat_sram.read"] = spmat_reads
     counts["pe.arith.bypass"] = bypass
     counts["pe.dest_regfile.read"] = macs - bypass + stored
