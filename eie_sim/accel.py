@@ -5,8 +5,11 @@ The same model as the numpy code, written the direct way:
 
 * :func:`recurrence` steps the PE array's broadcast recurrence of docs/MODEL.md broadcast by
   broadcast (``P_b = max(T_b, max_k S_k(b - C))``, ``S = max(F_prev + 1, P + 2, ready)``,
-  ``F = S + W - 1``); the numpy code is
+  ``F = S + W - 1``) and sums each PE's stall on the way; the numpy code is
   :func:`eie_sim.engines.pe_array.recurrence.broadcast_recurrence_numpy` (both fast engines);
+* :func:`slice_counts` walks each PE's broadcast column slices in processing order and counts
+  the entries looked up, the padding, the sparse-matrix SRAM rows read and the bypasses (EIE's
+  fast engine; the numpy code is :func:`eie_sim.engines.eie.fast._slice_counts`);
 * :func:`saturating_outputs` adds every broadcast column's products into 16-bit saturating
   accumulators in broadcast order, then the bias (EIE's fast engine,
   :mod:`eie_sim.engines.eie.fast`);
@@ -24,7 +27,7 @@ Given enough work (:data:`PARALLEL_ENTRIES` per thread) the loops run on up to o
 core (they release the interpreter lock): the slice summaries by column ranges, the output and
 reference accumulation by output-row ranges (rows are independent, each row still adds its
 terms in broadcast order), the recurrence by passes (each pass starts from empty queues), the
-GEMM by tasks (blocks of output rows and columns).
+slice counts by PEs, the GEMM by tasks (blocks of output rows and columns).
 
 Which code runs is chosen per call by :func:`kernels` from ``EIE_SIM_ACCELERATOR``:
 
