@@ -4,9 +4,10 @@
 
 Each loop is one documented rule written the direct way; the Python faces that choose, split and
 check them hold the numpy code that computes the same values: :mod:`eie_sim.accel` (EIE's
-encoding, outputs, slice counts and reference, the PE arrays' recurrence), :mod:`eie_sim.engines.stc.kernels`
-(the tensor core's GEMM), :mod:`eie_sim.layer` (a layer's entry checks, fixed-point rounding)
-and :mod:`eie_sim.compress.weight_sharing` (k-means' histogram and look-up). Every loop
+encoding, outputs, slice counts and reference, the PE arrays' recurrence),
+:mod:`eie_sim.engines.stc.kernels` (the tensor core's GEMM), :mod:`eie_sim.layer` (a layer's
+entry checks, fixed-point rounding) and :mod:`eie_sim.compress.weight_sharing` (k-means'
+histogram and look-up). Every loop
 releases the interpreter lock and works on a caller-given range (passes, output rows, columns,
 entries or GEMM tasks), so the callers split the work between threads; the arrays' dtypes and
 contiguity are checked on entry by the typed memoryviews.

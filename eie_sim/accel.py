@@ -223,9 +223,11 @@ def slice_counts(enc, columns, entries_per_row: int, first, last) -> tuple[int, 
     kernel = _compiled().slice_counts
     n = enc.num_pes
     out = np.zeros((n, 4), dtype=np.int64)
-    args = (enc.ptr, np.ascontiguousarray(columns, dtype=np.int64), enc.passes, enc.n_cols,
-            enc.slice_padding, enc.slice_first_row, enc.slice_last_row, enc.max_run,
-            entries_per_row, first, last, out)
+    c64, c32 = (lambda a: np.ascontiguousarray(a, dtype=np.int64),
+                lambda a: np.ascontiguousarray(a, dtype=np.int32))  # no copy when they are
+    args = (c64(enc.ptr), c64(columns), enc.passes, enc.n_cols, c32(enc.slice_padding),
+            c32(enc.slice_first_row), c32(enc.slice_last_row), enc.max_run, entries_per_row,
+            c64(first), c64(last), out)
     in_parts(lambda k_lo, k_hi: kernel(*args, k_lo, k_hi), n, first.size)
     lookups, padding, reads, bypass = (int(v) for v in out.sum(axis=0))
     return lookups, padding, reads, bypass
