@@ -15,7 +15,7 @@ from eie_sim.engines.eie import common as eie_common
 from eie_sim.engines.layer_cache import LayerCache
 from eie_sim.engines.stc import model as stc_model
 from eie_sim.layer import QuantizedLayer
-from eie_sim.workloads import get_workload
+from eie_sim.workloads import LayerSpec, single_layer
 
 
 class Layer:  # weak-referenceable and hashable by identity, like QuantizedLayer
@@ -69,7 +69,7 @@ def _fresh(layer: QuantizedLayer) -> QuantizedLayer:
 @pytest.mark.parametrize("config", [EIEConfig(num_pes=16), STCConfig.preset("a100")],
                          ids=["eie", "stc"])
 def test_engines_reuse_what_they_derived_from_a_layer_with_the_same_results(config):
-    wl = get_workload("alexnet-fc8")
+    wl = single_layer(LayerSpec("small", 600, 300, 0.2, 0.5, seed=3))
     layer = _fresh(wl.layers[0])
     cache = eie_common._encodings if isinstance(config, EIEConfig) else stc_model._adapted
     first = simulate(config, layer, inputs=wl.inputs, engine="fast")
