@@ -15,6 +15,7 @@ uses for that column. This is why weights have at most 14 fraction bits: 2**14 s
 
 from __future__ import annotations
 
+import dataclasses
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cached_property
@@ -369,18 +370,6 @@ class QuantizedLayer:
         idx = np.full(self.n_out, 1 if bias_raw != 0 else 0, dtype=np.uint8)
         token = _entries_checked.set(True)  # this layer's entries, checked when it was made
         try:
-            return QuantizedLayer(
-                name=self.name,
-                n_in=self.n_in,
-                n_out=self.n_out,
-                col_ptr=self.col_ptr,
-                row_idx=self.row_idx,
-                weight_idx=self.weight_idx,
-                codebook=self.codebook,
-                weight_frac_bits=self.weight_frac_bits,
-                bias_idx=idx,
-                bias_codebook=codebook,
-                act_frac_bits=self.act_frac_bits,
-            )
+            return dataclasses.replace(self, bias_idx=idx, bias_codebook=codebook)
         finally:
             _entries_checked.reset(token)
