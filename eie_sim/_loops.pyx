@@ -4,7 +4,7 @@
 
 Each loop is one documented rule written the direct way; the Python faces that choose, split and
 check them hold the numpy code that computes the same values: :mod:`eie_sim.accel` (EIE's
-encoding, outputs, slice counts and reference, the PE arrays' recurrence),
+encoding, outputs, slice counts and reference, the PE arrays' recurrence, ESE's SpMV),
 :mod:`eie_sim.engines.stc.kernels` (the tensor core's GEMM), :mod:`eie_sim.layer` (a layer's
 entry checks, fixed-point rounding) and :mod:`eie_sim.compress.weight_sharing` (k-means'
 histogram and look-up). Every loop
@@ -196,6 +196,25 @@ def reference_columns(const int64_t[::1] col_ptr, const int32_t[::1] row_idx,
             for e in range(lo, hi):
                 r = row_idx[e]
                 acc[r] = _saturate(acc[r] + ((codebook[weight_idx[e]] * a + half) >> frac_bits))
+
+
+def rounded_products(const int64_t[::1] rows, const int64_t[::1] cols,
+                     const int16_t[::1] vals, const int16_t[:, ::1] a, int frac_bits,
+                     int64_t[:, ::1] out, Py_ssize_t b_lo, Py_ssize_t b_hi):
+    """Add ``round_shift(vals[e] * a[cols[e], b], frac_bits)`` (round half up) into
+    ``out[rows[e], b]`` for every entry e and every batch column b in [b_lo, b_hi): an SpMV whose
+    products are rounded one by one and summed exactly (ESE's SpMV)."""
+    cdef int64_t half = (<int64_t> 1 << frac_bits) >> 1, w
+    cdef Py_ssize_t e, b
+    cdef const int16_t* x
+    cdef int64_t* acc
+    with nogil:
+        for e in range(rows.shape[0]):
+            w = vals[e]
+            x = &a[cols[e], 0]
+            acc = &out[rows[e], 0]
+            for b in range(b_lo, b_hi):
+                acc[b] += (w * x[b] + half) >> frac_bits
 
 
 def slice_summaries(const int64_t[::1] col_ptr, const int32_t[::1] row_idx, int n, int passes,

@@ -15,6 +15,9 @@ The same model as the numpy code, written the direct way:
   :mod:`eie_sim.engines.eie.fast`);
 * :func:`reference_columns` is the golden model's rule entry by entry (product, round half up,
   saturating add; :mod:`eie_sim.reference`), written without the product table;
+* :func:`rounded_spmv` is ESE's SpMV: every product rounded half up, summed exactly, all
+  utterances at once (the fast engine on its per-PE entries, :mod:`eie_sim.engines.ese.fast`,
+  and the reference on the CSC matrix, :meth:`eie_sim.workloads.lstm.SparseMatrix.matvec`);
 * :func:`slice_summaries` walks a CSC matrix once and returns, per PE, pass and column slice of
   EIE's interleaved CSC, the real and padding entries and the first and last local row (the
   numpy code is a stable radix sort in :mod:`eie_sim.formats.interleaved_csc`);
@@ -27,7 +30,8 @@ Given enough work (:data:`PARALLEL_ENTRIES` per thread) the loops run on up to o
 core (they release the interpreter lock): the slice summaries by column ranges, the output and
 reference accumulation by output-row ranges (rows are independent, each row still adds its
 terms in broadcast order), the recurrence by passes (each pass starts from empty queues), the
-slice counts by PEs, the GEMM by tasks (blocks of output rows and columns).
+slice counts by PEs, ESE's SpMV by utterances, the GEMM by tasks (blocks of output rows and
+columns).
 
 Which code runs is chosen per call by :func:`kernels` from ``EIE_SIM_ACCELERATOR``:
 
@@ -263,6 +267,19 @@ def saturating_outputs(layer, weight_cols, table, bias_rows, bias, terms: int) -
     in_parts(lambda r_lo, r_hi: kernel(*args, r_lo, r_hi), acc.size, terms)
     acc[bias_rows] = np.clip(acc[bias_rows] + bias, INT16_MIN, INT16_MAX)  # rows are distinct
     return acc.astype(np.int16)
+
+
+def rounded_spmv(rows, cols, vals, a, frac_bits: int, n_rows: int) -> np.ndarray:
+    """``out[r, b] = sum over entries e of row r of round_shift(vals[e] * a[cols[e], b],
+    frac_bits)``, int64 of shape ``(n_rows, batch)`` (``a``: int16, ``(n_cols, batch)``; rows
+    and columns in range); batch columns split between threads."""
+    kernel = _compiled().rounded_products
+    a = np.ascontiguousarray(a, dtype=np.int16)
+    out = np.zeros((n_rows, a.shape[1]), dtype=np.int64)
+    args = (np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(cols, dtype=np.int64),
+            np.ascontiguousarray(vals, dtype=np.int16), a, frac_bits, out)
+    in_parts(lambda b_lo, b_hi: kernel(*args, b_lo, b_hi), a.shape[1], len(args[0]) * a.shape[1])
+    return out
 
 
 def _csc(layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -287,3 +287,46 @@ def test_quantize_and_weight_sharing_compiled_equal_numpy(values, frac_bits, thr
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(cb, want_cb)
     np.testing.assert_array_equal(idx, want_idx)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.sampled_from([0.05, 0.4, 1.0]),
+       st.integers(1, 5), st.integers(0, 15), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_ese_spmv_compiled_and_threaded_equal_numpy(n_rows, n_cols, density, batch, frac_bits,
+                                                   num_pes, seed):
+    """ESE's SpMV (each product rounded half up, summed exactly): the compiled loop, on one
+    thread and split by utterances between threads (forced with a tiny threshold), gives the
+    numpy code's bits, for the reference on the CSC matrix and for the fast engine on its per-PE
+    entries (12-bit weights and int16 inputs at their extremes, every rounding shift)."""
+    from eie_sim.engines.ese.common import encode_phase
+    from eie_sim.engines.ese.fast import _spmv
+    from eie_sim.workloads.lstm import WEIGHT_MAX, SparseMatrix
+
+    rng = np.random.default_rng(seed)
+    q = rng.integers(-WEIGHT_MAX, WEIGHT_MAX + 1, size=(n_rows, n_cols))
+    q[rng.random(q.shape) >= density] = 0
+    q[0, 0] = rng.choice([-WEIGHT_MAX, WEIGHT_MAX])
+    cols, rows = np.nonzero(q.T)
+    m = SparseMatrix(name="i", n_rows=n_rows, n_cols=n_cols,
+                     col_ptr=np.r_[0, np.cumsum(np.bincount(cols, minlength=n_cols))],
+                     row_idx=rows.astype(np.int32), values=q.T[cols, rows].astype(np.int16),
+                     frac_bits=frac_bits)
+    a = rng.integers(-32768, 32768, size=(n_cols, batch)).astype(np.int16)
+    a[0, 0] = rng.choice([-32768, 32767])
+    enc = encode_phase(m, num_pes, relative_index_bits=2)
+    with accel.using("numpy"):
+        want = m.matvec(a)
+        engine = _spmv(enc)(a)
+    np.testing.assert_array_equal(engine, want)
+    exact = sum(((q[:, j, None].astype(object) * a[j].astype(object)) + (1 << frac_bits >> 1))
+                >> frac_bits for j in range(n_cols))
+    np.testing.assert_array_equal(want, np.array(exact, dtype=np.int64))
+    old = accel.PARALLEL_ENTRIES
+    try:
+        for parallel in (old, 1):
+            accel.PARALLEL_ENTRIES = parallel
+            with accel.using("compiled"):
+                np.testing.assert_array_equal(m.matvec(a), want)
+                np.testing.assert_array_equal(_spmv(enc)(a), want)
+    finally:
+        accel.PARALLEL_ENTRIES = old

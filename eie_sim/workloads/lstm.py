@@ -49,6 +49,7 @@ from functools import cached_property
 
 import numpy as np
 
+from eie_sim import accel
 from eie_sim.compress.pruning import PRUNE_METHODS, prune
 from eie_sim.errors import WorkloadError
 from eie_sim.formats.fixed_point import INT16_MAX, INT16_MIN, quantize, round_shift
@@ -299,9 +300,17 @@ class SparseMatrix:
                    col_ptr=col_ptr.astype(np.int64), row_idx=rows.astype(np.int32),
                    values=q.T[cols, rows].astype(np.int16), frac_bits=frac)
 
+    @cached_property
+    def entry_cols(self) -> np.ndarray:
+        """Column of each entry (int64, CSC order)."""
+        return np.repeat(np.arange(self.n_cols, dtype=np.int64), np.diff(self.col_ptr))
+
     def matvec(self, a: np.ndarray) -> np.ndarray:
         """Exact fixed-point SpMV of int16 inputs ``a`` (n_cols, batch): int64 (n_rows, batch)."""
-        cols = np.repeat(np.arange(self.n_cols), np.diff(self.col_ptr))
+        cols = self.entry_cols
+        if accel.kernels() is not None:
+            return accel.rounded_spmv(self.row_idx, cols, self.values, a, self.frac_bits,
+                                      self.n_rows)
         prod = round_shift(self.values.astype(np.int64)[:, None] * a[cols].astype(np.int64),
                            self.frac_bits)
         out = np.zeros((self.n_rows, a.shape[1]), dtype=np.int64)
@@ -492,8 +501,9 @@ def phase_input(layer: LSTMLayer, phase: str, x_t: np.ndarray, st: CellState) ->
 def lstm_forward_fixed(layer: LSTMLayer, x: np.ndarray) -> np.ndarray:
     """The fixed-point functional reference: int16 y_t, shape (R, utterances * steps).
 
-    Plain numpy on the layer's CSC matrices (not the per-PE encoding an engine reads), all
-    utterances at once, phase by phase in the scheduler's order.
+    On the layer's CSC matrices (not the per-PE encoding an engine reads), all utterances at
+    once, phase by phase in the scheduler's order; the SpMVs run in the compiled loops when
+    they were built (:mod:`eie_sim.accel`), else in numpy.
     """
     x = np.asarray(x)
     t_steps, u = layer.steps, layer.utterances(x)

@@ -82,7 +82,7 @@ def encode_phase(m: SparseMatrix, num_pes: int, relative_index_bits: int) -> Pha
     """Encode ``m`` into per-PE column slices with padding (vectorised; memory ~ non-zeros)."""
     n, k_cols = num_pes, m.n_cols
     span = 1 << relative_index_bits
-    cols = np.repeat(np.arange(k_cols, dtype=np.int64), np.diff(m.col_ptr))
+    cols = m.entry_cols
     local, pe = np.divmod(m.row_idx.astype(np.int64), n)
     order = np.argsort(pe, kind="stable")  # keeps (column, row) order inside a PE
     pe, local, cols = pe[order], local[order], cols[order]

@@ -10,7 +10,8 @@ Two facts make it short (docs/ESE_MODEL.md §Timing):
   (:func:`timeline`).
 
 The values are computed for all utterances at once from the PE encoding (each PE's real
-entries), phase by phase, with the element-wise unit's fixed-point rules.
+entries), phase by phase, with the element-wise unit's fixed-point rules; the SpMVs run in the
+compiled loops when they were built (:func:`eie_sim.accel.rounded_spmv`), else in numpy.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eie_sim import accel
 from eie_sim.config import ESEConfig
 from eie_sim.engines.ese.common import ESEState, PhaseEncoding, PhasePlan
 from eie_sim.engines.ese.counters import zero_counts
@@ -160,15 +162,25 @@ def details(state: ESEState, spmv: list[int]) -> dict:
     }
 
 
-def _matvec(enc: PhaseEncoding, order: np.ndarray, starts: np.ndarray, urows: np.ndarray,
-            a: np.ndarray) -> np.ndarray:
-    """Accumulators of every row (int64, (rows, batch)) from the PE entries."""
-    out = np.zeros((enc.n_rows, a.shape[1]), dtype=np.int64)
-    if enc.vals.size:
-        prod = round_shift(enc.vals.astype(np.int64)[order, None]
-                           * a[enc.cols[order]].astype(np.int64), enc.frac_bits)
-        out[urows] = np.add.reduceat(prod, starts, axis=0)
-    return out
+def _spmv(enc: PhaseEncoding):
+    """The phase's SpMV from its PE entries: a function of the input ``a`` (int16, (n_cols,
+    batch)) returning every row's accumulator (int64, (rows, batch)); the compiled loops, or
+    numpy on the entries sorted by row once."""
+    if accel.kernels() is not None:
+        return lambda a: accel.rounded_spmv(enc.rows, enc.cols, enc.vals, a, enc.frac_bits,
+                                            enc.n_rows)
+    order = np.argsort(enc.rows, kind="stable")
+    rows, cols, vals = enc.rows[order], enc.cols[order], enc.vals.astype(np.int64)[order, None]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if rows.size else rows
+
+    def spmv(a: np.ndarray) -> np.ndarray:
+        out = np.zeros((enc.n_rows, a.shape[1]), dtype=np.int64)
+        if rows.size:
+            prod = round_shift(vals * a[cols].astype(np.int64), enc.frac_bits)
+            out[rows[starts]] = np.add.reduceat(prod, starts, axis=0)
+        return out
+
+    return spmv
 
 
 def values(state: ESEState, x: np.ndarray) -> np.ndarray:
@@ -176,18 +188,12 @@ def values(state: ESEState, x: np.ndarray) -> np.ndarray:
     layer = state.layer
     t_steps, u = layer.steps, state.utterances
     xs = np.asarray(x).reshape(layer.n_in, u, t_steps)
-    sorted_rows = []
-    for plan in state.plans:
-        order = np.argsort(plan.enc.rows, kind="stable")
-        rows = plan.enc.rows[order]
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if rows.size else rows
-        sorted_rows.append((order, starts, rows[starts] if rows.size else rows))
+    spmvs = [(plan.enc.name, _spmv(plan.enc)) for plan in state.plans]
     st = CellState.zeros(layer, u)
     out = np.zeros((layer.n_out, u, t_steps), dtype=np.int16)
     for t in range(t_steps):
-        for plan, (order, starts, urows) in zip(state.plans, sorted_rows, strict=True):
-            a = phase_input(layer, plan.enc.name, xs[:, :, t], st)
-            element_wise(layer, plan.enc.name, _matvec(plan.enc, order, starts, urows, a), st)
+        for name, spmv in spmvs:
+            element_wise(layer, name, spmv(phase_input(layer, name, xs[:, :, t], st)), st)
         out[:, :, t] = st.y
     return out.reshape(layer.n_out, u * t_steps)
 
