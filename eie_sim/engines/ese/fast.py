@@ -24,7 +24,8 @@ from eie_sim import accel
 from eie_sim.config import ESEConfig
 from eie_sim.engines.ese.common import ESEState, PhaseEncoding, PhasePlan
 from eie_sim.engines.ese.counters import zero_counts
-from eie_sim.engines.pe_array.timing import ISSUE_TO_WRITE, POP_TO_ISSUE, PUSH_TO_ISSUE
+from eie_sim.engines.pe_array.recurrence import broadcast_recurrence, first_attempts
+from eie_sim.engines.pe_array.timing import ISSUE_TO_WRITE, POP_TO_ISSUE
 from eie_sim.engines.record import LayerRun
 from eie_sim.formats.fixed_point import round_shift
 from eie_sim.workloads.lstm import GATES, CellState, element_wise, phase_input
@@ -53,34 +54,20 @@ class SpmvTiming:
 def spmv_schedule(work: np.ndarray, writes: np.ndarray, capacity: int) -> SpmvTiming:
     """EIE's broadcast recurrence for one phase (broadcast ``b`` of ``B``, PE ``k``):
     attempt ``T_b = P_{b-1} + 1`` (``P_{-1} = 0``); push ``P_b = max(T_b, max_k S_k(b - C))``;
-    issue ``S_k(b) = max(F_k(b-1) + 1, P_b + 2)``, ``F_k(b) = S_k(b) + W_k(b) - 1``.
-    The phase ends at ``max(P_last, last write + ISSUE_TO_WRITE, last pop)``."""
+    issue ``S_k(b) = max(F_k(b-1) + 1, P_b + 2)``, ``F_k(b) = S_k(b) + W_k(b) - 1``
+    (:func:`~eie_sim.engines.pe_array.recurrence.broadcast_recurrence`, one pass, no scan
+    advances). The phase ends at ``max(P_last, last write + ISSUE_TO_WRITE, last pop)``."""
     n, b_total = work.shape
-    first = np.empty((n, b_total), dtype=np.int64)
-    f_prev = np.full(n, -1, dtype=np.int64)
-    push_prev = 0
-    busy = work.sum(axis=1)
-    stall = np.zeros(n, dtype=np.int64)
-    ccu_stall = 0
-    last_write = -1
-    for b in range(b_total):
-        attempt = push_prev + 1
-        push = attempt if b < capacity else max(attempt, int(first[:, b - capacity].max()))
-        ccu_stall += push - attempt
-        unblocked = np.maximum(f_prev + 1, attempt + PUSH_TO_ISSUE)
-        s = np.maximum(f_prev + 1, push + PUSH_TO_ISSUE)
-        stall += s - unblocked
-        first[:, b] = s
-        f_prev = s + work[:, b] - 1
-        w = writes[:, b]
-        if w.any():
-            last_write = max(last_write, int(f_prev[w].max()) + ISSUE_TO_WRITE)
-        push_prev = push
     if b_total == 0:
-        return SpmvTiming(1, np.zeros(n, np.int64), stall, 0)
-    done = max(push_prev, last_write, int(first[:, -1].max()) - POP_TO_ISSUE)
-    busy = busy - np.maximum(f_prev - done, 0)
-    return SpmvTiming(done + 1, busy.astype(np.int64), stall, ccu_stall)
+        return SpmvTiming(1, np.zeros(n, np.int64), np.zeros(n, np.int64), 0)
+    adv = np.zeros(b_total, dtype=np.int64)
+    push, first, last, held = broadcast_recurrence(work[None], adv, capacity, None)
+    ccu_stall = int((push - first_attempts(push, adv)).sum())
+    push, first, last = push[0], first[0], last[0]
+    last_write = int(last[writes].max()) + ISSUE_TO_WRITE if writes.any() else -1
+    done = max(int(push[-1]), last_write, int(first[:, -1].max()) - POP_TO_ISSUE)
+    busy = work.sum(axis=1) - np.maximum(last[:, -1] - done, 0)
+    return SpmvTiming(done + 1, busy.astype(np.int64), held[0], ccu_stall)
 
 
 @dataclass(frozen=True)
