@@ -144,3 +144,17 @@ def test_nm_prune_is_the_stable_sort(n, m, rows, groups, dtype, seed):
         assert np.array_equal(nm_prune(w, n, m), want)
         mp.setattr(pruning, "NM_PAIRWISE_MAX_M", 1)
         assert np.array_equal(nm_prune(w, n, m), want)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.sampled_from([0.0, -0.0, 0.5, 1.0, 2.0, 3.5, 1e300, np.inf, np.nan]),
+                max_size=40), st.integers(-1, 45))
+def test_largest_first_is_the_first_of_a_stable_sort(values, count):
+    """The selection keeps exactly what a stable sort of -|w| keeps first: ties (many, signed
+    zeros) to the earlier index, NaN after every number, counts beyond the size."""
+    from eie_sim.compress.pruning import largest_first
+
+    mag = np.abs(np.array(values, dtype=np.float64))
+    want = np.zeros(mag.size, dtype=bool)
+    want[np.argsort(-mag, kind="stable")[: max(count, 0)]] = True
+    np.testing.assert_array_equal(largest_first(mag, count), want)
