@@ -38,7 +38,13 @@ def _configs():
         from eie_sim.config import STCConfig
     except ImportError:
         from eie_sim.engines.stc import STCConfig
+    try:  # since ESE joined the registry
+        from eie_sim.config import ESEConfig
+        ese = {"ese": ESEConfig()}
+    except ImportError:
+        ese = {}
     return {
+        **ese,
         "eie": EIEConfig(),
         "eie-unbounded": EIEConfig(sram_capacity="unbounded"),
         "dense": DenseConfig(),
@@ -59,6 +65,7 @@ CASES = (
     ("stc-a100", "alexnet-fc8", "des"),
     ("stc-a100-b64", "alexnet-fc8", "fast"),
     ("dense-tc-a100", "alexnet-fc7", "fast"),
+    ("ese", "ese-lstm", "fast"),
 )
 
 
@@ -77,9 +84,11 @@ def main() -> None:
     ap.add_argument("--label", default="")
     args = ap.parse_args()
     configs = _configs()
-    workloads = {name: get_workload(name) for name in {*NINE, "alexnet"}}
+    cases = [case for case in CASES if case[0] in configs]
+    workloads = {name: get_workload(name)
+                 for name in {*NINE, *(wl for _, wl, _ in cases if wl != "nine")}}
     rows = []
-    for cfg_name, wl_name, engine in CASES:
+    for cfg_name, wl_name, engine in cases:
         config = configs[cfg_name]
         targets = [workloads[n] for n in NINE] if wl_name == "nine" else [workloads[wl_name]]
         repeats = args.repeats if engine == "fast" else max(1, args.repeats // 3)
